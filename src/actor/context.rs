@@ -1,0 +1,315 @@
+//! The actor's view of itself and the runtime: passed to every callback.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
+use super::reply::{Deferred, Owed};
+use super::spawn::{self, Parent, StartError};
+use super::{Actor, HandleContinue, HandleInfo, SpawnOptions};
+use crate::addr::{ActorId, ActorRef, Pid};
+use crate::exit::ExitReason;
+use crate::mailbox::envelope::Envelope;
+use crate::signal::{Down, Exit, IdleTimeout, MonitorRef, Signal};
+use crate::system::System;
+use crate::timer::{self, TimerRef};
+
+/// Builds the internal envelope for a runtime-produced message.
+pub(crate) type Converter<A, M> = fn(M) -> Envelope<A>;
+
+/// The context of an actor of type `A`, given to every callback.
+///
+/// Through it an actor reaches itself ([`Context::myself`]), the
+/// [`System`], its links and monitors, its timers, and the actions that take
+/// effect when the current callback returns ([`Context::continue_with`],
+/// [`Context::idle_timeout`], [`Context::stop`], [`Context::hibernate`]).
+pub struct Context<A: Actor> {
+    myself: ActorRef<A>,
+    parent: ActorId,
+    /// Stop after the current callback.
+    pub(crate) stop: Option<ExitReason>,
+    /// Run before the next message.
+    pub(crate) cont: Option<Envelope<A>>,
+    /// Idle timeout armed after the current callback.
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) hibernate: bool,
+    pub(crate) on_down: Option<Converter<A, Down>>,
+    pub(crate) on_exit: Option<Converter<A, Exit>>,
+    pub(crate) on_timeout: Option<Converter<A, IdleTimeout>>,
+    /// Links, monitors, watchers, timers: allocated on first use, so an actor
+    /// that uses none of them costs one pointer.
+    pub(crate) book: Option<Box<Book>>,
+}
+
+/// The bookkeeping an actor keeps about others.
+#[derive(Default)]
+pub(crate) struct Book {
+    pub(crate) links: HashMap<ActorId, Pid>,
+    /// Who monitors this actor.
+    pub(crate) monitored_by: HashMap<MonitorRef, Pid>,
+    /// Monitors this actor holds on others.
+    pub(crate) monitoring: HashMap<MonitorRef, Pid>,
+    /// Monitors that fired, whose Down is queued but not yet handled.
+    pub(crate) fired: HashSet<MonitorRef>,
+    /// Waiting for this actor's exit (`join`, `stop`).
+    pub(crate) watchers: Vec<oneshot::Sender<ExitReason>>,
+    pub(crate) timers: Vec<TimerRef>,
+    /// Deferred replies still owed.
+    pub(crate) owed: Vec<Weak<dyn Owed>>,
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(myself: ActorRef<A>, parent: ActorId) -> Self {
+        Context {
+            myself,
+            parent,
+            stop: None,
+            cont: None,
+            idle_timeout: None,
+            hibernate: false,
+            on_down: None,
+            on_exit: None,
+            on_timeout: None,
+            book: None,
+        }
+    }
+
+    pub(crate) fn book(&mut self) -> &mut Book {
+        self.book.get_or_insert_with(Default::default)
+    }
+
+    /// This actor's own handle.
+    pub fn myself(&self) -> &ActorRef<A> {
+        &self.myself
+    }
+
+    /// This actor's id.
+    pub fn id(&self) -> ActorId {
+        self.myself.id()
+    }
+
+    /// The actor that spawned this one ([`ActorId::SYSTEM`] for top-level
+    /// actors). An exit signal from the parent makes a trapping actor stop
+    /// (running `terminate`) instead of receiving an [`Exit`] message.
+    pub fn parent(&self) -> ActorId {
+        self.parent
+    }
+
+    /// The System this actor belongs to.
+    pub fn system(&self) -> &System {
+        &self.myself.cell.system
+    }
+
+    // --- spawning ---
+
+    /// Spawns an actor, not linked to this one (OTP `start`).
+    pub async fn spawn<B: Actor>(&mut self, args: B::Args) -> Result<ActorRef<B>, StartError> {
+        self.spawn_with(args, SpawnOptions::default()).await
+    }
+
+    /// Spawns an actor linked to this one (OTP `start_link`): this actor is
+    /// its parent.
+    pub async fn spawn_link<B: Actor>(&mut self, args: B::Args) -> Result<ActorRef<B>, StartError> {
+        self.spawn_with(args, SpawnOptions::default().link()).await
+    }
+
+    /// Spawns an actor with options ([`SpawnOptions::link`] links it).
+    pub async fn spawn_with<B: Actor>(
+        &mut self,
+        args: B::Args,
+        options: SpawnOptions,
+    ) -> Result<ActorRef<B>, StartError> {
+        let system = self.system().clone();
+        let parent = Parent::Actor { pid: self.myself.pid(), book: self.book() };
+        spawn::start::<B>(&system, args, options, parent).await
+    }
+
+    // --- links, monitors, exits ---
+
+    /// Links this actor with `target` (bidirectional; at most one link per
+    /// pair). When either dies, the other gets an exit signal with the reason.
+    /// Linking to a dead actor delivers an exit signal with
+    /// [`ExitReason::NoProc`] to this actor, as OTP does.
+    pub fn link(&mut self, target: impl Into<Pid>) {
+        let target = target.into();
+        if target.id() == self.id() {
+            return;
+        }
+        let me = self.myself.pid();
+        let book = self.book();
+        if book.links.contains_key(&target.id()) {
+            return;
+        }
+        book.links.insert(target.id(), target.clone());
+        if target.0.signal(Signal::Link { from: me }).is_err() {
+            let noproc = Signal::Exit { from: target.id(), reason: ExitReason::NoProc, linked: true };
+            let _ = self.myself.cell.mailbox.push_signal(noproc);
+        }
+    }
+
+    /// Removes the link with `target`. No exit signal from it arrives after
+    /// this returns, even if it is already dying.
+    pub fn unlink(&mut self, target: impl Into<Pid>) {
+        let target = target.into();
+        let id = self.id();
+        if self.book().links.remove(&target.id()).is_some() {
+            let _ = target.0.signal(Signal::Unlink { from: id });
+        }
+    }
+
+    /// Monitors `target`: when it dies this actor gets a [`Down`] in
+    /// [`HandleInfo<Down>`]. Monitors stack (each call is a separate monitor).
+    /// Monitoring a dead actor gives `Down` with [`ExitReason::NoProc`] at once.
+    pub fn monitor(&mut self, target: impl Into<Pid>) -> MonitorRef
+    where
+        A: HandleInfo<Down>,
+    {
+        self.on_down.get_or_insert(down_envelope::<A>);
+        let target = target.into();
+        let monitor = self.system().next_monitor_ref();
+        let me = self.myself.pid();
+        self.book().monitoring.insert(monitor, target.clone());
+        if target.0.signal(Signal::Monitor { by: me, monitor }).is_err() {
+            let down = Down { monitor, id: target.id(), reason: ExitReason::NoProc };
+            let _ = self.myself.cell.mailbox.push_signal(Signal::Down(down));
+        }
+        monitor
+    }
+
+    /// Removes a monitor. Its `Down` is never handled afterwards, even if the
+    /// target already died (OTP `demonitor(Ref, [flush])`). Returns false for
+    /// an unknown or already handled monitor.
+    pub fn demonitor(&mut self, monitor: MonitorRef) -> bool {
+        let book = self.book();
+        if let Some(target) = book.monitoring.remove(&monitor) {
+            let _ = target.0.signal(Signal::Demonitor { monitor });
+            return true;
+        }
+        book.fired.remove(&monitor)
+    }
+
+    /// Turns exit signals into [`Exit`] messages (OTP
+    /// `process_flag(trap_exit, true)`), except the untrappable
+    /// [`ExitReason::Kill`] and an exit from the parent, which runs
+    /// `terminate` and stops.
+    pub fn trap_exit(&mut self, on: bool)
+    where
+        A: HandleInfo<Exit>,
+    {
+        self.on_exit.get_or_insert(info_envelope::<A, Exit>);
+        self.myself.cell.set_trap_exit(on);
+    }
+
+    /// True if this actor traps exits.
+    pub fn traps_exits(&self) -> bool {
+        self.myself.cell.traps_exits()
+    }
+
+    /// Sends an exit signal from this actor to `target` (OTP `exit/2`).
+    /// Returns false if the target was already dead.
+    pub fn exit(&self, target: impl Into<Pid>, reason: ExitReason) -> bool {
+        let from = self.id();
+        target.into().0.signal(Signal::Exit { from, reason, linked: false }).is_ok()
+    }
+
+    // --- timers ---
+
+    /// Sends `msg` to this actor's [`HandleInfo<M>`] after `delay`
+    /// (`erlang:send_after/3`). Cancel it with [`TimerRef::cancel`]. Timers
+    /// die with the actor.
+    pub fn send_after<M: Send + 'static>(&mut self, delay: Duration, msg: M) -> TimerRef
+    where
+        A: HandleInfo<M>,
+    {
+        let timer = timer::send_after(Arc::downgrade(&self.myself.cell), delay, msg);
+        self.keep_timer(timer.clone());
+        timer
+    }
+
+    /// Sends a clone of `msg` every `period` until cancelled (or the actor
+    /// dies). Ticks missed while the actor was busy are skipped.
+    pub fn send_interval<M: Clone + Send + 'static>(&mut self, period: Duration, msg: M) -> TimerRef
+    where
+        A: HandleInfo<M>,
+    {
+        let timer = timer::send_interval(Arc::downgrade(&self.myself.cell), period, msg);
+        self.keep_timer(timer.clone());
+        timer
+    }
+
+    fn keep_timer(&mut self, timer: TimerRef) {
+        let timers = &mut self.book().timers;
+        timers.retain(TimerRef::is_active);
+        timers.push(timer);
+    }
+
+    // --- what happens after the current callback ---
+
+    /// Runs `cont` in [`HandleContinue<C>`] right after the current callback,
+    /// before any message (OTP `{continue, C}`). From `init`, it runs before
+    /// the first message. A later call replaces an earlier one in the same
+    /// callback.
+    pub fn continue_with<C: Send + 'static>(&mut self, cont: C)
+    where
+        A: HandleContinue<C>,
+    {
+        self.cont = Some(Envelope::new::<_, false>(ContinueMsg(cont)));
+    }
+
+    /// If no message arrives within `timeout` after the current callback,
+    /// [`HandleInfo<IdleTimeout>`] is called (OTP's return timeout). Any
+    /// message cancels it; it is ignored if a message is already waiting.
+    pub fn idle_timeout(&mut self, timeout: Duration)
+    where
+        A: HandleInfo<IdleTimeout>,
+    {
+        self.on_timeout.get_or_insert(info_envelope::<A, IdleTimeout>);
+        self.idle_timeout = Some(timeout);
+    }
+
+    /// Stops the actor with `reason` when the current callback returns;
+    /// `terminate` runs. In a call handler the reply is delivered after
+    /// `terminate`.
+    pub fn stop(&mut self, reason: ExitReason) {
+        self.stop = Some(reason);
+    }
+
+    /// Releases spare mailbox buffer memory after the current callback (OTP
+    /// `hibernate`). State and behaviour are unchanged.
+    pub fn hibernate(&mut self) {
+        self.hibernate = true;
+    }
+
+    // --- internal ---
+
+    /// Records a deferred reply the actor owes.
+    pub(crate) fn owe<R: Send + 'static>(&mut self, shared: Arc<Deferred<R>>) {
+        let owed = &mut self.book().owed;
+        owed.retain(|entry| entry.upgrade().is_some_and(|o| !o.is_settled()));
+        let shared: Arc<dyn Owed> = shared;
+        owed.push(Arc::downgrade(&shared));
+    }
+
+    /// A fired monitor's Down is being delivered: false if it was flushed.
+    pub(crate) fn take_fired_monitor(&mut self, monitor: MonitorRef) -> bool {
+        self.book.as_mut().is_some_and(|book| book.fired.remove(&monitor))
+    }
+}
+
+impl<A: Actor> fmt::Debug for Context<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context").field("actor", &self.myself).field("parent", &self.parent).finish()
+    }
+}
+
+fn info_envelope<A: HandleInfo<M>, M: Send + 'static>(msg: M) -> Envelope<A> {
+    Envelope::new::<_, false>(InfoMsg(msg))
+}
+
+fn down_envelope<A: HandleInfo<Down>>(down: Down) -> Envelope<A> {
+    Envelope::new::<_, false>(DownMsg(down))
+}

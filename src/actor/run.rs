@@ -1,0 +1,404 @@
+//! The per-actor loop: take signals, run continues, take a message, run its
+//! handler; and the ending: `terminate`, then teardown.
+//!
+//! # Invariants
+//!
+//! * Only this loop touches the actor's state; callbacks run one at a time.
+//! * Before every message the priority lane is checked (one atomic load).
+//! * A callback is polled inside `catch_unwind`; a panic ends the actor with
+//!   [`ExitReason::Panic`] and never unwinds into the runtime.
+//! * While a callback is pending, an untrappable kill or a non-trapped
+//!   explicit exit signal drops it at its await point (as an exit signal
+//!   interrupts a BEAM process). Exit signals from *links* wait until the
+//!   callback returns, so that `unlink` stays exact.
+//! * Teardown order: record the exit reason, close the mailbox, cancel timers,
+//!   fail owed replies, dead-letter what was queued, answer pending requests,
+//!   then signal links, monitors and watchers, and finally leave the process
+//!   table.
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::task::Poll;
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::{Actor, Context};
+use crate::addr::ActorId;
+use crate::cell::{ActorCell, CurrentGuard, Process, Status};
+use crate::dead_letter::DeadLetterReason;
+use crate::exit::{ExitReason, PanicReason};
+use crate::mailbox::envelope::{Envelope, Kind};
+use crate::mailbox::queue::Recv;
+use crate::signal::{Down, Exit, Signal};
+
+/// A running handler.
+pub(crate) type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+
+/// A reply held back until `terminate` has run.
+pub(crate) type PendingReply = Box<dyn FnOnce() + Send>;
+
+/// What a handler decided.
+pub(crate) enum Outcome {
+    Continue,
+    Stop(ExitReason),
+    StopWithReply(ExitReason, PendingReply),
+}
+
+/// How polling a callback ended.
+pub(crate) enum Driven<T> {
+    Done(T),
+    Panicked(PanicReason),
+    Killed(ExitReason),
+}
+
+/// Polls a callback to completion, catching panics and watching the priority
+/// lane for signals that end the actor at once. Other signals that arrive
+/// meanwhile are moved to `pending`, in order, for after the callback.
+pub(crate) async fn drive<A: Actor, F: Future + ?Sized>(
+    mut future: Pin<&mut F>,
+    cell: &ActorCell<A>,
+    pending: &mut VecDeque<Signal>,
+) -> Driven<F::Output> {
+    let mut watching = false;
+    poll_fn(|cx| {
+        let polled = {
+            let _current = CurrentGuard::enter(cell.address(), cell.id);
+            catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Ready(output)) => return Poll::Ready(Driven::Done(output)),
+            Err(payload) => return Poll::Ready(Driven::Panicked(PanicReason::from_payload(payload))),
+            Ok(Poll::Pending) => {}
+        }
+        if watching && !cell.mailbox.has_signals() {
+            return Poll::Pending;
+        }
+        // Register for signals; if some are already waiting, inspect them.
+        watching = true;
+        while cell.mailbox.watch_signals(cx) {
+            let seen = pending.len();
+            cell.mailbox.take_signals_into(pending);
+            if let Some(reason) = pending.iter().skip(seen).find_map(|signal| kills_now(signal, cell)) {
+                return Poll::Ready(Driven::Killed(reason));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Does this signal end the actor right now, even mid-callback?
+fn kills_now<A: Actor>(signal: &Signal, cell: &ActorCell<A>) -> Option<ExitReason> {
+    match signal {
+        Signal::Exit { reason: ExitReason::Kill, linked: false, .. } => Some(ExitReason::Killed),
+        Signal::Exit { from, reason, linked: false } if !cell.traps_exits() => {
+            (!reason.is_normal() || *from == cell.id).then(|| reason.clone())
+        }
+        _ => None,
+    }
+}
+
+/// How the loop ends.
+enum End {
+    /// Without `terminate` (killed, non-trapped exit signal).
+    Die(ExitReason),
+    /// With `terminate`, then an optional held-back reply.
+    Terminate(ExitReason, Option<PendingReply>),
+}
+
+/// What processing signals decided.
+enum Flow {
+    Continue,
+    End(End),
+}
+
+/// The actor's task.
+pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecDeque<Signal>) {
+    let cell = ctx.myself().cell.clone();
+    let mut batch: VecDeque<Envelope<A>> = VecDeque::new();
+    let mut idle_deadline: Option<Instant> = None;
+    let end = loop {
+        // 1. A continue set by the previous callback runs before anything.
+        if let Some(cont) = ctx.cont.take() {
+            if let Some(end) = handle(cont, &mut actor, &mut ctx, &cell, &mut pending, &mut idle_deadline).await {
+                break end;
+            }
+            continue;
+        }
+        // 2. The priority lane.
+        if !pending.is_empty() || cell.mailbox.has_signals() {
+            cell.mailbox.take_signals_into(&mut pending);
+            if let Flow::End(end) = process_signals(&mut ctx, &cell, &mut pending) {
+                break end;
+            }
+        }
+        // 3. The next message.
+        let envelope = match batch.pop_front() {
+            Some(envelope) => envelope,
+            None => match next(&cell, &mut batch, idle_deadline).await {
+                Next::Signals | Next::Batch => continue,
+                Next::One(envelope) => envelope,
+                Next::IdleTimeout => match ctx.on_timeout {
+                    Some(convert) => convert(crate::signal::IdleTimeout),
+                    None => {
+                        idle_deadline = None;
+                        continue;
+                    }
+                },
+            },
+        };
+        idle_deadline = None;
+        if let Some(end) = handle(envelope, &mut actor, &mut ctx, &cell, &mut pending, &mut idle_deadline).await {
+            break end;
+        }
+    };
+    let reason = match end {
+        End::Die(reason) => reason,
+        End::Terminate(reason, reply) => terminate(&mut actor, &mut ctx, &cell, reason, reply, &mut pending).await,
+    };
+    drop(actor);
+    teardown(&cell, &mut ctx, reason, batch, pending);
+}
+
+enum Next<A: Actor> {
+    Signals,
+    Batch,
+    One(Envelope<A>),
+    IdleTimeout,
+}
+
+async fn next<A: Actor>(
+    cell: &ActorCell<A>,
+    batch: &mut VecDeque<Envelope<A>>,
+    idle_deadline: Option<Instant>,
+) -> Next<A> {
+    let received = poll_fn(|cx| cell.mailbox.poll_recv(cx, batch));
+    let recv = match idle_deadline {
+        None => received.await,
+        Some(deadline) => {
+            tokio::select! {
+                biased;
+                recv = received => recv,
+                () = tokio::time::sleep_until(deadline) => return Next::IdleTimeout,
+            }
+        }
+    };
+    match recv {
+        Recv::Signals => Next::Signals,
+        Recv::Batch => Next::Batch,
+        Recv::One(envelope) => Next::One(envelope),
+    }
+}
+
+/// Runs one message's (or continue's) handler and the actions it requested.
+/// Returns how the loop ends, if it does.
+async fn handle<A: Actor>(
+    envelope: Envelope<A>,
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    cell: &ActorCell<A>,
+    pending: &mut VecDeque<Signal>,
+    idle_deadline: &mut Option<Instant>,
+) -> Option<End> {
+    let span = tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
+    let is_message = envelope.kind() != Kind::Continue;
+    let mut future = envelope.dispatch(actor, ctx);
+    let driven = drive(future.as_mut(), cell, pending).instrument(span).await;
+    let end = match driven {
+        Driven::Done(Outcome::Continue) => None,
+        Driven::Done(Outcome::Stop(reason)) => Some(End::Terminate(reason, None)),
+        Driven::Done(Outcome::StopWithReply(reason, reply)) => Some(End::Terminate(reason, Some(reply))),
+        Driven::Panicked(panic) => Some(End::Terminate(ExitReason::Panic(panic), None)),
+        Driven::Killed(reason) => Some(End::Die(reason)),
+    };
+    if end.is_some() {
+        // Callers whose reply channel closes now must see the actor stopping.
+        cell.set_status(Status::Stopping);
+    }
+    drop(future);
+    if is_message {
+        cell.count_handled();
+    }
+    if end.is_some() {
+        return end;
+    }
+    if let Some(reason) = ctx.stop.take() {
+        cell.set_status(Status::Stopping);
+        return Some(End::Terminate(reason, None));
+    }
+    if let Some(timeout) = ctx.idle_timeout.take() {
+        *idle_deadline = Some(Instant::now() + timeout);
+    }
+    if std::mem::take(&mut ctx.hibernate) {
+        cell.mailbox.shrink();
+    }
+    None
+}
+
+/// Runs `terminate(reason)`; a panic in it becomes the exit reason, a kill
+/// aborts it. The held-back reply goes out afterwards either way.
+async fn terminate<A: Actor>(
+    actor: &mut A,
+    ctx: &mut Context<A>,
+    cell: &ActorCell<A>,
+    reason: ExitReason,
+    reply: Option<PendingReply>,
+    pending: &mut VecDeque<Signal>,
+) -> ExitReason {
+    cell.set_status(Status::Stopping);
+    let replaced = {
+        let future = pin!(actor.terminate(&reason, ctx));
+        match drive(future, cell, pending).await {
+            Driven::Done(()) => None,
+            Driven::Panicked(panic) => Some(ExitReason::Panic(panic)),
+            Driven::Killed(killed) => Some(killed),
+        }
+    };
+    let final_reason = replaced.unwrap_or(reason);
+    if let Some(reply) = reply {
+        reply();
+    }
+    final_reason
+}
+
+/// Applies the signals in `pending`, in order, until one ends the actor (the
+/// rest stay in `pending` for teardown).
+fn process_signals<A: Actor>(ctx: &mut Context<A>, cell: &ActorCell<A>, pending: &mut VecDeque<Signal>) -> Flow {
+    while let Some(signal) = pending.pop_front() {
+        if let Flow::End(end) = apply_signal(signal, ctx, cell) {
+            return Flow::End(end);
+        }
+    }
+    Flow::Continue
+}
+
+fn apply_signal<A: Actor>(signal: Signal, ctx: &mut Context<A>, cell: &ActorCell<A>) -> Flow {
+    match signal {
+        Signal::Exit { from, reason, linked } => return exit_signal(ctx, cell, from, reason, linked),
+        Signal::Link { from } => {
+            ctx.book().links.insert(from.id(), from);
+        }
+        Signal::Unlink { from } => {
+            ctx.book().links.remove(&from);
+        }
+        Signal::Monitor { by, monitor } => {
+            ctx.book().monitored_by.insert(monitor, by);
+        }
+        Signal::Demonitor { monitor } => {
+            ctx.book().monitored_by.remove(&monitor);
+        }
+        Signal::Down(down) => {
+            let book = ctx.book();
+            if book.monitoring.remove(&down.monitor).is_some() {
+                book.fired.insert(down.monitor);
+                if let Some(convert) = ctx.on_down {
+                    let _ = cell.mailbox.push_internal(convert(down));
+                }
+            }
+        }
+        Signal::Stop { reason, reply } => {
+            if let Some(reply) = reply {
+                ctx.book().watchers.push(reply);
+            }
+            return Flow::End(End::Terminate(reason, None));
+        }
+        Signal::Watch(reply) => ctx.book().watchers.push(reply),
+    }
+    Flow::Continue
+}
+
+/// OTP's receiver rules for an exit signal (otp-semantics §1.2, §2.6).
+fn exit_signal<A: Actor>(
+    ctx: &mut Context<A>,
+    cell: &ActorCell<A>,
+    from: ActorId,
+    reason: ExitReason,
+    linked: bool,
+) -> Flow {
+    if linked && ctx.book().links.remove(&from).is_none() {
+        return Flow::Continue; // from a link that was removed meanwhile
+    }
+    if matches!(reason, ExitReason::Kill) && !linked {
+        return Flow::End(End::Die(ExitReason::Killed));
+    }
+    if cell.traps_exits() {
+        if from == ctx.parent() {
+            return Flow::End(End::Terminate(reason, None));
+        }
+        if let Some(convert) = ctx.on_exit {
+            let _ = cell.mailbox.push_internal(convert(Exit { from, reason }));
+        }
+        return Flow::Continue;
+    }
+    if reason.is_normal() && from != cell.id {
+        return Flow::Continue;
+    }
+    Flow::End(End::Die(reason))
+}
+
+/// Ends an actor for good (see the module docs for the order).
+pub(crate) fn teardown<A: Actor>(
+    cell: &ActorCell<A>,
+    ctx: &mut Context<A>,
+    reason: ExitReason,
+    batch: VecDeque<Envelope<A>>,
+    pending: VecDeque<Signal>,
+) {
+    let reason = cell.set_dead(reason);
+    let (queued, leftover) = cell.mailbox.close();
+    let me = cell.id;
+    let book = ctx.book.take();
+    if let Some(book) = &book {
+        for timer in &book.timers {
+            timer.cancel();
+        }
+        for owed in book.owed.iter().filter_map(std::sync::Weak::upgrade) {
+            owed.fail(&reason);
+        }
+    }
+    ctx.cont = None;
+    for envelope in batch.into_iter().chain(queued) {
+        // A queued call is not a dead letter: its caller learns the reason.
+        if envelope.kind() != Kind::Call {
+            cell.dead_letter(envelope.message_type(), envelope.kind(), DeadLetterReason::ActorStopped);
+        }
+        drop(envelope);
+    }
+    for signal in pending.into_iter().chain(leftover) {
+        answer_after_death(signal, me, &reason);
+    }
+    if let Some(book) = book {
+        for pid in book.links.into_values() {
+            let _ = pid.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true });
+        }
+        for (monitor, pid) in book.monitored_by {
+            let _ = pid.0.signal(Signal::Down(Down { monitor, id: me, reason: reason.clone() }));
+        }
+        for (monitor, pid) in book.monitoring {
+            let _ = pid.0.signal(Signal::Demonitor { monitor });
+        }
+        for watcher in book.watchers {
+            let _ = watcher.send(reason.clone());
+        }
+    }
+    cell.system.table().remove(me);
+}
+
+/// Requests that reached an actor that died before handling them.
+fn answer_after_death(signal: Signal, me: ActorId, reason: &ExitReason) {
+    match signal {
+        Signal::Link { from } => {
+            let _ = from.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true });
+        }
+        Signal::Monitor { by, monitor } => {
+            let _ = by.0.signal(Signal::Down(Down { monitor, id: me, reason: reason.clone() }));
+        }
+        Signal::Stop { reply: Some(reply), .. } | Signal::Watch(reply) => {
+            let _ = reply.send(reason.clone());
+        }
+        _ => {}
+    }
+}

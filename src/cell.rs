@@ -1,0 +1,272 @@
+//! The part of an actor that handles share with its task: identity, mailbox,
+//! status and final exit reason.
+//!
+//! The actor's *state* is not here: it lives only in the actor's task
+//! (ARCHITECTURE.md, invariant "state is touched only by its own task").
+//!
+//! **Invariant:** the exit reason is recorded before the mailbox closes, and
+//! the mailbox closes before anyone is told about the death. So whoever sees a
+//! closed mailbox or a dropped reply can read the reason.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+use crate::actor::Actor;
+use crate::addr::ActorId;
+use crate::dead_letter::DeadLetterReason;
+use crate::exit::ExitReason;
+use crate::mailbox::envelope::{Dispatch, Kind};
+use crate::mailbox::queue::{Admission, Mailbox, Refused};
+use crate::mailbox::{MailboxConfig, MailboxOverflow, Overflow};
+use crate::signal::Signal;
+use crate::system::System;
+
+/// The outcome of offering a message to a mailbox.
+#[derive(Debug)]
+pub(crate) enum Offered<D> {
+    /// Queued.
+    Queued,
+    /// Accepted and dropped by the actor's overflow policy (a dead letter).
+    Shed,
+    /// Refused: the mailbox is full.
+    Full(D),
+    /// Refused: the actor is dead.
+    Closed(D),
+}
+
+/// Lifecycle of an actor, as handles see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Running `init` (in the spawner's task).
+    Starting,
+    /// Handling messages.
+    Running,
+    /// Decided to stop: running `terminate`, or being torn down.
+    Stopping,
+    /// Gone; the exit reason is recorded.
+    Dead,
+}
+
+impl Status {
+    fn from_u8(value: u8) -> Status {
+        match value {
+            0 => Status::Starting,
+            1 => Status::Running,
+            2 => Status::Stopping,
+            _ => Status::Dead,
+        }
+    }
+}
+
+/// What every actor, whatever its type, can do for others. `Pid` is an
+/// `Arc<dyn Process>`.
+pub(crate) trait Process: Send + Sync + 'static {
+    fn id(&self) -> ActorId;
+    /// Puts a signal on the priority lane; gives it back if the actor is dead.
+    fn signal(&self, signal: Signal) -> Result<(), Signal>;
+    fn status(&self) -> Status;
+    fn exit_reason(&self) -> Option<ExitReason>;
+    /// Identity of the cell, to detect calls to oneself.
+    fn address(&self) -> usize;
+    /// The actor's Rust type name.
+    fn type_name(&self) -> &'static str;
+}
+
+/// The shared cell of an actor of type `A`.
+pub(crate) struct ActorCell<A: Actor> {
+    pub(crate) id: ActorId,
+    pub(crate) system: System,
+    pub(crate) mailbox: Mailbox<A>,
+    status: AtomicU8,
+    exit: OnceLock<ExitReason>,
+    trap_exit: AtomicBool,
+    /// Set once `Overflow::StopActor` asked the actor to stop.
+    overflowed: AtomicBool,
+    handled: AtomicU64,
+    dead_letters: AtomicU64,
+}
+
+impl<A: Actor> ActorCell<A> {
+    pub(crate) fn new(id: ActorId, system: System, mailbox: MailboxConfig) -> Self {
+        ActorCell {
+            id,
+            system,
+            mailbox: Mailbox::new(mailbox),
+            status: AtomicU8::new(Status::Starting as u8),
+            exit: OnceLock::new(),
+            trap_exit: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
+            handled: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn set_status(&self, status: Status) {
+        self.status.store(status as u8, Ordering::Release);
+    }
+
+    /// Records the final reason and marks the actor dead. Returns the reason
+    /// actually recorded (the first one wins).
+    pub(crate) fn set_dead(&self, reason: ExitReason) -> ExitReason {
+        let recorded = self.exit.get_or_init(|| reason).clone();
+        self.set_status(Status::Dead);
+        recorded
+    }
+
+    pub(crate) fn traps_exits(&self) -> bool {
+        self.trap_exit.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_trap_exit(&self, on: bool) {
+        self.trap_exit.store(on, Ordering::Relaxed);
+    }
+
+    /// Counts a handled message. Only the actor's task writes this counter,
+    /// so a load and a store suffice (no read-modify-write on the hot path).
+    pub(crate) fn count_handled(&self) {
+        let handled = self.handled.load(Ordering::Relaxed);
+        self.handled.store(handled + 1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn dead_letters(&self) -> u64 {
+        self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// Counts and reports one dead letter addressed to this actor.
+    pub(crate) fn dead_letter(&self, message: &'static str, kind: Kind, reason: DeadLetterReason) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
+        self.system.dead_letter_counters().record(self.id, message, kind, reason);
+    }
+
+    /// Offers a message; waits for room only in a `Wait` mailbox.
+    pub(crate) async fn offer<D: Dispatch<A>>(&self, message: D) -> Offered<D> {
+        if self.mailbox.is_gated() {
+            if !self.mailbox.acquire_permit().await {
+                return Offered::Closed(message);
+            }
+            return self.settle(self.mailbox.push(message, Admission::Permitted));
+        }
+        self.settle(self.mailbox.push(message, Admission::Counted))
+    }
+
+    /// Offers a message without ever waiting.
+    pub(crate) fn try_offer<D: Dispatch<A>>(&self, message: D) -> Offered<D> {
+        if self.mailbox.is_gated() {
+            return match self.mailbox.try_acquire_permit() {
+                Ok(()) => self.settle(self.mailbox.push(message, Admission::Permitted)),
+                Err(true) => Offered::Full(message),
+                Err(false) => Offered::Closed(message),
+            };
+        }
+        self.settle(self.mailbox.push(message, Admission::Counted))
+    }
+
+    /// Applies the overflow policy to the result of a push.
+    fn settle<D: Dispatch<A>>(
+        &self,
+        pushed: Result<Option<crate::mailbox::envelope::Envelope<A>>, Refused<D>>,
+    ) -> Offered<D> {
+        match pushed {
+            Ok(None) => Offered::Queued,
+            Ok(Some(evicted)) => {
+                self.dead_letter(evicted.message_type(), evicted.kind(), DeadLetterReason::MailboxFull);
+                drop(evicted);
+                Offered::Queued
+            }
+            Err(Refused::Closed(message)) => Offered::Closed(message),
+            Err(Refused::Full(message)) => {
+                let overflow = self.mailbox.overflow();
+                if overflow == Some(Overflow::StopActor) {
+                    self.stop_for_overflow();
+                }
+                let sheds = matches!(overflow, Some(Overflow::DropNewest | Overflow::StopActor));
+                // A call is never shed silently: its caller gets MailboxFull.
+                if sheds && D::KIND != Kind::Call {
+                    self.dead_letter(D::message_type(), D::KIND, DeadLetterReason::MailboxFull);
+                    drop(message);
+                    Offered::Shed
+                } else {
+                    Offered::Full(message)
+                }
+            }
+        }
+    }
+
+    fn stop_for_overflow(&self) {
+        if !self.overflowed.swap(true, Ordering::AcqRel) {
+            let capacity = self.mailbox.capacity().unwrap_or(usize::MAX);
+            let reason = ExitReason::error(MailboxOverflow { capacity });
+            let _ = self.mailbox.push_signal(Signal::Stop { reason, reply: None });
+        }
+    }
+}
+
+impl<A: Actor> Process for ActorCell<A> {
+    fn id(&self) -> ActorId {
+        self.id
+    }
+
+    fn signal(&self, signal: Signal) -> Result<(), Signal> {
+        self.mailbox.push_signal(signal)
+    }
+
+    fn status(&self) -> Status {
+        Status::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    fn exit_reason(&self) -> Option<ExitReason> {
+        self.exit.get().cloned()
+    }
+
+    fn address(&self) -> usize {
+        self as *const Self as *const () as usize
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<A>()
+    }
+}
+
+// === the actor currently running on this thread ===
+
+thread_local! {
+    /// The cell address and id of the actor whose callback this thread is
+    /// running ((0, 0) outside actors). Ambient, per-thread context only: it
+    /// holds no shared state, so several Systems in one process stay
+    /// independent.
+    static CURRENT: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// True if the calling code runs inside the callbacks of the actor at
+/// `address` (a call to oneself would deadlock).
+pub(crate) fn is_current(address: usize) -> bool {
+    CURRENT.with(|current| current.get().0 == address)
+}
+
+/// The actor whose callback is running on this thread, if any; exit signals
+/// it sends carry this id.
+pub(crate) fn current_id() -> ActorId {
+    ActorId(CURRENT.with(|current| current.get().1))
+}
+
+/// Marks an actor as running on this thread until dropped.
+pub(crate) struct CurrentGuard {
+    previous: (usize, u64),
+}
+
+impl CurrentGuard {
+    pub(crate) fn enter(address: usize, id: ActorId) -> Self {
+        CurrentGuard { previous: CURRENT.with(|current| current.replace((address, id.0))) }
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.set(self.previous));
+    }
+}

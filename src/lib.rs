@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![doc(test(attr(deny(warnings))))]
+
+mod actor;
+mod addr;
+mod cell;
+mod dead_letter;
+mod event;
+mod exit;
+mod mailbox;
+mod signal;
+mod system;
+mod timer;
+
+pub use actor::spawn::{ConfigError, StartError};
+pub use actor::{
+    Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, InitError, Reply, ReplyTo,
+    Shutdown, SpawnOptions,
+};
+pub use addr::{ActorId, ActorRef, CallError, Pid, Recipient, SendError, StopError, DEFAULT_CALL_TIMEOUT};
+pub use dead_letter::{DeadLetterReason, DeadLetterStats};
+pub use event::Event;
+pub use exit::{ExitReason, PanicReason, Reason};
+pub use mailbox::{MailboxConfig, MailboxOverflow, Overflow};
+pub use signal::{Down, Exit, IdleTimeout, MonitorRef};
+pub use system::System;
+pub use timer::TimerRef;

@@ -1,0 +1,332 @@
+//! The two-lane queue behind every actor: user messages and signals under one
+//! short-held lock, plus the actor task's waker.
+//!
+//! Costs on the hot path (measured in `benches/messaging.rs`):
+//!
+//! * a send takes the lock once, appends, and wakes the actor only if it was
+//!   parked (one wake per batch, not per message);
+//! * an unbounded mailbox is drained by swapping the whole queue into the
+//!   actor's local batch, so the actor takes the lock once per batch, and the
+//!   two buffers are reused (no allocation per message in steady state);
+//! * between two messages the actor checks for signals with one atomic load.
+//!
+//! A bounded mailbox is drained one message at a time under the lock, so its
+//! length (and the `DropOldest` victim) is always exact.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context as TaskContext, Poll, Waker};
+
+use parking_lot::Mutex;
+use tokio::sync::Semaphore;
+
+use super::envelope::{Dispatch, Envelope};
+use super::{MailboxConfig, Overflow};
+use crate::actor::Actor;
+use crate::signal::Signal;
+
+const WAKE_MSG: u8 = 1;
+const WAKE_SIG: u8 = 2;
+
+/// How a message is admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// An ordinary message: the overflow policy applies.
+    Counted,
+    /// A message for which a `Wait` permit was already taken.
+    Permitted,
+}
+
+/// Why a message was not queued; the message comes back.
+#[derive(Debug)]
+pub(crate) enum Refused<D> {
+    /// The actor is dead (or dying and closed).
+    Closed(D),
+    /// The mailbox is full and the policy does not make room.
+    Full(D),
+}
+
+/// What the actor found when it looked for work.
+pub(crate) enum Recv<A: Actor> {
+    /// Signals are waiting: take them with [`Mailbox::take_signals`].
+    Signals,
+    /// The user queue was moved into the caller's batch.
+    Batch,
+    /// One message (bounded mailboxes).
+    One(Envelope<A>),
+}
+
+struct Lanes<A: Actor> {
+    user: VecDeque<Envelope<A>>,
+    signals: VecDeque<Signal>,
+    waker: Option<Waker>,
+    wake_on: u8,
+    closed: bool,
+    /// Counted envelopes in `user`.
+    counted: usize,
+}
+
+impl<A: Actor> Lanes<A> {
+    fn register(&mut self, waker: &Waker, wake_on: u8) {
+        match &self.waker {
+            Some(current) if current.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+        self.wake_on = wake_on;
+    }
+
+    fn wake(&mut self, reason: u8) -> Option<Waker> {
+        if self.wake_on & reason != 0 {
+            self.wake_on = 0;
+            self.waker.take()
+        } else {
+            None
+        }
+    }
+
+    fn evict_oldest(&mut self) -> Option<Envelope<A>> {
+        let index = self.user.iter().position(Envelope::is_counted)?;
+        let evicted = self.user.remove(index)?;
+        self.counted -= 1;
+        Some(evicted)
+    }
+}
+
+/// An actor's mailbox.
+pub(crate) struct Mailbox<A: Actor> {
+    lanes: Mutex<Lanes<A>>,
+    has_signals: AtomicBool,
+    capacity: usize,
+    overflow: Overflow,
+    /// Permits for `Overflow::Wait` senders.
+    gate: Option<Box<Semaphore>>,
+}
+
+impl<A: Actor> Mailbox<A> {
+    pub(crate) fn new(config: MailboxConfig) -> Self {
+        let (capacity, overflow) = match (config.capacity(), config.overflow()) {
+            (Some(capacity), Some(overflow)) => (capacity, overflow),
+            _ => (usize::MAX, Overflow::Wait),
+        };
+        let bounded = config.capacity().is_some();
+        let gate = (bounded && overflow == Overflow::Wait).then(|| Box::new(Semaphore::new(capacity)));
+        Mailbox {
+            lanes: Mutex::new(Lanes {
+                user: VecDeque::new(),
+                signals: VecDeque::new(),
+                waker: None,
+                wake_on: 0,
+                closed: false,
+                counted: 0,
+            }),
+            has_signals: AtomicBool::new(false),
+            capacity,
+            overflow,
+            gate,
+        }
+    }
+
+    pub(crate) fn is_bounded(&self) -> bool {
+        self.capacity != usize::MAX
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.is_bounded().then_some(self.capacity)
+    }
+
+    pub(crate) fn overflow(&self) -> Option<Overflow> {
+        self.is_bounded().then_some(self.overflow)
+    }
+
+    /// True when senders must take a permit first (`Overflow::Wait`).
+    pub(crate) fn is_gated(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    /// Waits for room in a `Wait` mailbox. `false` if the mailbox closed.
+    pub(crate) async fn acquire_permit(&self) -> bool {
+        match &self.gate {
+            Some(gate) => match gate.acquire().await {
+                Ok(permit) => {
+                    permit.forget();
+                    true
+                }
+                Err(_) => false,
+            },
+            None => true,
+        }
+    }
+
+    /// Takes room in a `Wait` mailbox without waiting. `Err(true)` if full,
+    /// `Err(false)` if closed.
+    pub(crate) fn try_acquire_permit(&self) -> Result<(), bool> {
+        match &self.gate {
+            Some(gate) => match gate.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    Ok(())
+                }
+                Err(tokio::sync::TryAcquireError::NoPermits) => Err(true),
+                Err(tokio::sync::TryAcquireError::Closed) => Err(false),
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Gives back a permit taken for a message that was not queued.
+    pub(crate) fn release_permit(&self) {
+        if let Some(gate) = &self.gate {
+            gate.add_permits(1);
+        }
+    }
+
+    /// Queues a message. On success returns the envelope evicted to make room
+    /// (`DropOldest`), which the caller reports as a dead letter.
+    pub(crate) fn push<D: Dispatch<A>>(
+        &self,
+        message: D,
+        admission: Admission,
+    ) -> Result<Option<Envelope<A>>, Refused<D>> {
+        let mut evicted = None;
+        let waker = {
+            let mut lanes = self.lanes.lock();
+            if lanes.closed {
+                return Err(Refused::Closed(message));
+            }
+            if admission == Admission::Counted && lanes.counted >= self.capacity {
+                if self.overflow != Overflow::DropOldest {
+                    return Err(Refused::Full(message));
+                }
+                match lanes.evict_oldest() {
+                    Some(old) => evicted = Some(old),
+                    None => return Err(Refused::Full(message)),
+                }
+            }
+            lanes.user.push_back(Envelope::new::<D, true>(message));
+            lanes.counted += 1;
+            lanes.wake(WAKE_MSG)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(evicted)
+    }
+
+    /// Appends a message the runtime made for the actor itself (never refused
+    /// for capacity); gives it back if the mailbox is closed.
+    pub(crate) fn push_internal(&self, envelope: Envelope<A>) -> Result<(), Envelope<A>> {
+        let waker = {
+            let mut lanes = self.lanes.lock();
+            if lanes.closed {
+                return Err(envelope);
+            }
+            lanes.user.push_back(envelope);
+            lanes.wake(WAKE_MSG)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Puts a signal on the priority lane; gives it back if the actor is dead.
+    pub(crate) fn push_signal(&self, signal: Signal) -> Result<(), Signal> {
+        let waker = {
+            let mut lanes = self.lanes.lock();
+            if lanes.closed {
+                return Err(signal);
+            }
+            lanes.signals.push_back(signal);
+            self.has_signals.store(true, Ordering::Release);
+            lanes.wake(WAKE_SIG)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// One atomic load: are signals waiting?
+    pub(crate) fn has_signals(&self) -> bool {
+        self.has_signals.load(Ordering::Acquire)
+    }
+
+    /// Moves every waiting signal into `out`, in arrival order.
+    pub(crate) fn take_signals_into(&self, out: &mut VecDeque<Signal>) {
+        let mut lanes = self.lanes.lock();
+        out.extend(lanes.signals.drain(..));
+        self.has_signals.store(false, Ordering::Release);
+    }
+
+    /// Looks for work; registers the task to be woken otherwise.
+    ///
+    /// `batch` must be empty; for an unbounded mailbox the user queue is
+    /// swapped into it.
+    pub(crate) fn poll_recv(&self, cx: &mut TaskContext<'_>, batch: &mut VecDeque<Envelope<A>>) -> Poll<Recv<A>> {
+        debug_assert!(batch.is_empty());
+        let mut lanes = self.lanes.lock();
+        if !lanes.signals.is_empty() {
+            return Poll::Ready(Recv::Signals);
+        }
+        if !self.is_bounded() {
+            if !lanes.user.is_empty() {
+                std::mem::swap(&mut lanes.user, batch);
+                lanes.counted = 0;
+                return Poll::Ready(Recv::Batch);
+            }
+        } else if let Some(envelope) = lanes.user.pop_front() {
+            let counted = envelope.is_counted();
+            if counted {
+                lanes.counted -= 1;
+            }
+            drop(lanes);
+            if counted {
+                self.release_permit();
+            }
+            return Poll::Ready(Recv::One(envelope));
+        }
+        lanes.register(cx.waker(), WAKE_MSG | WAKE_SIG);
+        Poll::Pending
+    }
+
+    /// While a callback is pending: wake the task when a signal arrives.
+    /// Returns true if signals are already waiting.
+    pub(crate) fn watch_signals(&self, cx: &mut TaskContext<'_>) -> bool {
+        let mut lanes = self.lanes.lock();
+        if !lanes.signals.is_empty() {
+            return true;
+        }
+        lanes.register(cx.waker(), WAKE_SIG);
+        false
+    }
+
+    /// Closes the mailbox for good and hands back everything still queued.
+    pub(crate) fn close(&self) -> (VecDeque<Envelope<A>>, VecDeque<Signal>) {
+        let taken = {
+            let mut lanes = self.lanes.lock();
+            lanes.closed = true;
+            lanes.waker = None;
+            lanes.wake_on = 0;
+            lanes.counted = 0;
+            self.has_signals.store(false, Ordering::Release);
+            (std::mem::take(&mut lanes.user), std::mem::take(&mut lanes.signals))
+        };
+        if let Some(gate) = &self.gate {
+            gate.close();
+        }
+        taken
+    }
+
+    /// Messages waiting in the shared queue (not counting a batch the actor
+    /// already took).
+    pub(crate) fn len(&self) -> usize {
+        self.lanes.lock().user.len()
+    }
+
+    /// Frees buffer space after a burst (`Context::hibernate`).
+    pub(crate) fn shrink(&self) {
+        let mut lanes = self.lanes.lock();
+        lanes.user.shrink_to_fit();
+        lanes.signals.shrink_to_fit();
+    }
+}

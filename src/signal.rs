@@ -1,0 +1,122 @@
+//! Signals between actors (links, monitors, exits, stop requests) and the
+//! messages some of them turn into.
+//!
+//! Signals travel on each actor's *priority lane*: a separate queue that the
+//! actor drains before every message, and that a full or long user queue
+//! never blocks. Some signals become ordinary [`HandleInfo`] messages:
+//!
+//! * a monitored actor's death becomes a [`Down`];
+//! * an exit signal to an actor that traps exits becomes an [`Exit`];
+//! * an idle timeout becomes an [`IdleTimeout`].
+//!
+//! Those messages are appended to the *end* of the user queue, behind the
+//! messages already there, as in OTP.
+//!
+//! [`HandleInfo`]: crate::HandleInfo
+
+use std::fmt;
+
+use tokio::sync::oneshot;
+
+use crate::addr::{ActorId, Pid};
+use crate::exit::ExitReason;
+
+/// Identifies one monitor, as returned by [`Context::monitor`].
+///
+/// [`Context::monitor`]: crate::Context::monitor
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MonitorRef(pub(crate) u64);
+
+impl fmt::Debug for MonitorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MonitorRef({})", self.0)
+    }
+}
+
+impl fmt::Display for MonitorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#Ref<{}>", self.0)
+    }
+}
+
+/// A monitored actor died (OTP `{'DOWN', Ref, process, Pid, Reason}`).
+///
+/// Delivered to [`HandleInfo<Down>`](crate::HandleInfo) of the actor that
+/// called [`Context::monitor`]. Monitoring an actor that is already dead gives
+/// a `Down` with [`ExitReason::NoProc`] at once.
+///
+/// [`Context::monitor`]: crate::Context::monitor
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Down {
+    /// The monitor this notification belongs to.
+    pub monitor: MonitorRef,
+    /// The actor that died.
+    pub id: ActorId,
+    /// Why it died.
+    pub reason: ExitReason,
+}
+
+/// A linked actor exited, or someone sent an exit signal, while this actor
+/// traps exits (OTP `{'EXIT', From, Reason}`).
+///
+/// Delivered to [`HandleInfo<Exit>`](crate::HandleInfo) once the actor called
+/// [`Context::trap_exit`]. An exit signal from the actor's *parent* is not
+/// delivered: it makes the actor run `terminate` and stop, as a gen_server does.
+///
+/// [`Context::trap_exit`]: crate::Context::trap_exit
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// Who sent the signal (the linked actor that died, or the sender of
+    /// `exit`).
+    pub from: ActorId,
+    /// The reason it carries.
+    pub reason: ExitReason,
+}
+
+/// No message arrived within the idle timeout set by
+/// [`Context::idle_timeout`] (OTP's `timeout` message).
+///
+/// [`Context::idle_timeout`]: crate::Context::idle_timeout
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdleTimeout;
+
+/// A signal on an actor's priority lane.
+pub(crate) enum Signal {
+    /// An exit signal. `linked` is true when it comes from a link (the sender
+    /// died), false for an explicit `exit(target, reason)`.
+    Exit { from: ActorId, reason: ExitReason, linked: bool },
+    /// `from` linked itself to this actor.
+    Link { from: Pid },
+    /// `from` removed its link to this actor.
+    Unlink { from: ActorId },
+    /// `by` monitors this actor under `monitor`.
+    Monitor { by: Pid, monitor: MonitorRef },
+    /// The monitor `monitor` on this actor was removed.
+    Demonitor { monitor: MonitorRef },
+    /// An actor this one monitors died.
+    Down(Down),
+    /// Stop with `reason`, running `terminate` whether trapping or not; tell
+    /// `reply` (if any) the final exit reason.
+    Stop { reason: ExitReason, reply: Option<oneshot::Sender<ExitReason>> },
+    /// Tell `reply` the exit reason once this actor is dead.
+    Watch(oneshot::Sender<ExitReason>),
+}
+
+impl fmt::Debug for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Signal::Exit { from, reason, linked } => {
+                f.debug_struct("Exit").field("from", from).field("reason", reason).field("linked", linked).finish()
+            }
+            Signal::Link { from } => f.debug_struct("Link").field("from", &from.id()).finish(),
+            Signal::Unlink { from } => f.debug_struct("Unlink").field("from", from).finish(),
+            Signal::Monitor { by, monitor } => {
+                f.debug_struct("Monitor").field("by", &by.id()).field("monitor", monitor).finish()
+            }
+            Signal::Demonitor { monitor } => f.debug_struct("Demonitor").field("monitor", monitor).finish(),
+            Signal::Down(down) => f.debug_tuple("Down").field(down).finish(),
+            Signal::Stop { reason, .. } => f.debug_struct("Stop").field("reason", reason).finish(),
+            Signal::Watch(_) => f.write_str("Watch"),
+        }
+    }
+}

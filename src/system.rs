@@ -1,0 +1,200 @@
+//! The [`System`]: the node handle that owns every actor.
+//!
+//! There is no global state: a System owns its process table, its id
+//! counters and its dead-letter counters, so several Systems in one process
+//! are independent, and a test creates and drops its own.
+//!
+//! Actors run as tokio tasks on the runtime that spawns them; create and use a
+//! System inside a tokio runtime (any flavour).
+
+mod table;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use crate::actor::spawn::{self, Parent, StartError};
+use crate::actor::{Actor, Shutdown, SpawnOptions};
+use crate::addr::{ActorId, ActorRef, Pid};
+use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
+use crate::exit::ExitReason;
+use crate::signal::{MonitorRef, Signal};
+use table::ProcessTable;
+
+/// How long shutdown waits for actors that are not top-level (spawned by
+/// other actors, unlinked) before killing them.
+const STRAGGLER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A treeline node: spawns actors and stops them all at shutdown.
+///
+/// Cloning is cheap (one `Arc`); all clones are the same System.
+///
+/// ```
+/// use treeline::{Actor, Context, InitError, System};
+///
+/// struct Idle;
+/// impl Actor for Idle {
+///     type Args = ();
+///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Idle) }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let system = System::new();
+/// let idle = system.spawn::<Idle>(()).await.unwrap();
+/// assert_eq!(system.actor_count(), 1);
+/// system.shutdown().await; // every actor stopped, in reverse start order
+/// assert!(!idle.is_alive());
+/// assert_eq!(system.actor_count(), 0);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct System {
+    inner: Arc<SystemInner>,
+}
+
+struct SystemInner {
+    next_id: AtomicU64,
+    next_ref: AtomicU64,
+    table: ProcessTable,
+    dead_letters: DeadLetterCounters,
+    stopping: AtomicBool,
+}
+
+impl System {
+    /// A new, empty System.
+    pub fn new() -> System {
+        System {
+            inner: Arc::new(SystemInner {
+                next_id: AtomicU64::new(1),
+                next_ref: AtomicU64::new(1),
+                table: ProcessTable::new(),
+                dead_letters: DeadLetterCounters::default(),
+                stopping: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Spawns a top-level actor with default options. Returns once its `init`
+    /// has finished; see [`StartError`] for the failures.
+    pub async fn spawn<A: Actor>(&self, args: A::Args) -> Result<ActorRef<A>, StartError> {
+        self.spawn_with(args, SpawnOptions::default()).await
+    }
+
+    /// Spawns a top-level actor with options.
+    pub async fn spawn_with<A: Actor>(&self, args: A::Args, options: SpawnOptions) -> Result<ActorRef<A>, StartError> {
+        spawn::start::<A>(self, args, options, Parent::System).await
+    }
+
+    /// Stops every actor and returns when all have stopped.
+    ///
+    /// 1. New spawns are refused ([`StartError::SystemStopped`]).
+    /// 2. Top-level actors are stopped one at a time, newest first, each as
+    ///    its parent would: an exit signal `Shutdown` (a trapping actor runs
+    ///    `terminate`), then a kill after its [`Shutdown`] timeout.
+    /// 3. Any actor still alive (spawned unlinked by another actor) gets a
+    ///    stop request; after 5 s the rest are killed.
+    ///
+    /// Idempotent. A `terminate` that panics or hangs cannot hang shutdown
+    /// (the kill ends it at its next await point; a callback that never
+    /// yields cannot be interrupted by any tokio runtime).
+    pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        for (pid, policy) in self.inner.table.top_level_newest_first() {
+            stop_as_parent(&pid, policy).await;
+        }
+        loop {
+            let rest = self.inner.table.all();
+            if rest.is_empty() {
+                break;
+            }
+            for pid in &rest {
+                pid.request_stop(ExitReason::Shutdown);
+            }
+            let stopped = join_all(rest.iter().map(Pid::join));
+            if tokio::time::timeout(STRAGGLER_TIMEOUT, stopped).await.is_err() {
+                for pid in self.inner.table.all() {
+                    pid.kill();
+                }
+            }
+            self.inner.table.wait_empty().await;
+        }
+        self.inner.table.wait_empty().await;
+    }
+
+    /// True once [`System::shutdown`] has started.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Acquire)
+    }
+
+    /// Live actors.
+    pub fn actor_count(&self) -> usize {
+        self.inner.table.len()
+    }
+
+    /// The live actor with this id, if any.
+    pub fn lookup(&self, id: ActorId) -> Option<Pid> {
+        self.inner.table.get(id)
+    }
+
+    /// Dead letters so far, by reason.
+    pub fn dead_letters(&self) -> DeadLetterStats {
+        self.inner.dead_letters.snapshot()
+    }
+
+    // --- internal ---
+
+    /// A new actor id, unless the System is shutting down.
+    pub(crate) fn admit(&self) -> Result<ActorId, StartError> {
+        if self.is_stopping() {
+            return Err(StartError::SystemStopped);
+        }
+        Ok(ActorId(self.inner.next_id.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    pub(crate) fn next_monitor_ref(&self) -> MonitorRef {
+        MonitorRef(self.inner.next_ref.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn table(&self) -> &ProcessTable {
+        &self.inner.table
+    }
+
+    pub(crate) fn dead_letter_counters(&self) -> &DeadLetterCounters {
+        &self.inner.dead_letters
+    }
+}
+
+impl Default for System {
+    fn default() -> Self {
+        System::new()
+    }
+}
+
+impl fmt::Debug for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("System").field("actors", &self.actor_count()).field("stopping", &self.is_stopping()).finish()
+    }
+}
+
+/// Stops one actor the way its parent does (OTP `shutdown/2`).
+async fn stop_as_parent(pid: &Pid, policy: Shutdown) {
+    let shutdown = Signal::Exit { from: ActorId::SYSTEM, reason: ExitReason::Shutdown, linked: false };
+    match policy {
+        Shutdown::BrutalKill => {
+            pid.kill();
+        }
+        Shutdown::Timeout(timeout) => {
+            if pid.0.signal(shutdown).is_ok() && tokio::time::timeout(timeout, pid.join()).await.is_err() {
+                pid.kill();
+            }
+        }
+        Shutdown::Infinity => {
+            let _ = pid.0.signal(shutdown);
+        }
+    }
+    pid.join().await;
+}

@@ -1,0 +1,98 @@
+//! Timers: `send_after`, `send_interval`, cancellation.
+//!
+//! A timer is a small tokio task holding a *weak* reference to its actor: it
+//! never keeps a dead actor alive, and every timer of an actor is cancelled
+//! when the actor dies, so no timer task outlives its actor. Timer messages
+//! travel through the mailbox like any other message, so they queue behind
+//! messages already waiting.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::actor::dispatch::InfoMsg;
+use crate::actor::HandleInfo;
+use crate::cell::{ActorCell, Offered};
+
+const PENDING: u8 = 0;
+const FIRED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// A running timer, from [`Context::send_after`] or
+/// [`Context::send_interval`].
+///
+/// [`Context::send_after`]: crate::Context::send_after
+/// [`Context::send_interval`]: crate::Context::send_interval
+#[derive(Clone)]
+pub struct TimerRef {
+    state: Arc<AtomicU8>,
+    task: AbortHandle,
+}
+
+impl TimerRef {
+    /// Cancels the timer. Returns true if it had not fired yet (for an
+    /// interval: if it was still running); its message is then never sent.
+    pub fn cancel(&self) -> bool {
+        let cancelled = self.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok();
+        self.task.abort();
+        cancelled
+    }
+
+    /// True while the timer may still send.
+    pub fn is_active(&self) -> bool {
+        self.state.load(Ordering::Acquire) == PENDING && !self.task.is_finished()
+    }
+}
+
+impl fmt::Debug for TimerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerRef").field("active", &self.is_active()).finish()
+    }
+}
+
+pub(crate) fn send_after<A: HandleInfo<M>, M: Send + 'static>(
+    target: Weak<ActorCell<A>>,
+    delay: Duration,
+    msg: M,
+) -> TimerRef {
+    let state = Arc::new(AtomicU8::new(PENDING));
+    let fired = state.clone();
+    let task = tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if fired.compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return;
+        }
+        if let Some(cell) = target.upgrade() {
+            let _ = cell.offer(InfoMsg(msg)).await;
+        }
+    });
+    TimerRef { state, task: task.abort_handle() }
+}
+
+pub(crate) fn send_interval<A: HandleInfo<M>, M: Clone + Send + 'static>(
+    target: Weak<ActorCell<A>>,
+    period: Duration,
+    msg: M,
+) -> TimerRef {
+    let state = Arc::new(AtomicU8::new(PENDING));
+    let running = state.clone();
+    let task = tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            ticks.tick().await;
+            if running.load(Ordering::Acquire) != PENDING {
+                return;
+            }
+            let Some(cell) = target.upgrade() else { return };
+            if let Offered::Closed(_) = cell.offer(InfoMsg(msg.clone())).await {
+                return;
+            }
+        }
+    });
+    TimerRef { state, task: task.abort_handle() }
+}
