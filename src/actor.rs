@@ -39,6 +39,7 @@ mod init;
 mod options;
 mod reply;
 pub(crate) mod run;
+pub(crate) mod slot;
 pub(crate) mod spawn;
 
 use std::future::Future;

@@ -30,19 +30,48 @@ pub(crate) type Converter<A, M> = fn(M) -> Envelope<A>;
 pub struct Context<A: Actor> {
     myself: ActorRef<A>,
     parent: ActorId,
+    /// Actions requested for after the current callback ([`requests`]): the
+    /// run loop tests this one byte after each message.
+    pub(crate) requests: u8,
+    /// Everything else, allocated on first use, so an actor that uses no
+    /// links, monitors, timers or continues costs one pointer.
+    extra: Option<Box<Extra<A>>>,
+}
+
+/// Bits of [`Context::requests`].
+pub(crate) mod requests {
+    pub(crate) const STOP: u8 = 1;
+    pub(crate) const CONTINUE: u8 = 2;
+    pub(crate) const IDLE_TIMEOUT: u8 = 4;
+    pub(crate) const HIBERNATE: u8 = 8;
+}
+
+/// The rarely used part of a context.
+pub(crate) struct Extra<A: Actor> {
     /// Stop after the current callback.
     pub(crate) stop: Option<ExitReason>,
     /// Run before the next message.
     pub(crate) cont: Option<Envelope<A>>,
     /// Idle timeout armed after the current callback.
     pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) hibernate: bool,
     pub(crate) on_down: Option<Converter<A, Down>>,
     pub(crate) on_exit: Option<Converter<A, Exit>>,
     pub(crate) on_timeout: Option<Converter<A, IdleTimeout>>,
-    /// Links, monitors, watchers, timers: allocated on first use, so an actor
-    /// that uses none of them costs one pointer.
-    pub(crate) book: Option<Box<Book>>,
+    pub(crate) book: Book,
+}
+
+impl<A: Actor> Default for Extra<A> {
+    fn default() -> Self {
+        Extra {
+            stop: None,
+            cont: None,
+            idle_timeout: None,
+            on_down: None,
+            on_exit: None,
+            on_timeout: None,
+            book: Book::default(),
+        }
+    }
 }
 
 /// The bookkeeping an actor keeps about others.
@@ -64,22 +93,38 @@ pub(crate) struct Book {
 
 impl<A: Actor> Context<A> {
     pub(crate) fn new(myself: ActorRef<A>, parent: ActorId) -> Self {
-        Context {
-            myself,
-            parent,
-            stop: None,
-            cont: None,
-            idle_timeout: None,
-            hibernate: false,
-            on_down: None,
-            on_exit: None,
-            on_timeout: None,
-            book: None,
-        }
+        Context { myself, parent, requests: 0, extra: None }
+    }
+
+    pub(crate) fn extra(&mut self) -> &mut Extra<A> {
+        self.extra.get_or_insert_with(Default::default)
     }
 
     pub(crate) fn book(&mut self) -> &mut Book {
-        self.book.get_or_insert_with(Default::default)
+        &mut self.extra().book
+    }
+
+    /// Takes the rarely used part (at teardown).
+    pub(crate) fn take_extra(&mut self) -> Option<Box<Extra<A>>> {
+        self.requests = 0;
+        self.extra.take()
+    }
+
+    /// The stop reason requested with [`Context::stop`] in this callback.
+    pub(crate) fn stop_requested(&self) -> Option<ExitReason> {
+        if self.requests & requests::STOP == 0 {
+            return None;
+        }
+        self.extra.as_ref().and_then(|extra| extra.stop.clone())
+    }
+
+    /// Takes the pending continue, if any.
+    pub(crate) fn take_continue(&mut self) -> Option<Envelope<A>> {
+        if self.requests & requests::CONTINUE == 0 {
+            return None;
+        }
+        self.requests &= !requests::CONTINUE;
+        self.extra.as_mut().and_then(|extra| extra.cont.take())
     }
 
     /// This actor's own handle.
@@ -168,7 +213,7 @@ impl<A: Actor> Context<A> {
     where
         A: HandleInfo<Down>,
     {
-        self.on_down.get_or_insert(down_envelope::<A>);
+        self.extra().on_down.get_or_insert(down_envelope::<A>);
         let target = target.into();
         let monitor = self.system().next_monitor_ref();
         let me = self.myself.pid();
@@ -200,7 +245,7 @@ impl<A: Actor> Context<A> {
     where
         A: HandleInfo<Exit>,
     {
-        self.on_exit.get_or_insert(info_envelope::<A, Exit>);
+        self.extra().on_exit.get_or_insert(info_envelope::<A, Exit>);
         self.myself.cell.set_trap_exit(on);
     }
 
@@ -257,7 +302,8 @@ impl<A: Actor> Context<A> {
     where
         A: HandleContinue<C>,
     {
-        self.cont = Some(Envelope::new::<_, false>(ContinueMsg(cont)));
+        self.extra().cont = Some(Envelope::new::<_, false>(ContinueMsg(cont)));
+        self.requests |= requests::CONTINUE;
     }
 
     /// If no message arrives within `timeout` after the current callback,
@@ -267,21 +313,24 @@ impl<A: Actor> Context<A> {
     where
         A: HandleInfo<IdleTimeout>,
     {
-        self.on_timeout.get_or_insert(info_envelope::<A, IdleTimeout>);
-        self.idle_timeout = Some(timeout);
+        let extra = self.extra();
+        extra.on_timeout.get_or_insert(info_envelope::<A, IdleTimeout>);
+        extra.idle_timeout = Some(timeout);
+        self.requests |= requests::IDLE_TIMEOUT;
     }
 
     /// Stops the actor with `reason` when the current callback returns;
     /// `terminate` runs. In a call handler the reply is delivered after
     /// `terminate`.
     pub fn stop(&mut self, reason: ExitReason) {
-        self.stop = Some(reason);
+        self.extra().stop = Some(reason);
+        self.requests |= requests::STOP;
     }
 
     /// Releases spare mailbox buffer memory after the current callback (OTP
     /// `hibernate`). State and behaviour are unchanged.
     pub fn hibernate(&mut self) {
-        self.hibernate = true;
+        self.requests |= requests::HIBERNATE;
     }
 
     // --- internal ---
@@ -296,7 +345,7 @@ impl<A: Actor> Context<A> {
 
     /// A fired monitor's Down is being delivered: false if it was flushed.
     pub(crate) fn take_fired_monitor(&mut self, monitor: MonitorRef) -> bool {
-        self.book.as_mut().is_some_and(|book| book.fired.remove(&monitor))
+        self.extra.as_mut().is_some_and(|extra| extra.book.fired.remove(&monitor))
     }
 }
 

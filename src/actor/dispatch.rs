@@ -5,6 +5,7 @@ use std::any::type_name;
 
 use super::reply::{ReplyKind, ReplySender};
 use super::run::{HandlerFuture, Outcome};
+use super::slot::FutureSlot;
 use super::{Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, Reply};
 use crate::event::Event;
 use crate::exit::ExitReason;
@@ -47,8 +48,8 @@ impl<A: HandleCast<M>, M: Send + 'static> Dispatch<A> for CastMsg<M> {
         type_name::<M>()
     }
 
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
-        Box::pin(async move { outcome(actor.handle_cast(self.0, ctx).await) })
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move { outcome(actor.handle_cast(self.0, ctx).await) })
     }
 }
 
@@ -59,8 +60,8 @@ impl<A: HandleCall<M>, M: Send + 'static> Dispatch<A> for CallMsg<M, A::Reply> {
         type_name::<M>()
     }
 
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
-        Box::pin(async move {
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move {
             let CallMsg { msg, reply } = self;
             let answer = actor.handle_call(msg, ctx).await;
             settle_reply(answer, reply, ctx)
@@ -71,7 +72,7 @@ impl<A: HandleCall<M>, M: Send + 'static> Dispatch<A> for CallMsg<M, A::Reply> {
 /// Delivers (or schedules) the reply a call handler chose.
 fn settle_reply<A: Actor, R: Send + 'static>(answer: Reply<R>, reply: ReplySender<R>, ctx: &mut Context<A>) -> Outcome {
     match answer.kind {
-        ReplyKind::Now(value) => match ctx.stop.clone() {
+        ReplyKind::Now(value) => match ctx.stop_requested() {
             // Stop requested with `Context::stop`: terminate first, then reply.
             Some(reason) => Outcome::StopWithReply(
                 reason,
@@ -108,8 +109,8 @@ impl<A: HandleInfo<M>, M: Send + 'static> Dispatch<A> for InfoMsg<M> {
         type_name::<M>()
     }
 
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
-        Box::pin(async move { outcome(actor.handle_info(self.0, ctx).await) })
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move { outcome(actor.handle_info(self.0, ctx).await) })
     }
 }
 
@@ -120,8 +121,8 @@ impl<A: HandleEvent<E>, E: Event> Dispatch<A> for EventMsg<E> {
         type_name::<E>()
     }
 
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
-        Box::pin(async move { outcome(actor.handle_event(self.0, ctx).await) })
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move { outcome(actor.handle_event(self.0, ctx).await) })
     }
 }
 
@@ -132,8 +133,8 @@ impl<A: HandleContinue<C>, C: Send + 'static> Dispatch<A> for ContinueMsg<C> {
         type_name::<C>()
     }
 
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
-        Box::pin(async move { outcome(actor.handle_continue(self.0, ctx).await) })
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move { outcome(actor.handle_continue(self.0, ctx).await) })
     }
 }
 
@@ -144,8 +145,8 @@ impl<A: HandleInfo<Down>> Dispatch<A> for DownMsg {
         type_name::<Down>()
     }
 
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
-        Box::pin(async move {
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move {
             if !ctx.take_fired_monitor(self.0.monitor) {
                 return Outcome::Continue; // demonitored after it fired: flushed
             }

@@ -25,6 +25,8 @@ use std::task::Poll;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::context::requests;
+use super::slot::{FutureSlot, Placed};
 use super::{Actor, Context};
 use crate::addr::ActorId;
 use crate::cell::{ActorCell, CurrentGuard, Process, Status};
@@ -34,8 +36,8 @@ use crate::mailbox::envelope::{Envelope, Kind};
 use crate::mailbox::queue::Recv;
 use crate::signal::{Down, Exit, Signal};
 
-/// A running handler.
-pub(crate) type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
+/// A running handler (built in the actor's reusable [`FutureSlot`]).
+pub(crate) type HandlerFuture<'a> = Placed<'a>;
 
 /// A reply held back until `terminate` has run.
 pub(crate) type PendingReply = Box<dyn FnOnce() + Send>;
@@ -120,10 +122,11 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending
     let cell = ctx.myself().cell.clone();
     let mut batch: VecDeque<Envelope<A>> = VecDeque::new();
     let mut idle_deadline: Option<Instant> = None;
+    let mut slot = FutureSlot::new();
     let end = loop {
         // 1. A continue set by the previous callback runs before anything.
-        if let Some(cont) = ctx.cont.take() {
-            if let Some(end) = handle(cont, &mut actor, &mut ctx, &cell, &mut pending, &mut idle_deadline).await {
+        if let Some(cont) = ctx.take_continue() {
+            if let Some(end) = handle(cont, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await {
                 break end;
             }
             continue;
@@ -141,7 +144,7 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending
             None => match next(&cell, &mut batch, idle_deadline).await {
                 Next::Signals | Next::Batch => continue,
                 Next::One(envelope) => envelope,
-                Next::IdleTimeout => match ctx.on_timeout {
+                Next::IdleTimeout => match ctx.extra().on_timeout {
                     Some(convert) => convert(crate::signal::IdleTimeout),
                     None => {
                         idle_deadline = None;
@@ -151,7 +154,7 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending
             },
         };
         idle_deadline = None;
-        if let Some(end) = handle(envelope, &mut actor, &mut ctx, &cell, &mut pending, &mut idle_deadline).await {
+        if let Some(end) = handle(envelope, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await {
             break end;
         }
     };
@@ -179,10 +182,13 @@ async fn next<A: Actor>(
     let recv = match idle_deadline {
         None => received.await,
         Some(deadline) => {
+            // Boxed: the timer exists only while an idle timeout is armed, so
+            // it does not enlarge every actor's task.
+            let expired = Box::pin(tokio::time::sleep_until(deadline));
             tokio::select! {
                 biased;
                 recv = received => recv,
-                () = tokio::time::sleep_until(deadline) => return Next::IdleTimeout,
+                () = expired => return Next::IdleTimeout,
             }
         }
     };
@@ -199,14 +205,20 @@ async fn handle<A: Actor>(
     envelope: Envelope<A>,
     actor: &mut A,
     ctx: &mut Context<A>,
+    slot: &mut FutureSlot,
     cell: &ActorCell<A>,
     pending: &mut VecDeque<Signal>,
     idle_deadline: &mut Option<Instant>,
 ) -> Option<End> {
     let span = tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
     let is_message = envelope.kind() != Kind::Continue;
-    let mut future = envelope.dispatch(actor, ctx);
-    let driven = drive(future.as_mut(), cell, pending).instrument(span).await;
+    let mut future = envelope.dispatch(actor, ctx, slot);
+    let driven = if span.is_disabled() {
+        drive(Pin::new(&mut future), cell, pending).await
+    } else {
+        // Boxed so that the span costs nothing in the task when tracing is off.
+        Box::pin(drive(Pin::new(&mut future), cell, pending).instrument(span)).await
+    };
     let end = match driven {
         Driven::Done(Outcome::Continue) => None,
         Driven::Done(Outcome::Stop(reason)) => Some(End::Terminate(reason, None)),
@@ -225,15 +237,36 @@ async fn handle<A: Actor>(
     if end.is_some() {
         return end;
     }
-    if let Some(reason) = ctx.stop.take() {
-        cell.set_status(Status::Stopping);
-        return Some(End::Terminate(reason, None));
+    if ctx.requests & !requests::CONTINUE == 0 {
+        return None;
     }
-    if let Some(timeout) = ctx.idle_timeout.take() {
-        *idle_deadline = Some(Instant::now() + timeout);
+    after_callback(ctx, cell, slot, idle_deadline)
+}
+
+/// The actions a callback requested through its context (rare path).
+fn after_callback<A: Actor>(
+    ctx: &mut Context<A>,
+    cell: &ActorCell<A>,
+    slot: &mut FutureSlot,
+    idle_deadline: &mut Option<Instant>,
+) -> Option<End> {
+    let requested = ctx.requests;
+    ctx.requests &= requests::CONTINUE;
+    let extra = ctx.extra();
+    if requested & requests::STOP != 0 {
+        if let Some(reason) = extra.stop.take() {
+            cell.set_status(Status::Stopping);
+            return Some(End::Terminate(reason, None));
+        }
     }
-    if std::mem::take(&mut ctx.hibernate) {
+    if requested & requests::IDLE_TIMEOUT != 0 {
+        if let Some(timeout) = extra.idle_timeout.take() {
+            *idle_deadline = Some(Instant::now() + timeout);
+        }
+    }
+    if requested & requests::HIBERNATE != 0 {
         cell.mailbox.shrink();
+        slot.release();
     }
     None
 }
@@ -291,10 +324,10 @@ fn apply_signal<A: Actor>(signal: Signal, ctx: &mut Context<A>, cell: &ActorCell
             ctx.book().monitored_by.remove(&monitor);
         }
         Signal::Down(down) => {
-            let book = ctx.book();
-            if book.monitoring.remove(&down.monitor).is_some() {
-                book.fired.insert(down.monitor);
-                if let Some(convert) = ctx.on_down {
+            let extra = ctx.extra();
+            if extra.book.monitoring.remove(&down.monitor).is_some() {
+                extra.book.fired.insert(down.monitor);
+                if let Some(convert) = extra.on_down {
                     let _ = cell.mailbox.push_internal(convert(down));
                 }
             }
@@ -328,7 +361,7 @@ fn exit_signal<A: Actor>(
         if from == ctx.parent() {
             return Flow::End(End::Terminate(reason, None));
         }
-        if let Some(convert) = ctx.on_exit {
+        if let Some(convert) = ctx.extra().on_exit {
             let _ = cell.mailbox.push_internal(convert(Exit { from, reason }));
         }
         return Flow::Continue;
@@ -350,7 +383,7 @@ pub(crate) fn teardown<A: Actor>(
     let reason = cell.set_dead(reason);
     let (queued, leftover) = cell.mailbox.close();
     let me = cell.id;
-    let book = ctx.book.take();
+    let book = ctx.take_extra().map(|extra| extra.book);
     if let Some(book) = &book {
         for timer in &book.timers {
             timer.cancel();
@@ -359,7 +392,6 @@ pub(crate) fn teardown<A: Actor>(
             owed.fail(&reason);
         }
     }
-    ctx.cont = None;
     for envelope in batch.into_iter().chain(queued) {
         // A queued call is not a dead letter: its caller learns the reason.
         if envelope.kind() != Kind::Call {
@@ -400,5 +432,35 @@ fn answer_after_death(signal: Signal, me: ActorId, reason: &ExitReason) {
             let _ = reply.send(reason.clone());
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    use crate::actor::InitError;
+    struct Idle;
+    impl Actor for Idle {
+        type Args = ();
+        async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+            Ok(Idle)
+        }
+    }
+    #[tokio::test]
+    async fn sizes() {
+        let system = crate::System::new();
+        let r = system.spawn::<Idle>(()).await.unwrap();
+        let ctx = Context::new(r.clone(), crate::ActorId::SYSTEM);
+        let fut = run(Idle, ctx, VecDeque::new());
+        eprintln!("run future: {}", std::mem::size_of_val(&fut));
+        eprintln!("cell: {}", std::mem::size_of::<ActorCell<Idle>>());
+        eprintln!("ctx: {}", std::mem::size_of::<Context<Idle>>());
+        eprintln!("envelope: {}", std::mem::size_of::<Envelope<Idle>>());
+        eprintln!("signal: {}", std::mem::size_of::<Signal>());
+        eprintln!("exit reason: {}", std::mem::size_of::<ExitReason>());
+        let s = tracing::debug_span!("x");
+        eprintln!("span: {}", std::mem::size_of_val(&s));
+        let sl = tokio::time::sleep(std::time::Duration::from_secs(1));
+        eprintln!("sleep: {}", std::mem::size_of_val(&sl));
     }
 }

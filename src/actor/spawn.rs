@@ -146,7 +146,11 @@ pub(crate) async fn start<A: Actor>(
         Ok(state) => {
             cell.set_status(Status::Running);
             let span = tracing::debug_span!("actor", id = %id, actor = std::any::type_name::<A>());
-            tokio::spawn(run::run(state, ctx, pending).instrument(span));
+            if span.is_disabled() {
+                tokio::spawn(run::run(state, ctx, pending));
+            } else {
+                tokio::spawn(run::run(state, ctx, pending).instrument(span));
+            }
             Ok(myself)
         }
         Err(failure) => {

@@ -29,10 +29,11 @@ use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::ptr;
 
 use crate::actor::run::HandlerFuture;
+use crate::actor::slot::FutureSlot;
 use crate::actor::{Actor, Context};
 
 /// Bytes of payload stored without allocation.
-pub(crate) const INLINE_BYTES: usize = 5 * mem::size_of::<usize>();
+pub(crate) const INLINE_BYTES: usize = 3 * mem::size_of::<usize>();
 
 type Payload = MaybeUninit<[usize; INLINE_BYTES / mem::size_of::<usize>()]>;
 
@@ -67,12 +68,12 @@ pub(crate) trait Dispatch<A: Actor>: Send + Sized + 'static {
     /// The user's message type name, for tracing and dead letters.
     fn message_type() -> &'static str;
     /// Consumes the message and starts its handler.
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a>;
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a>;
 }
 
 /// The per-(actor, payload) function table.
 pub(crate) struct Table<A: Actor> {
-    dispatch: for<'a> unsafe fn(*mut Payload, &'a mut A, &'a mut Context<A>) -> HandlerFuture<'a>,
+    dispatch: for<'a> unsafe fn(*mut Payload, &'a mut A, &'a mut Context<A>, &'a mut FutureSlot) -> HandlerFuture<'a>,
     drop_payload: unsafe fn(*mut Payload),
     message_type: fn() -> &'static str,
     kind: Kind,
@@ -140,13 +141,18 @@ impl<A: Actor> Envelope<A> {
     }
 
     /// Consumes the envelope and starts the handler for its message.
-    pub(crate) fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>) -> HandlerFuture<'a> {
+    pub(crate) fn dispatch<'a>(
+        self,
+        actor: &'a mut A,
+        ctx: &'a mut Context<A>,
+        slot: &'a mut FutureSlot,
+    ) -> HandlerFuture<'a> {
         let mut this = ManuallyDrop::new(self);
         let payload: *mut Payload = &mut this.payload;
         // SAFETY: invariant 1 (the table matches the payload); invariant 2
         // (`ManuallyDrop` keeps `Drop` from touching the payload after
         // `dispatch` moved it out).
-        unsafe { (this.table.dispatch)(payload, actor, ctx) }
+        unsafe { (this.table.dispatch)(payload, actor, ctx, slot) }
     }
 }
 
@@ -186,10 +192,11 @@ unsafe fn dispatch_erased<'a, A: Actor, D: Dispatch<A>>(
     payload: *mut Payload,
     actor: &'a mut A,
     ctx: &'a mut Context<A>,
+    slot: &'a mut FutureSlot,
 ) -> HandlerFuture<'a> {
     // SAFETY: forwarded from the caller.
     let message = unsafe { take::<D>(payload) };
-    message.dispatch(actor, ctx)
+    message.dispatch(actor, ctx, slot)
 }
 
 /// # Safety
