@@ -15,10 +15,11 @@
 mod error;
 
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::hash::{Hash, Hasher};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -31,6 +32,7 @@ use crate::cell::{self, ActorCell, Offered, Process, Status};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::signal::Signal;
+use crate::system::deadlines::Deadline;
 
 /// How long [`ActorRef::call`] waits by default (OTP's 5 000 ms).
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -358,10 +360,14 @@ impl<A: Actor> ActorRef<A> {
         if cell::is_current(self.cell.address()) {
             return Err(CallError::CallingSelf);
         }
-        match tokio::time::timeout(timeout, self.call_inner(msg)).await {
-            Ok(result) => result,
-            Err(_elapsed) => Err(CallError::Timeout),
-        }
+        let mut deadline = Deadline::new(self.cell.system.deadlines(), timeout);
+        let mut call = pin!(self.call_inner(msg));
+        poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(result) => Poll::Ready(result),
+            Poll::Pending if deadline.poll_expired(cx) => Poll::Ready(Err(CallError::Timeout)),
+            Poll::Pending => Poll::Pending,
+        })
+        .await
     }
 
     /// [`ActorRef::call`] that waits as long as it takes (OTP `infinity`).

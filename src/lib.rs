@@ -1,5 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![doc(test(attr(deny(warnings))))]
+#![doc(test(attr(deny(warnings), allow(dead_code))))]
 
 mod actor;
 mod addr;

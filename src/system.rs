@@ -7,6 +7,7 @@
 //! Actors run as tokio tasks on the runtime that spawns them; create and use a
 //! System inside a tokio runtime (any flavour).
 
+pub(crate) mod deadlines;
 mod table;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::addr::{ActorId, ActorRef, Pid};
 use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
 use crate::exit::ExitReason;
 use crate::signal::{MonitorRef, Signal};
+use deadlines::Deadlines;
 use table::ProcessTable;
 
 /// How long shutdown waits for actors that are not top-level (spawned by
@@ -61,6 +63,7 @@ struct SystemInner {
     next_ref: AtomicU64,
     table: ProcessTable,
     dead_letters: DeadLetterCounters,
+    deadlines: Arc<Deadlines>,
     stopping: AtomicBool,
 }
 
@@ -73,6 +76,7 @@ impl System {
                 next_ref: AtomicU64::new(1),
                 table: ProcessTable::new(),
                 dead_letters: DeadLetterCounters::default(),
+                deadlines: Deadlines::new(),
                 stopping: AtomicBool::new(false),
             }),
         }
@@ -123,6 +127,7 @@ impl System {
             self.inner.table.wait_empty().await;
         }
         self.inner.table.wait_empty().await;
+        self.inner.deadlines.close().await;
     }
 
     /// True once [`System::shutdown`] has started.
@@ -157,6 +162,10 @@ impl System {
 
     pub(crate) fn next_monitor_ref(&self) -> MonitorRef {
         MonitorRef(self.inner.next_ref.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn deadlines(&self) -> &Arc<Deadlines> {
+        &self.inner.deadlines
     }
 
     pub(crate) fn table(&self) -> &ProcessTable {

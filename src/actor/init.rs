@@ -10,7 +10,7 @@ use crate::exit::ExitReason;
 /// `?` works inside `init`: any error becomes `Stop(ExitReason::Error(..))`.
 ///
 /// ```
-/// use treeline::{Actor, Context, ExitReason, InitError};
+/// use treeline::{Actor, Context, InitError};
 ///
 /// struct Config { port: u16 }
 ///

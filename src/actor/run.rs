@@ -126,7 +126,9 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending
     let end = loop {
         // 1. A continue set by the previous callback runs before anything.
         if let Some(cont) = ctx.take_continue() {
-            if let Some(end) = handle(cont, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await {
+            if let Some(end) =
+                handle(cont, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await
+            {
                 break end;
             }
             continue;
@@ -154,7 +156,9 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending
             },
         };
         idle_deadline = None;
-        if let Some(end) = handle(envelope, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await {
+        if let Some(end) =
+            handle(envelope, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await
+        {
             break end;
         }
     };

@@ -73,8 +73,7 @@ impl FutureSlot {
 
     fn grow(&mut self, needed: Layout) {
         self.free();
-        let layout = Layout::from_size_align(needed.size().max(64), needed.align().max(16))
-            .unwrap_or(needed);
+        let layout = Layout::from_size_align(needed.size().max(64), needed.align().max(16)).unwrap_or(needed);
         // SAFETY: `layout` has a non-zero size (at least 64 bytes).
         let raw = unsafe { alloc::alloc(layout) };
         match NonNull::new(raw) {
