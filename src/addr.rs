@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 pub use error::{CallError, SendError, StopError};
 
 use crate::actor::dispatch::{CallMsg, CastMsg, EventMsg, InfoMsg};
+use crate::actor::run;
 use crate::actor::{Actor, HandleCall, HandleCast, HandleEvent, HandleInfo};
 use crate::cell::{self, ActorCell, Offered, Process, Status};
 use crate::event::Event;
@@ -401,6 +402,13 @@ impl<A: Actor> ActorRef<A> {
     /// Stops the actor with `reason` and waits until it is dead; see
     /// [`Pid::stop`].
     pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
+        if cell::is_current(self.cell.address()) {
+            return Err(StopError::CallingSelf);
+        }
+        if let Some(dormant) = self.cell.mailbox.take_dormant() {
+            let actual = run::stop_dormant(dormant, reason.clone()).await;
+            return stopped_with(actual, &reason);
+        }
         stop(&*self.cell, reason, None).await
     }
 
@@ -601,6 +609,13 @@ async fn stop(process: &dyn Process, reason: ExitReason, timeout: Option<Duratio
     if cell::is_current(process.address()) {
         return Err(StopError::CallingSelf);
     }
+    // A dormant actor has no task: run its terminate here (only without a
+    // timeout, since giving up half-way would kill it).
+    if timeout.is_none() {
+        if let Some(inline) = process.stop_dormant(reason.clone()) {
+            return stopped_with(inline.await, &reason);
+        }
+    }
     let (reply, answer) = oneshot::channel();
     if process.signal(Signal::Stop { reason: reason.clone(), reply: Some(reply) }).is_err() {
         return Err(StopError::NoProc);
@@ -615,7 +630,11 @@ async fn stop(process: &dyn Process, reason: ExitReason, timeout: Option<Duratio
         Some(timeout) => tokio::time::timeout(timeout, wait).await.map_err(|_| StopError::Timeout)?,
         None => wait.await,
     };
-    if actual == reason {
+    stopped_with(actual, &reason)
+}
+
+fn stopped_with(actual: ExitReason, requested: &ExitReason) -> Result<(), StopError> {
+    if actual == *requested {
         Ok(())
     } else {
         Err(StopError::Exit(actual))

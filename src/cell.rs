@@ -9,9 +9,12 @@
 //! closed mailbox or a dropped reply can read the reason.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::OnceLock;
 
+use crate::actor::run;
 use crate::actor::Actor;
 use crate::addr::ActorId;
 use crate::dead_letter::DeadLetterReason;
@@ -71,6 +74,10 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn address(&self) -> usize;
     /// The actor's Rust type name.
     fn type_name(&self) -> &'static str;
+    /// If the actor is dormant (no task yet), takes its state and returns a
+    /// future that runs `terminate(reason)` and tears it down in the caller's
+    /// task.
+    fn stop_dormant(&self, reason: ExitReason) -> Option<Pin<Box<dyn Future<Output = ExitReason> + Send>>>;
 }
 
 /// The shared cell of an actor of type `A`.
@@ -143,27 +150,40 @@ impl<A: Actor> ActorCell<A> {
         self.system.dead_letter_counters().record(self.id, message, kind, reason);
     }
 
-    /// Offers a message; waits for room only in a `Wait` mailbox.
+    /// Offers a message; waits for room only in a full `Wait` mailbox.
+    ///
+    /// The common case completes synchronously; only the waiting path is a
+    /// (boxed) future, so that callers' futures stay small.
     pub(crate) async fn offer<D: Dispatch<A>>(&self, message: D) -> Offered<D> {
-        if self.mailbox.is_gated() {
-            if !self.mailbox.acquire_permit().await {
-                return Offered::Closed(message);
-            }
-            return self.settle(self.mailbox.push(message, Admission::Permitted));
+        match self.offer_now(message) {
+            Ok(offered) => offered,
+            Err(message) => Box::pin(self.offer_waiting(message)).await,
         }
-        self.settle(self.mailbox.push(message, Admission::Counted))
+    }
+
+    /// Offers without waiting; gives the message back if the caller should
+    /// wait for room (`Wait` mailbox, full).
+    pub(crate) fn offer_now<D: Dispatch<A>>(&self, message: D) -> Result<Offered<D>, D> {
+        if self.mailbox.is_gated() {
+            return match self.mailbox.try_acquire_permit() {
+                Ok(()) => Ok(self.settle(self.mailbox.push(message, Admission::Permitted))),
+                Err(true) => Err(message),
+                Err(false) => Ok(Offered::Closed(message)),
+            };
+        }
+        Ok(self.settle(self.mailbox.push(message, Admission::Counted)))
+    }
+
+    async fn offer_waiting<D: Dispatch<A>>(&self, message: D) -> Offered<D> {
+        if !self.mailbox.acquire_permit().await {
+            return Offered::Closed(message);
+        }
+        self.settle(self.mailbox.push(message, Admission::Permitted))
     }
 
     /// Offers a message without ever waiting.
     pub(crate) fn try_offer<D: Dispatch<A>>(&self, message: D) -> Offered<D> {
-        if self.mailbox.is_gated() {
-            return match self.mailbox.try_acquire_permit() {
-                Ok(()) => self.settle(self.mailbox.push(message, Admission::Permitted)),
-                Err(true) => Offered::Full(message),
-                Err(false) => Offered::Closed(message),
-            };
-        }
-        self.settle(self.mailbox.push(message, Admission::Counted))
+        self.offer_now(message).unwrap_or_else(Offered::Full)
     }
 
     /// Applies the overflow policy to the result of a push.
@@ -229,6 +249,11 @@ impl<A: Actor> Process for ActorCell<A> {
 
     fn type_name(&self) -> &'static str {
         std::any::type_name::<A>()
+    }
+
+    fn stop_dormant(&self, reason: ExitReason) -> Option<Pin<Box<dyn Future<Output = ExitReason> + Send>>> {
+        let dormant = self.mailbox.take_dormant()?;
+        Some(Box::pin(run::stop_dormant(dormant, reason)))
     }
 }
 

@@ -103,6 +103,89 @@ fn kills_now<A: Actor>(signal: &Signal, cell: &ActorCell<A>) -> Option<ExitReaso
     }
 }
 
+// === dormant actors ===
+
+/// An actor that finished `init` but has no task yet: its task is spawned
+/// when the first message or signal arrives ([`activate`]). An idle actor
+/// thus costs no tokio task, and spawning one schedules nothing.
+pub(crate) struct Dormant<A: Actor> {
+    pub(crate) actor: A,
+    pub(crate) ctx: Context<A>,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+/// Starts the task of a dormant actor (called by whoever woke it, from any
+/// thread).
+pub(crate) fn activate<A: Actor>(dormant: Box<Dormant<A>>) {
+    let Dormant { actor, ctx, runtime } = *dormant;
+    start_task(&runtime, actor, ctx, VecDeque::new());
+}
+
+/// Spawns the actor's task on `runtime`.
+pub(crate) fn start_task<A: Actor>(
+    runtime: &tokio::runtime::Handle,
+    actor: A,
+    ctx: Context<A>,
+    pending: VecDeque<Signal>,
+) {
+    let span = tracing::debug_span!("actor", id = %ctx.id(), actor = std::any::type_name::<A>());
+    if span.is_disabled() {
+        runtime.spawn(run(actor, ctx, pending));
+    } else {
+        runtime.spawn(run(actor, ctx, pending).instrument(span));
+    }
+}
+
+/// Stops a dormant actor in the caller's task: `terminate(reason)`, then
+/// teardown, without ever spawning its task. Returns the final reason.
+pub(crate) async fn stop_dormant<A: Actor>(dormant: Box<Dormant<A>>, reason: ExitReason) -> ExitReason {
+    let Dormant { mut actor, ctx, .. } = *dormant;
+    let cell = ctx.myself().cell.clone();
+    let mut detached = Detached { cell: &cell, ctx: Some(ctx), pending: VecDeque::new() };
+    let (ctx, pending) = detached.parts();
+    let final_reason = terminate(&mut actor, ctx, &cell, reason, None, pending).await;
+    drop(actor);
+    detached.finish(final_reason.clone());
+    final_reason
+}
+
+/// An actor's context while one of its callbacks runs outside its own task
+/// (`init` in the spawner, `terminate` of a dormant actor in the stopper).
+/// If the hosting future is dropped half-way, the actor is torn down with
+/// `Killed`, so nothing leaks.
+pub(crate) struct Detached<'a, A: Actor> {
+    pub(crate) cell: &'a ActorCell<A>,
+    pub(crate) ctx: Option<Context<A>>,
+    pub(crate) pending: VecDeque<Signal>,
+}
+
+impl<A: Actor> Detached<'_, A> {
+    pub(crate) fn parts(&mut self) -> (&mut Context<A>, &mut VecDeque<Signal>) {
+        let ctx = self.ctx.as_mut().expect("context present until finished");
+        (ctx, &mut self.pending)
+    }
+
+    /// Hands the context back (the callback completed).
+    pub(crate) fn release(&mut self) -> (Context<A>, VecDeque<Signal>) {
+        let ctx = self.ctx.take().expect("released once");
+        (ctx, std::mem::take(&mut self.pending))
+    }
+
+    /// Ends the actor with `reason`.
+    pub(crate) fn finish(&mut self, reason: ExitReason) {
+        let (mut ctx, pending) = self.release();
+        teardown(self.cell, &mut ctx, reason, VecDeque::new(), pending);
+    }
+}
+
+impl<A: Actor> Drop for Detached<'_, A> {
+    fn drop(&mut self) {
+        if self.ctx.is_some() {
+            self.finish(ExitReason::Killed);
+        }
+    }
+}
+
 /// How the loop ends.
 enum End {
     /// Without `terminate` (killed, non-trapped exit signal).

@@ -7,6 +7,11 @@
 //! ones it sends itself) wait in its mailbox. Only once `init` succeeded is
 //! the actor's task spawned.
 //!
+//! After a successful `init` with nothing to do (no continue, nothing in the
+//! mailbox), the actor is *dormant*: its state waits in its cell and its task
+//! is spawned by the first message or signal. Spawning thus schedules nothing
+//! and an idle actor costs no task (ARCHITECTURE.md, "Dormant actors").
+//!
 //! Differences from OTP, on purpose:
 //!
 //! * If the spawner's future is dropped while `init` runs, the new actor dies
@@ -19,15 +24,14 @@ use std::fmt;
 use std::pin::pin;
 use std::sync::Arc;
 
-use tracing::Instrument;
+use tokio::runtime::Handle;
 
 use super::context::Book;
-use super::run::{self, Driven};
+use super::run::{self, Detached, Dormant, Driven};
 use super::{Actor, Context, InitError, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
-use crate::cell::{ActorCell, Process, Status};
+use crate::cell::{ActorCell, Status};
 use crate::exit::ExitReason;
-use crate::signal::Signal;
 use crate::system::System;
 
 /// Why a spawn did not produce a running actor.
@@ -52,6 +56,8 @@ pub enum StartError {
     Timeout,
     /// The System is shutting down and accepts no new actors.
     SystemStopped,
+    /// Spawned outside a tokio runtime.
+    NoRuntime,
     /// The options are invalid.
     InvalidConfig(ConfigError),
 }
@@ -81,6 +87,7 @@ impl fmt::Debug for StartError {
             StartError::Exit(reason) => f.debug_tuple("Exit").field(reason).finish(),
             StartError::Timeout => f.write_str("Timeout"),
             StartError::SystemStopped => f.write_str("SystemStopped"),
+            StartError::NoRuntime => f.write_str("NoRuntime"),
             StartError::InvalidConfig(error) => f.debug_tuple("InvalidConfig").field(error).finish(),
         }
     }
@@ -93,6 +100,7 @@ impl fmt::Display for StartError {
             StartError::Exit(reason) => write!(f, "init failed: {reason}"),
             StartError::Timeout => f.write_str("init timed out"),
             StartError::SystemStopped => f.write_str("the system is shutting down"),
+            StartError::NoRuntime => f.write_str("no tokio runtime to run the actor on"),
             StartError::InvalidConfig(error) => write!(f, "invalid spawn options: {error}"),
         }
     }
@@ -115,7 +123,8 @@ pub(crate) enum Parent<'a> {
     Actor { pid: Pid, book: &'a mut Book },
 }
 
-/// Spawns an actor of type `A`: runs `init`, then its task.
+/// Spawns an actor of type `A`: runs `init`, then parks it dormant (its task
+/// starts with the first message or signal) or starts its task at once.
 pub(crate) async fn start<A: Actor>(
     system: &System,
     args: A::Args,
@@ -125,6 +134,7 @@ pub(crate) async fn start<A: Actor>(
     if options.mailbox.capacity() == Some(0) {
         return Err(StartError::InvalidConfig(ConfigError::ZeroCapacity));
     }
+    let runtime = Handle::try_current().map_err(|_| StartError::NoRuntime)?;
     let id = system.admit()?;
     let cell = Arc::new(ActorCell::<A>::new(id, system.clone(), options.mailbox));
     let myself = ActorRef { cell: cell.clone() };
@@ -139,34 +149,36 @@ pub(crate) async fn start<A: Actor>(
     }
     system.table().insert(myself.pid(), top_level);
 
-    let mut guard = StartGuard { cell: &cell, ctx: Some(ctx), pending: VecDeque::new() };
-    let outcome = init::<A>(args, &mut guard, options.init_timeout).await;
-    let (ctx, pending) = guard.disarm();
+    let mut detached = Detached { cell: &cell, ctx: Some(ctx), pending: VecDeque::new() };
+    let outcome = init::<A>(args, &mut detached, options.init_timeout).await;
     match outcome {
         Ok(state) => {
+            let (ctx, pending) = detached.release();
             cell.set_status(Status::Running);
-            let span = tracing::debug_span!("actor", id = %id, actor = std::any::type_name::<A>());
-            if span.is_disabled() {
-                tokio::spawn(run::run(state, ctx, pending));
+            let idle = ctx.requests == 0 && pending.is_empty();
+            if idle {
+                let dormant = Box::new(Dormant { actor: state, ctx, runtime });
+                if let Err(dormant) = cell.mailbox.make_dormant(dormant) {
+                    run::activate(dormant);
+                }
             } else {
-                tokio::spawn(run::run(state, ctx, pending).instrument(span));
+                run::start_task(&runtime, state, ctx, pending);
             }
             Ok(myself)
         }
         Err(failure) => {
-            let mut ctx = ctx;
             // OTP >= 26: a failed start is reported to the spawner only
             // through the returned error, never through an exit signal.
             if let Parent::Actor { book, .. } = &mut parent {
                 book.links.remove(&id);
             }
-            ctx.book().links.remove(&parent_id);
+            detached.parts().0.book().links.remove(&parent_id);
             let (reason, error) = match failure {
                 InitFailure::Ignored => (ExitReason::Normal, StartError::Ignored),
                 InitFailure::Exit(reason) => (reason.clone(), StartError::Exit(reason)),
                 InitFailure::Timeout => (ExitReason::Killed, StartError::Timeout),
             };
-            run::teardown(&cell, &mut ctx, reason, VecDeque::new(), pending);
+            detached.finish(reason);
             Err(error)
         }
     }
@@ -180,11 +192,11 @@ enum InitFailure {
 
 async fn init<A: Actor>(
     args: A::Args,
-    guard: &mut StartGuard<'_, A>,
+    detached: &mut Detached<'_, A>,
     timeout: Option<std::time::Duration>,
 ) -> Result<A, InitFailure> {
-    let StartGuard { cell, ctx, pending } = guard;
-    let ctx = ctx.as_mut().expect("context present until disarmed");
+    let cell = detached.cell;
+    let (ctx, pending) = detached.parts();
     let future = pin!(A::init(args, ctx));
     let driven = run::drive(future, cell, pending);
     let driven = match timeout {
@@ -200,35 +212,5 @@ async fn init<A: Actor>(
         Driven::Done(Err(InitError::Stop(reason))) => Err(InitFailure::Exit(reason)),
         Driven::Panicked(panic) => Err(InitFailure::Exit(ExitReason::Panic(panic))),
         Driven::Killed(reason) => Err(InitFailure::Exit(reason)),
-    }
-}
-
-/// Owns the new actor's context while `init` runs; if the spawn is cancelled
-/// mid-`init`, tears the actor down (reason `Killed`) so nothing leaks.
-struct StartGuard<'a, A: Actor> {
-    cell: &'a Arc<ActorCell<A>>,
-    ctx: Option<Context<A>>,
-    pending: VecDeque<Signal>,
-}
-
-impl<A: Actor> StartGuard<'_, A> {
-    fn disarm(&mut self) -> (Context<A>, VecDeque<Signal>) {
-        let ctx = self.ctx.take().expect("disarmed once");
-        (ctx, std::mem::take(&mut self.pending))
-    }
-}
-
-impl<A: Actor> Drop for StartGuard<'_, A> {
-    fn drop(&mut self) {
-        if let Some(mut ctx) = self.ctx.take() {
-            let pending = std::mem::take(&mut self.pending);
-            run::teardown(self.cell, &mut ctx, ExitReason::Killed, VecDeque::new(), pending);
-        }
-    }
-}
-
-impl<A: Actor> fmt::Debug for StartGuard<'_, A> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StartGuard").field("actor", &self.cell.id()).finish()
     }
 }

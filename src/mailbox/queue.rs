@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use super::envelope::{Dispatch, Envelope};
 use super::{MailboxConfig, Overflow};
+use crate::actor::run::{self, Dormant};
 use crate::actor::Actor;
 use crate::signal::Signal;
 
@@ -64,6 +65,25 @@ struct Lanes<A: Actor> {
     closed: bool,
     /// Counted envelopes in `user`.
     counted: usize,
+    /// The actor's state while it has no task yet (see `Dormant`).
+    dormant: Option<Box<Dormant<A>>>,
+}
+
+/// What to do after releasing the lock to get the actor going.
+enum Wake<A: Actor> {
+    Nothing,
+    Waker(Waker),
+    Activate(Box<Dormant<A>>),
+}
+
+impl<A: Actor> Wake<A> {
+    fn run(self) {
+        match self {
+            Wake::Nothing => {}
+            Wake::Waker(waker) => waker.wake(),
+            Wake::Activate(dormant) => run::activate(dormant),
+        }
+    }
 }
 
 impl<A: Actor> Lanes<A> {
@@ -75,12 +95,16 @@ impl<A: Actor> Lanes<A> {
         self.wake_on = wake_on;
     }
 
-    fn wake(&mut self, reason: u8) -> Option<Waker> {
+    fn wake(&mut self, reason: u8) -> Wake<A> {
         if self.wake_on & reason != 0 {
             self.wake_on = 0;
-            self.waker.take()
-        } else {
-            None
+            if let Some(waker) = self.waker.take() {
+                return Wake::Waker(waker);
+            }
+        }
+        match self.dormant.take() {
+            Some(dormant) => Wake::Activate(dormant),
+            None => Wake::Nothing,
         }
     }
 
@@ -118,6 +142,7 @@ impl<A: Actor> Mailbox<A> {
                 wake_on: 0,
                 closed: false,
                 counted: 0,
+                dormant: None,
             }),
             has_signals: AtomicBool::new(false),
             capacity,
@@ -188,7 +213,7 @@ impl<A: Actor> Mailbox<A> {
         admission: Admission,
     ) -> Result<Option<Envelope<A>>, Refused<D>> {
         let mut evicted = None;
-        let waker = {
+        let wake = {
             let mut lanes = self.lanes.lock();
             if lanes.closed {
                 return Err(Refused::Closed(message));
@@ -206,16 +231,14 @@ impl<A: Actor> Mailbox<A> {
             lanes.counted += 1;
             lanes.wake(WAKE_MSG)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake.run();
         Ok(evicted)
     }
 
     /// Appends a message the runtime made for the actor itself (never refused
     /// for capacity); gives it back if the mailbox is closed.
     pub(crate) fn push_internal(&self, envelope: Envelope<A>) -> Result<(), Envelope<A>> {
-        let waker = {
+        let wake = {
             let mut lanes = self.lanes.lock();
             if lanes.closed {
                 return Err(envelope);
@@ -223,15 +246,13 @@ impl<A: Actor> Mailbox<A> {
             lanes.user.push_back(envelope);
             lanes.wake(WAKE_MSG)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake.run();
         Ok(())
     }
 
     /// Puts a signal on the priority lane; gives it back if the actor is dead.
     pub(crate) fn push_signal(&self, signal: Signal) -> Result<(), Signal> {
-        let waker = {
+        let wake = {
             let mut lanes = self.lanes.lock();
             if lanes.closed {
                 return Err(signal);
@@ -240,10 +261,24 @@ impl<A: Actor> Mailbox<A> {
             self.has_signals.store(true, Ordering::Release);
             lanes.wake(WAKE_SIG)
         };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        wake.run();
         Ok(())
+    }
+
+    /// Parks a freshly started actor without a task, if nothing is waiting
+    /// for it; otherwise gives it back to be started now.
+    pub(crate) fn make_dormant(&self, dormant: Box<Dormant<A>>) -> Result<(), Box<Dormant<A>>> {
+        let mut lanes = self.lanes.lock();
+        if lanes.closed || !lanes.user.is_empty() || !lanes.signals.is_empty() {
+            return Err(dormant);
+        }
+        lanes.dormant = Some(dormant);
+        Ok(())
+    }
+
+    /// Takes a dormant actor's state (to stop it without a task).
+    pub(crate) fn take_dormant(&self) -> Option<Box<Dormant<A>>> {
+        self.lanes.lock().dormant.take()
     }
 
     /// One atomic load: are signals waiting?
