@@ -60,20 +60,40 @@ pub(crate) enum Driven<T> {
 /// lane for signals that end the actor at once. Other signals that arrive
 /// meanwhile are moved to `pending`, in order, for after the callback.
 pub(crate) async fn drive<A: Actor, F: Future + ?Sized>(
-    mut future: Pin<&mut F>,
+    future: Pin<&mut F>,
     cell: &ActorCell<A>,
     pending: &mut VecDeque<Signal>,
 ) -> Driven<F::Output> {
+    drive_from(future, cell, pending, false).await
+}
+
+/// [`drive`] for a callback that was already polled once and is pending.
+async fn drive_polled<A: Actor, F: Future + ?Sized>(
+    future: Pin<&mut F>,
+    cell: &ActorCell<A>,
+    pending: &mut VecDeque<Signal>,
+) -> Driven<F::Output> {
+    drive_from(future, cell, pending, true).await
+}
+
+async fn drive_from<A: Actor, F: Future + ?Sized>(
+    mut future: Pin<&mut F>,
+    cell: &ActorCell<A>,
+    pending: &mut VecDeque<Signal>,
+    mut polled: bool,
+) -> Driven<F::Output> {
     let mut watching = false;
     poll_fn(|cx| {
-        let polled = {
-            let _current = CurrentGuard::enter(cell.address(), cell.id);
-            catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
-        };
-        match polled {
-            Ok(Poll::Ready(output)) => return Poll::Ready(Driven::Done(output)),
-            Err(payload) => return Poll::Ready(Driven::Panicked(PanicReason::from_payload(payload))),
-            Ok(Poll::Pending) => {}
+        if !std::mem::take(&mut polled) {
+            let polled = {
+                let _current = CurrentGuard::enter(cell.address(), cell.id);
+                catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+            };
+            match polled {
+                Ok(Poll::Ready(output)) => return Poll::Ready(Driven::Done(output)),
+                Err(payload) => return Poll::Ready(Driven::Panicked(PanicReason::from_payload(payload))),
+                Ok(Poll::Pending) => {}
+            }
         }
         if watching && !cell.mailbox.has_signals() {
             return Poll::Pending;
@@ -116,8 +136,8 @@ pub(crate) struct Dormant<A: Actor> {
 
 /// Starts the task of a dormant actor (called by whoever woke it, from any
 /// thread).
-pub(crate) fn activate<A: Actor>(dormant: Box<Dormant<A>>) {
-    let Dormant { actor, ctx, runtime } = *dormant;
+pub(crate) fn activate<A: Actor>(dormant: Dormant<A>) {
+    let Dormant { actor, ctx, runtime } = dormant;
     start_task(&runtime, actor, ctx, VecDeque::new());
 }
 
@@ -201,49 +221,93 @@ enum Flow {
 }
 
 /// The actor's task.
-pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecDeque<Signal>) {
+pub(crate) async fn run<A: Actor>(actor: A, ctx: Context<A>, pending: VecDeque<Signal>) {
+    let (address, id) = (ctx.myself().cell.address(), ctx.id());
+    let mut task = pin!(run_loop(actor, ctx, pending));
+    // This actor is "current" on the thread for every poll of its task (for
+    // `CallError::CallingSelf` and the sender id of exit signals).
+    poll_fn(|cx| {
+        let _current = CurrentGuard::enter(address, id);
+        task.as_mut().poll(cx)
+    })
+    .await
+}
+
+async fn run_loop<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecDeque<Signal>) {
     let cell = ctx.myself().cell.clone();
     let mut batch: VecDeque<Envelope<A>> = VecDeque::new();
     let mut idle_deadline: Option<Instant> = None;
     let mut slot = FutureSlot::new();
     let end = loop {
-        // 1. A continue set by the previous callback runs before anything.
-        if let Some(cont) = ctx.take_continue() {
-            if let Some(end) =
-                handle(cont, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await
-            {
-                break end;
-            }
-            continue;
-        }
-        // 2. The priority lane.
-        if !pending.is_empty() || cell.mailbox.has_signals() {
-            cell.mailbox.take_signals_into(&mut pending);
-            if let Flow::End(end) = process_signals(&mut ctx, &cell, &mut pending) {
-                break end;
-            }
-        }
-        // 3. The next message.
-        let envelope = match batch.pop_front() {
-            Some(envelope) => envelope,
-            None => match next(&cell, &mut batch, idle_deadline).await {
-                Next::Signals | Next::Batch => continue,
-                Next::One(envelope) => envelope,
-                Next::IdleTimeout => match ctx.extra().on_timeout {
-                    Some(convert) => convert(crate::signal::IdleTimeout),
-                    None => {
-                        idle_deadline = None;
-                        continue;
+        // 1. A continue set by the previous callback runs before anything;
+        //    then the priority lane; then the next message.
+        let envelope = match ctx.take_continue() {
+            Some(cont) => cont,
+            None => {
+                if !pending.is_empty() || cell.mailbox.has_signals() {
+                    cell.mailbox.take_signals_into(&mut pending);
+                    if let Flow::End(end) = process_signals(&mut ctx, &cell, &mut pending) {
+                        break end;
                     }
-                },
-            },
+                }
+                match batch.pop_front() {
+                    Some(envelope) => envelope,
+                    None => match next(&cell, &mut batch, idle_deadline).await {
+                        Next::Signals | Next::Batch => continue,
+                        Next::One(envelope) => envelope,
+                        Next::IdleTimeout => match ctx.extra().on_timeout {
+                            Some(convert) => convert(crate::signal::IdleTimeout),
+                            None => {
+                                idle_deadline = None;
+                                continue;
+                            }
+                        },
+                    },
+                }
+            }
         };
         idle_deadline = None;
-        if let Some(end) =
-            handle(envelope, &mut actor, &mut ctx, &mut slot, &cell, &mut pending, &mut idle_deadline).await
-        {
-            break end;
+        // 2. Run its handler.
+        let is_message = envelope.kind() != Kind::Continue;
+        let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
+            let span =
+                tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
+            let mut future = envelope.dispatch(&mut actor, &mut ctx, &mut slot);
+            let driven = Box::pin(drive(Pin::new(&mut future), &cell, &mut pending).instrument(span)).await;
+            mark_stopping(&driven, &cell);
+            driven
+        } else {
+            // One inline poll first: most handlers finish without awaiting,
+            // and then none of the signal-watching machinery is needed.
+            let mut future = envelope.dispatch(&mut actor, &mut ctx, &mut slot);
+            let driven = match (PollOnce { future: &mut future }).await {
+                Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
+                Err(panic) => Driven::Panicked(panic),
+                Ok(Poll::Pending) => drive_polled(Pin::new(&mut future), &cell, &mut pending).await,
+            };
+            mark_stopping(&driven, &cell);
+            driven
+        };
+        if is_message {
+            cell.count_handled();
         }
+        // 3. What it decided, and what it requested through its context.
+        let end = match driven {
+            Driven::Done(Outcome::Continue) => {
+                if ctx.requests & !requests::CONTINUE == 0 {
+                    continue;
+                }
+                match after_callback(&mut ctx, &cell, &mut slot, &mut idle_deadline) {
+                    Some(end) => end,
+                    None => continue,
+                }
+            }
+            Driven::Done(Outcome::Stop(reason)) => End::Terminate(reason, None),
+            Driven::Done(Outcome::StopWithReply(reason, reply)) => End::Terminate(reason, Some(reply)),
+            Driven::Panicked(panic) => End::Terminate(ExitReason::Panic(panic), None),
+            Driven::Killed(reason) => End::Die(reason),
+        };
+        break end;
     };
     let reason = match end {
         End::Die(reason) => reason,
@@ -251,6 +315,29 @@ pub(crate) async fn run<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending
     };
     drop(actor);
     teardown(&cell, &mut ctx, reason, batch, pending);
+}
+
+/// If the handler ends the actor, mark it stopping *before* its future (which
+/// may hold a caller's reply channel) is dropped: a caller whose channel
+/// closes must see the actor stopping and wait for its final reason.
+fn mark_stopping<A: Actor>(driven: &Driven<Outcome>, cell: &ActorCell<A>) {
+    if !matches!(driven, Driven::Done(Outcome::Continue)) {
+        cell.set_status(Status::Stopping);
+    }
+}
+
+/// Polls a handler once, catching a panic.
+struct PollOnce<'a, F> {
+    future: &'a mut F,
+}
+
+impl<F: Future + Unpin> Future for PollOnce<'_, F> {
+    type Output = Result<Poll<F::Output>, PanicReason>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let future = &mut *self.future;
+        Poll::Ready(catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))).map_err(PanicReason::from_payload))
+    }
 }
 
 enum Next<A: Actor> {
@@ -286,50 +373,6 @@ async fn next<A: Actor>(
     }
 }
 
-/// Runs one message's (or continue's) handler and the actions it requested.
-/// Returns how the loop ends, if it does.
-async fn handle<A: Actor>(
-    envelope: Envelope<A>,
-    actor: &mut A,
-    ctx: &mut Context<A>,
-    slot: &mut FutureSlot,
-    cell: &ActorCell<A>,
-    pending: &mut VecDeque<Signal>,
-    idle_deadline: &mut Option<Instant>,
-) -> Option<End> {
-    let span = tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
-    let is_message = envelope.kind() != Kind::Continue;
-    let mut future = envelope.dispatch(actor, ctx, slot);
-    let driven = if span.is_disabled() {
-        drive(Pin::new(&mut future), cell, pending).await
-    } else {
-        // Boxed so that the span costs nothing in the task when tracing is off.
-        Box::pin(drive(Pin::new(&mut future), cell, pending).instrument(span)).await
-    };
-    let end = match driven {
-        Driven::Done(Outcome::Continue) => None,
-        Driven::Done(Outcome::Stop(reason)) => Some(End::Terminate(reason, None)),
-        Driven::Done(Outcome::StopWithReply(reason, reply)) => Some(End::Terminate(reason, Some(reply))),
-        Driven::Panicked(panic) => Some(End::Terminate(ExitReason::Panic(panic), None)),
-        Driven::Killed(reason) => Some(End::Die(reason)),
-    };
-    if end.is_some() {
-        // Callers whose reply channel closes now must see the actor stopping.
-        cell.set_status(Status::Stopping);
-    }
-    drop(future);
-    if is_message {
-        cell.count_handled();
-    }
-    if end.is_some() {
-        return end;
-    }
-    if ctx.requests & !requests::CONTINUE == 0 {
-        return None;
-    }
-    after_callback(ctx, cell, slot, idle_deadline)
-}
-
 /// The actions a callback requested through its context (rare path).
 fn after_callback<A: Actor>(
     ctx: &mut Context<A>,
@@ -342,7 +385,6 @@ fn after_callback<A: Actor>(
     let extra = ctx.extra();
     if requested & requests::STOP != 0 {
         if let Some(reason) = extra.stop.take() {
-            cell.set_status(Status::Stopping);
             return Some(End::Terminate(reason, None));
         }
     }

@@ -159,7 +159,7 @@ pub(crate) async fn start<A: Actor>(
             if idle {
                 let dormant = Box::new(Dormant { actor: state, ctx, runtime });
                 if let Err(dormant) = cell.mailbox.make_dormant(dormant) {
-                    run::activate(dormant);
+                    run::activate(*dormant);
                 }
             } else {
                 run::start_task(&runtime, state, ctx, pending);

@@ -81,7 +81,7 @@ impl<A: Actor> Wake<A> {
         match self {
             Wake::Nothing => {}
             Wake::Waker(waker) => waker.wake(),
-            Wake::Activate(dormant) => run::activate(dormant),
+            Wake::Activate(dormant) => run::activate(*dormant),
         }
     }
 }
