@@ -67,6 +67,10 @@ struct Lanes<A: Actor> {
     counted: usize,
     /// The actor's state while it has no task yet (see `Dormant`).
     dormant: Option<Box<Dormant<A>>>,
+    /// `Wait` permits freed by the consumer and not yet handed back: they
+    /// are returned in chunks, so that a blocked sender refills the mailbox
+    /// in bursts instead of one wake-up per message.
+    freed: usize,
 }
 
 /// What to do after releasing the lock to get the actor going.
@@ -143,6 +147,7 @@ impl<A: Actor> Mailbox<A> {
                 closed: false,
                 counted: 0,
                 dormant: None,
+                freed: 0,
             }),
             has_signals: AtomicBool::new(false),
             capacity,
@@ -198,11 +203,8 @@ impl<A: Actor> Mailbox<A> {
         }
     }
 
-    /// Gives back a permit taken for a message that was not queued.
-    pub(crate) fn release_permit(&self) {
-        if let Some(gate) = &self.gate {
-            gate.add_permits(1);
-        }
+    fn release_chunk(&self) -> usize {
+        (self.capacity / 8).max(1)
     }
 
     /// Queues a message. On success returns the envelope evicted to make room
@@ -310,13 +312,23 @@ impl<A: Actor> Mailbox<A> {
                 return Poll::Ready(Recv::Batch);
             }
         } else if let Some(envelope) = lanes.user.pop_front() {
-            let counted = envelope.is_counted();
-            if counted {
+            let mut release = 0;
+            if envelope.is_counted() {
                 lanes.counted -= 1;
+                if self.gate.is_some() {
+                    lanes.freed += 1;
+                    // Hand permits back in chunks, and always once the queue
+                    // is empty (so a waiting sender is never stranded).
+                    if lanes.freed >= self.release_chunk() || lanes.user.is_empty() {
+                        release = std::mem::take(&mut lanes.freed);
+                    }
+                }
             }
             drop(lanes);
-            if counted {
-                self.release_permit();
+            if release > 0 {
+                if let Some(gate) = &self.gate {
+                    gate.add_permits(release);
+                }
             }
             return Poll::Ready(Recv::One(envelope));
         }

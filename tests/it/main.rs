@@ -1,7 +1,11 @@
 //! The integration tests: one binary, one module per feature area.
 
 mod gen_server;
+mod mailbox;
 mod scripted;
 mod signals;
 mod smoke;
+mod stress;
 mod support;
+mod system;
+mod timers;

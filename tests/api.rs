@@ -1,0 +1,58 @@
+//! Compile-time guarantees of the public API: handles are `Send + Sync`,
+//! cheap ids are `Copy`, and errors are real `std::error::Error`s.
+
+#![allow(dead_code)]
+
+use treeline::*;
+
+fn send_sync<T: Send + Sync>() {}
+fn copy_eq_hash<T: Copy + Eq + std::hash::Hash + std::fmt::Display>() {}
+fn error<E: std::error::Error + Send + Sync + 'static>() {}
+
+struct Probe;
+impl Actor for Probe {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Probe)
+    }
+}
+
+/// A message that is `Send` but not `Sync`: handles stay `Sync` anyway.
+struct NotSync(std::cell::Cell<u8>);
+
+#[test]
+fn handles_are_send_and_sync() {
+    send_sync::<ActorRef<Probe>>();
+    send_sync::<Pid>();
+    send_sync::<Recipient<u64>>();
+    send_sync::<Recipient<NotSync>>();
+    send_sync::<System>();
+    send_sync::<ExitReason>();
+    send_sync::<TimerRef>();
+    send_sync::<ReplyTo<u64>>();
+    send_sync::<Reply<u64>>();
+}
+
+#[test]
+fn ids_are_cheap_values() {
+    copy_eq_hash::<ActorId>();
+    copy_eq_hash::<MonitorRef>();
+}
+
+#[test]
+fn errors_are_std_errors() {
+    error::<CallError>();
+    error::<StopError>();
+    error::<StartError>();
+    error::<SendError<u64>>();
+    error::<MailboxOverflow>();
+    error::<ConfigError>();
+}
+
+#[test]
+fn futures_of_the_api_are_send() {
+    fn send<F: std::future::Future + Send>(_: F) {}
+    let system = System::new();
+    send(system.spawn::<Probe>(()));
+    send(system.shutdown());
+}
