@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::task::Poll;
 
 use tokio::time::Instant;
@@ -149,10 +150,13 @@ pub(crate) fn start_task<A: Actor>(
     pending: VecDeque<Signal>,
 ) {
     let span = tracing::debug_span!("actor", id = %ctx.id(), actor = std::any::type_name::<A>());
+    // Built before the spawn: if the runtime is already shut down, tokio drops
+    // the future at once, and the lifeline tears the actor down (`Killed`).
+    let life = Lifeline { cell: ctx.myself().cell.clone(), ctx, batch: VecDeque::new(), pending, finished: false };
     if span.is_disabled() {
-        runtime.spawn(run(actor, ctx, pending));
+        runtime.spawn(run(actor, life));
     } else {
-        runtime.spawn(run(actor, ctx, pending).instrument(span));
+        runtime.spawn(run(actor, life).instrument(span));
     }
 }
 
@@ -221,9 +225,9 @@ enum Flow {
 }
 
 /// The actor's task.
-pub(crate) async fn run<A: Actor>(actor: A, ctx: Context<A>, pending: VecDeque<Signal>) {
-    let (address, id) = (ctx.myself().cell.address(), ctx.id());
-    let mut task = pin!(run_loop(actor, ctx, pending));
+async fn run<A: Actor>(actor: A, life: Lifeline<A>) {
+    let (address, id) = (life.cell.address(), life.cell.id);
+    let mut task = pin!(run_loop(actor, life));
     // This actor is "current" on the thread for every poll of its task (for
     // `CallError::CallingSelf` and the sender id of exit signals).
     poll_fn(|cx| {
@@ -233,26 +237,59 @@ pub(crate) async fn run<A: Actor>(actor: A, ctx: Context<A>, pending: VecDeque<S
     .await
 }
 
-async fn run_loop<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecDeque<Signal>) {
-    let cell = ctx.myself().cell.clone();
-    let mut batch: VecDeque<Envelope<A>> = VecDeque::new();
-    let mut idle_deadline: Option<Instant> = None;
+/// The run loop's state that teardown needs. If the task is dropped before
+/// the loop finished (the runtime shut down under it, or was already shut
+/// down when the task was spawned), `Drop` tears the actor down with
+/// `Killed`, so that monitors, links and joiners still hear of it and queued
+/// messages are still counted as dead letters.
+struct Lifeline<A: Actor> {
+    cell: Arc<ActorCell<A>>,
+    ctx: Context<A>,
+    batch: VecDeque<Envelope<A>>,
+    pending: VecDeque<Signal>,
+    finished: bool,
+}
+
+impl<A: Actor> Lifeline<A> {
+    fn finish(&mut self, reason: ExitReason) {
+        self.finished = true;
+        let batch = std::mem::take(&mut self.batch);
+        let pending = std::mem::take(&mut self.pending);
+        teardown(&self.cell, &mut self.ctx, reason, batch, pending);
+    }
+}
+
+impl<A: Actor> Drop for Lifeline<A> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cell.set_status(Status::Stopping);
+            self.finish(ExitReason::Killed);
+        }
+    }
+}
+
+async fn run_loop<A: Actor>(actor: A, mut life: Lifeline<A>) {
+    let cell = life.cell.clone();
+    // Declared after `life`: dropped before its teardown if the task is dropped.
+    let mut actor = actor;
     let mut slot = FutureSlot::new();
+    let mut idle_deadline: Option<Instant> = None;
     let end = loop {
+        let Lifeline { ctx, batch, pending, .. } = &mut life;
         // 1. A continue set by the previous callback runs before anything;
         //    then the priority lane; then the next message.
         let envelope = match ctx.take_continue() {
             Some(cont) => cont,
             None => {
                 if !pending.is_empty() || cell.mailbox.has_signals() {
-                    cell.mailbox.take_signals_into(&mut pending);
-                    if let Flow::End(end) = process_signals(&mut ctx, &cell, &mut pending) {
+                    cell.mailbox.take_signals_into(pending);
+                    if let Flow::End(end) = process_signals(ctx, &cell, pending) {
                         break end;
                     }
                 }
                 match batch.pop_front() {
                     Some(envelope) => envelope,
-                    None => match next(&cell, &mut batch, idle_deadline).await {
+                    None => match next(&cell, batch, idle_deadline).await {
                         Next::Signals | Next::Batch => continue,
                         Next::One(envelope) => envelope,
                         Next::IdleTimeout => match ctx.extra().on_timeout {
@@ -272,18 +309,18 @@ async fn run_loop<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecD
         let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
             let span =
                 tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
-            let mut future = envelope.dispatch(&mut actor, &mut ctx, &mut slot);
-            let driven = Box::pin(drive(Pin::new(&mut future), &cell, &mut pending).instrument(span)).await;
+            let mut future = envelope.dispatch(&mut actor, ctx, &mut slot);
+            let driven = Box::pin(drive(Pin::new(&mut future), &cell, pending).instrument(span)).await;
             mark_stopping(&driven, &cell);
             driven
         } else {
             // One inline poll first: most handlers finish without awaiting,
             // and then none of the signal-watching machinery is needed.
-            let mut future = envelope.dispatch(&mut actor, &mut ctx, &mut slot);
+            let mut future = envelope.dispatch(&mut actor, ctx, &mut slot);
             let driven = match (PollOnce { future: &mut future }).await {
                 Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
                 Err(panic) => Driven::Panicked(panic),
-                Ok(Poll::Pending) => drive_polled(Pin::new(&mut future), &cell, &mut pending).await,
+                Ok(Poll::Pending) => drive_polled(Pin::new(&mut future), &cell, pending).await,
             };
             mark_stopping(&driven, &cell);
             driven
@@ -297,7 +334,7 @@ async fn run_loop<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecD
                 if ctx.requests & !requests::CONTINUE == 0 {
                     continue;
                 }
-                match after_callback(&mut ctx, &cell, &mut slot, &mut idle_deadline) {
+                match after_callback(ctx, &cell, &mut slot, &mut idle_deadline) {
                     Some(end) => end,
                     None => continue,
                 }
@@ -311,10 +348,12 @@ async fn run_loop<A: Actor>(mut actor: A, mut ctx: Context<A>, mut pending: VecD
     };
     let reason = match end {
         End::Die(reason) => reason,
-        End::Terminate(reason, reply) => terminate(&mut actor, &mut ctx, &cell, reason, reply, &mut pending).await,
+        End::Terminate(reason, reply) => {
+            terminate(&mut actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await
+        }
     };
     drop(actor);
-    teardown(&cell, &mut ctx, reason, batch, pending);
+    life.finish(reason);
 }
 
 /// If the handler ends the actor, mark it stopping *before* its future (which

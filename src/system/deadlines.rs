@@ -133,7 +133,23 @@ impl Deadlines {
     }
 }
 
+/// If the sweeper's task is dropped (its runtime shut down), the next
+/// registration must start a new one.
+struct SweeperGone {
+    deadlines: Weak<Deadlines>,
+    armed: bool,
+}
+
+impl Drop for SweeperGone {
+    fn drop(&mut self) {
+        if let (true, Some(deadlines)) = (self.armed, self.deadlines.upgrade()) {
+            deadlines.running.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
 async fn sweep(deadlines: Weak<Deadlines>) {
+    let mut gone = SweeperGone { deadlines: deadlines.clone(), armed: true };
     let mut idle_ticks = 0;
     loop {
         tokio::time::sleep(TICK).await;
@@ -150,6 +166,8 @@ async fn sweep(deadlines: Weak<Deadlines>) {
         let resumed = !deadlines.is_empty()
             && deadlines.running.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok();
         if !resumed {
+            // Stopped on purpose: a newer sweeper may already own `running`.
+            gone.armed = false;
             return;
         }
         idle_ticks = 0;

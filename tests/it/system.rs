@@ -176,3 +176,37 @@ async fn an_idle_actor_starts_its_task_on_its_first_message_or_signal() {
     idle.kill();
     assert_eq!(idle.join().await, ExitReason::Killed);
 }
+
+#[test]
+fn actors_whose_runtime_shuts_down_are_torn_down_as_killed() {
+    let system = System::new();
+    let (report, _probe) = probe();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (running, dormant) = runtime.block_on(async {
+        let running = scripted::spawn(&system, Script::new("running", &report)).await;
+        running.cast(Do::Sleep(Duration::from_secs(3600))).await.unwrap();
+        running.cast(Do::Report("queued".into())).await.unwrap();
+        tokio::task::yield_now().await;
+        // A call registers with the deadline sweeper, which dies with the runtime.
+        let _ = running.call_timeout(Ask::Name, Duration::from_millis(5)).await;
+        let dormant = scripted::spawn(&system, Script::new("dormant", &report)).await;
+        (running, dormant)
+    });
+    drop(runtime);
+    assert_eq!(running.exit_reason(), Some(ExitReason::Killed));
+    assert!(running.dead_letters() >= 1, "the queued message is a dead letter");
+    assert!(dormant.is_alive(), "a dormant actor has no task to lose yet");
+
+    // The System still works on another runtime, timeouts included.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let sleeper = scripted::spawn(&system, Script::new("sleeper", &report)).await;
+        let slow = sleeper.call_timeout(Ask::Sleep(Duration::from_secs(10)), Duration::from_millis(50)).await;
+        assert_eq!(slow, Err(CallError::Timeout));
+        // Actors belong to the runtime that spawned them: the dormant one dies
+        // with `Killed` at its first message, instead of hanging.
+        assert_eq!(dormant.call(Ask::Name).await, Err(CallError::Exit(ExitReason::Killed)));
+        system.shutdown().await;
+    });
+    assert_eq!(system.actor_count(), 0);
+}
