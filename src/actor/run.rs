@@ -224,19 +224,6 @@ enum Flow {
     End(End),
 }
 
-/// The actor's task.
-async fn run<A: Actor>(actor: A, life: Lifeline<A>) {
-    let (address, id) = (life.cell.address(), life.cell.id);
-    let mut task = pin!(run_loop(actor, life));
-    // This actor is "current" on the thread for every poll of its task (for
-    // `CallError::CallingSelf` and the sender id of exit signals).
-    poll_fn(|cx| {
-        let _current = CurrentGuard::enter(address, id);
-        task.as_mut().poll(cx)
-    })
-    .await
-}
-
 /// The run loop's state that teardown needs. If the task is dropped before
 /// the loop finished (the runtime shut down under it, or was already shut
 /// down when the task was spawned), `Drop` tears the actor down with
@@ -268,7 +255,8 @@ impl<A: Actor> Drop for Lifeline<A> {
     }
 }
 
-async fn run_loop<A: Actor>(actor: A, mut life: Lifeline<A>) {
+/// The actor's task.
+async fn run<A: Actor>(actor: A, mut life: Lifeline<A>) {
     let cell = life.cell.clone();
     // Declared after `life`: dropped before its teardown if the task is dropped.
     let mut actor = actor;
@@ -317,7 +305,7 @@ async fn run_loop<A: Actor>(actor: A, mut life: Lifeline<A>) {
             // One inline poll first: most handlers finish without awaiting,
             // and then none of the signal-watching machinery is needed.
             let mut future = envelope.dispatch(&mut actor, ctx, &mut slot);
-            let driven = match (PollOnce { future: &mut future }).await {
+            let driven = match (PollOnce { future: &mut future, cell: &cell }).await {
                 Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
                 Err(panic) => Driven::Panicked(panic),
                 Ok(Poll::Pending) => drive_polled(Pin::new(&mut future), &cell, pending).await,
@@ -365,15 +353,18 @@ fn mark_stopping<A: Actor>(driven: &Driven<Outcome>, cell: &ActorCell<A>) {
     }
 }
 
-/// Polls a handler once, catching a panic.
-struct PollOnce<'a, F> {
+/// Polls a handler once, catching a panic; the actor is "current" on the
+/// thread meanwhile (for `CallError::CallingSelf` and exit-signal senders).
+struct PollOnce<'a, F, A: Actor> {
     future: &'a mut F,
+    cell: &'a ActorCell<A>,
 }
 
-impl<F: Future + Unpin> Future for PollOnce<'_, F> {
+impl<F: Future + Unpin, A: Actor> Future for PollOnce<'_, F, A> {
     type Output = Result<Poll<F::Output>, PanicReason>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let _current = CurrentGuard::enter(self.cell.address(), self.cell.id);
         let future = &mut *self.future;
         Poll::Ready(catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))).map_err(PanicReason::from_payload))
     }
@@ -604,31 +595,36 @@ fn answer_after_death(signal: Signal, me: ActorId, reason: &ExitReason) {
 }
 
 #[cfg(test)]
-mod size_probe {
+mod sizes {
     use super::*;
     use crate::actor::InitError;
+
     struct Idle;
+
     impl Actor for Idle {
         type Args = ();
         async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
             Ok(Idle)
         }
     }
-    #[tokio::test]
-    async fn sizes() {
-        let system = crate::System::new();
-        let r = system.spawn::<Idle>(()).await.unwrap();
-        let ctx = Context::new(r.clone(), crate::ActorId::SYSTEM);
-        let fut = run(Idle, ctx, VecDeque::new());
-        eprintln!("run future: {}", std::mem::size_of_val(&fut));
-        eprintln!("cell: {}", std::mem::size_of::<ActorCell<Idle>>());
-        eprintln!("ctx: {}", std::mem::size_of::<Context<Idle>>());
-        eprintln!("envelope: {}", std::mem::size_of::<Envelope<Idle>>());
-        eprintln!("signal: {}", std::mem::size_of::<Signal>());
-        eprintln!("exit reason: {}", std::mem::size_of::<ExitReason>());
-        let s = tracing::debug_span!("x");
-        eprintln!("span: {}", std::mem::size_of_val(&s));
-        let sl = tokio::time::sleep(std::time::Duration::from_secs(1));
-        eprintln!("sleep: {}", std::mem::size_of_val(&sl));
+
+    /// Memory per actor is a goal (benches/lifecycle.rs measures it); these
+    /// bounds catch a regression at compile-and-test time.
+    #[test]
+    fn per_actor_structures_stay_small() {
+        let cell = ActorCell::<Idle>::new(crate::ActorId(1), crate::System::new(), Default::default());
+        let ctx = Context::new(crate::ActorRef { cell: Arc::new(cell) }, crate::ActorId::SYSTEM);
+        let life = Lifeline {
+            cell: ctx.myself().cell.clone(),
+            ctx,
+            batch: VecDeque::new(),
+            pending: VecDeque::new(),
+            finished: true,
+        };
+        let task = run(Idle, life);
+        assert!(std::mem::size_of_val(&task) <= 1024, "task future: {}", std::mem::size_of_val(&task));
+        assert!(std::mem::size_of::<ActorCell<Idle>>() <= 224, "cell: {}", std::mem::size_of::<ActorCell<Idle>>());
+        assert!(std::mem::size_of::<Context<Idle>>() <= 32);
+        assert_eq!(std::mem::size_of::<Envelope<Idle>>(), 32);
     }
 }
