@@ -9,3 +9,4 @@ mod stress;
 mod support;
 mod system;
 mod timers;
+mod tracing_spans;
