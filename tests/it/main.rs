@@ -4,7 +4,6 @@ mod gen_server;
 mod mailbox;
 mod scripted;
 mod signals;
-mod smoke;
 mod stress;
 mod support;
 mod system;
