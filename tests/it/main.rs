@@ -8,4 +8,3 @@ mod stress;
 mod support;
 mod system;
 mod timers;
-mod tracing_spans;

@@ -1,5 +1,9 @@
 //! Tracing: a span per actor and per message, and a dead-letter event, seen
 //! through a minimal capturing subscriber.
+//!
+//! A test binary of its own: tracing caches callsite interest process-wide,
+//! so a thread-scoped subscriber can miss spans while other tests run
+//! without one.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
