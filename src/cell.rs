@@ -74,6 +74,14 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn address(&self) -> usize;
     /// The actor's Rust type name.
     fn type_name(&self) -> &'static str;
+    /// Messages waiting in the shared mailbox queue.
+    fn mailbox_len(&self) -> usize;
+    /// The mailbox capacity, `None` when unbounded.
+    fn mailbox_capacity(&self) -> Option<usize>;
+    /// Messages handled so far.
+    fn handled(&self) -> u64;
+    /// Dead letters addressed to this actor.
+    fn dead_letters(&self) -> u64;
     /// If the actor is dormant (no task yet), takes its state and returns a
     /// future that runs `terminate(reason)` and tears it down in the caller's
     /// task.
@@ -249,6 +257,22 @@ impl<A: Actor> Process for ActorCell<A> {
 
     fn type_name(&self) -> &'static str {
         std::any::type_name::<A>()
+    }
+
+    fn mailbox_len(&self) -> usize {
+        self.mailbox.len()
+    }
+
+    fn mailbox_capacity(&self) -> Option<usize> {
+        self.mailbox.capacity()
+    }
+
+    fn handled(&self) -> u64 {
+        ActorCell::handled(self)
+    }
+
+    fn dead_letters(&self) -> u64 {
+        ActorCell::dead_letters(self)
     }
 
     fn stop_dormant(&self, reason: ExitReason) -> Option<Pin<Box<dyn Future<Output = ExitReason> + Send>>> {

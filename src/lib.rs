@@ -9,6 +9,7 @@ mod event;
 mod exit;
 mod mailbox;
 mod signal;
+mod supervisor;
 mod system;
 mod timer;
 
@@ -23,5 +24,10 @@ pub use event::Event;
 pub use exit::{ExitReason, PanicReason, Reason};
 pub use mailbox::{MailboxConfig, MailboxOverflow, Overflow};
 pub use signal::{Down, Exit, IdleTimeout, MonitorRef};
+pub use supervisor::{
+    AutoShutdown, Backoff, ChildCounts, ChildId, ChildInfo, ChildKind, ChildRef, ChildSnapshot, ChildSpec, ChildStatus,
+    DynamicSpec, DynamicSupervisor, DynamicSupervisorRef, FailedToStartChild, Restart, SpecError, Strategy, Supervisor,
+    SupervisorError, SupervisorKind, SupervisorRef, SupervisorSnapshot, SupervisorSpec,
+};
 pub use system::System;
 pub use timer::TimerRef;

@@ -5,6 +5,7 @@ mod mailbox;
 mod scripted;
 mod signals;
 mod stress;
+mod supervision;
 mod support;
 mod system;
 mod timers;

@@ -1,6 +1,8 @@
 //! `Scripted`: a test actor whose behaviour each test chooses, and which
 //! reports every callback to a probe as `"<name>:<event>"`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use treeline::*;
@@ -17,6 +19,10 @@ pub(crate) enum InitMode {
     Sleep(Duration),
     /// Sends itself `Do::Report("early")`, then continues with `c1`.
     ContinueAfterEarly,
+    /// Fails (`Error("cannot start")`) while the flag is set.
+    FailWhile(Arc<AtomicBool>),
+    /// Ignores the start while the flag is set.
+    IgnoreWhile(Arc<AtomicBool>),
 }
 
 /// The script.
@@ -90,6 +96,15 @@ impl Actor for Scripted {
                 tokio::time::sleep(duration).await;
                 actor.say("init-done");
             }
+            InitMode::FailWhile(flag) if flag.load(Ordering::SeqCst) => {
+                actor.say("init-failed");
+                return Err(InitError::stop("cannot start"));
+            }
+            InitMode::IgnoreWhile(flag) if flag.load(Ordering::SeqCst) => {
+                actor.say("init-ignored");
+                return Err(InitError::Ignore);
+            }
+            InitMode::FailWhile(_) | InitMode::IgnoreWhile(_) => {}
             InitMode::ContinueAfterEarly => {
                 ctx.myself().try_cast(Do::Report("early".into())).expect("own mailbox");
                 ctx.continue_with(Cont("c1"));

@@ -1,0 +1,564 @@
+//! The dynamic supervisor (OTP `simple_one_for_one`, Elixir's
+//! `DynamicSupervisor`): anonymous children of one actor type, started at
+//! run time with their own arguments, restarted one for one with the same
+//! arguments, stopped concurrently.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use super::error::SupervisorError;
+use super::handle::{ChildRef, ChildSlot};
+use super::intensity::Intensity;
+use super::server::{reason_of, ChildCounts, ChildInfo};
+use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
+use super::spec::{ChildId, ChildKind, ChildSpec, Restart};
+use crate::actor::spawn::StartError;
+use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, Shutdown, SpawnOptions};
+use crate::addr::{ActorId, ActorRef, Pid, StopError};
+use crate::exit::ExitReason;
+use crate::mailbox::MailboxConfig;
+use crate::signal::Exit;
+use crate::system::System;
+
+/// The template and limits of a [`DynamicSupervisor`] over children of type
+/// `A`.
+///
+/// ```
+/// use std::time::Duration;
+/// use treeline::{Actor, Context, DynamicSpec, InitError, Restart};
+///
+/// struct Session;
+/// impl Actor for Session {
+///     type Args = u64;
+///     async fn init(_: u64, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Session) }
+/// }
+///
+/// let sessions = DynamicSpec::<Session>::new()
+///     .restart(Restart::Transient)
+///     .max_children(10_000)
+///     .intensity(10, Duration::from_secs(1));
+/// # let _ = sessions;
+/// ```
+pub struct DynamicSpec<A: Actor> {
+    restart: Restart,
+    shutdown: Shutdown,
+    mailbox: MailboxConfig,
+    max_children: Option<usize>,
+    intensity: u32,
+    period: Duration,
+    _children: PhantomData<fn() -> A>,
+}
+
+impl<A: Actor> DynamicSpec<A> {
+    /// Permanent children, 5 s shutdown, no limit, 3 restarts in 5 s.
+    pub fn new() -> Self {
+        DynamicSpec {
+            restart: Restart::Permanent,
+            shutdown: Shutdown::default(),
+            mailbox: MailboxConfig::default(),
+            max_children: None,
+            intensity: 3,
+            period: Duration::from_secs(5),
+            _children: PhantomData,
+        }
+    }
+
+    /// The children's restart type.
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// How children are stopped (all at once, sharing this timeout).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// The children's mailbox.
+    pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
+        self.mailbox = mailbox;
+        self
+    }
+
+    /// At most this many children (restarting ones count).
+    pub fn max_children(mut self, max: usize) -> Self {
+        self.max_children = Some(max);
+        self
+    }
+
+    /// At most `restarts` restarts within `period`.
+    pub fn intensity(mut self, restarts: u32, period: Duration) -> Self {
+        self.intensity = restarts;
+        self.period = period;
+        self
+    }
+}
+
+impl<A: Actor> Default for DynamicSpec<A> {
+    fn default() -> Self {
+        DynamicSpec::new()
+    }
+}
+
+impl<A: Actor> Clone for DynamicSpec<A> {
+    fn clone(&self) -> Self {
+        DynamicSpec { _children: PhantomData, ..*self }
+    }
+}
+
+impl<A: Actor> fmt::Debug for DynamicSpec<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicSpec")
+            .field("children", &std::any::type_name::<A>())
+            .field("restart", &self.restart)
+            .field("max_children", &self.max_children)
+            .finish()
+    }
+}
+
+/// A dynamic supervisor over children of type `A` (see the module docs).
+pub struct DynamicSupervisor<A: Actor> {
+    spec: DynamicSpec<A>,
+    intensity: Intensity,
+    children: Vec<DynChild<A>>,
+    next_key: u64,
+    restarts: u64,
+}
+
+struct DynChild<A: Actor> {
+    key: u64,
+    args: A::Args,
+    slot: Arc<ChildSlot<A>>,
+    pid: Option<Pid>,
+    restarts: u64,
+}
+
+impl<A: Actor> Actor for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Args = DynamicSpec<A>;
+
+    async fn init(spec: DynamicSpec<A>, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+        if spec.period.is_zero() {
+            return Err(InitError::Stop(ExitReason::error(super::SpecError::ZeroPeriod)));
+        }
+        ctx.trap_exit(true);
+        let intensity = Intensity::new(spec.intensity, spec.period);
+        Ok(DynamicSupervisor { spec, intensity, children: Vec::new(), next_key: 0, restarts: 0 })
+    }
+
+    async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut Context<Self>) {
+        let pids: Vec<Pid> = self.children.iter_mut().filter_map(|child| child.pid.take()).collect();
+        stop_concurrently(ctx, &pids, self.spec.shutdown).await;
+        for child in &self.children {
+            child.slot.set(None);
+        }
+    }
+}
+
+/// Stops children all at once, sharing one timeout (OTP
+/// `terminate_dynamic_children`).
+async fn stop_concurrently<S: Actor>(ctx: &mut Context<S>, pids: &[Pid], shutdown: Shutdown) {
+    for pid in pids {
+        ctx.unlink(pid);
+        match shutdown {
+            Shutdown::BrutalKill => pid.kill(),
+            Shutdown::Timeout(_) | Shutdown::Infinity => ctx.exit(pid, ExitReason::Shutdown),
+        };
+    }
+    let all_dead = join_all(pids.iter().map(Pid::join));
+    if let Shutdown::Timeout(timeout) = shutdown {
+        if tokio::time::timeout(timeout, all_dead).await.is_ok() {
+            return;
+        }
+        for pid in pids {
+            pid.kill();
+        }
+        join_all(pids.iter().map(Pid::join)).await;
+    } else {
+        all_dead.await;
+    }
+}
+
+impl<A: Actor> DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    async fn child_exited(
+        &mut self,
+        index: usize,
+        reason: ExitReason,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ExitReason> {
+        let child = &mut self.children[index];
+        child.pid = None;
+        child.slot.set(None);
+        if !self.spec.restart.restarts_on(&reason) {
+            self.children.remove(index);
+            return Ok(());
+        }
+        let key = child.key;
+        self.try_restart(key, ctx).await
+    }
+
+    /// One restart attempt (counted); on failure the child waits in
+    /// "restarting" and the attempt is retried through the mailbox.
+    async fn try_restart(&mut self, key: u64, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        let Some(index) = self.children.iter().position(|child| child.key == key) else { return Ok(()) };
+        self.restarts += 1;
+        self.children[index].restarts += 1;
+        if !self.intensity.record(Instant::now()) {
+            tracing::warn!(supervisor = %ctx.id(), "reached the maximum restart intensity; shutting down");
+            return Err(ExitReason::Shutdown);
+        }
+        let args = self.children[index].args.clone();
+        match spawn_child(self.spec.mailbox, args, ctx).await {
+            Ok(Some(actor)) => {
+                let child = &mut self.children[index];
+                child.pid = Some(actor.pid());
+                child.slot.set(Some(actor));
+            }
+            Ok(None) => {
+                self.children.remove(index);
+            }
+            Err(error) => {
+                tracing::debug!(supervisor = %ctx.id(), %error, "restart failed; trying again");
+                let _ = ctx.myself().try_send(RetryDynamic(key));
+            }
+        }
+        Ok(())
+    }
+
+    fn infos(&self) -> Vec<ChildInfo> {
+        self.children
+            .iter()
+            .map(|child| ChildInfo {
+                id: None,
+                pid: child.pid.clone(),
+                status: status_of(child),
+                kind: ChildKind::Worker,
+            })
+            .collect()
+    }
+}
+
+/// Starts one child linked to the supervisor. (A free function: holding
+/// `&DynamicSupervisor` across the await would require `A::Args: Sync`.)
+async fn spawn_child<A: Actor>(
+    mailbox: MailboxConfig,
+    args: A::Args,
+    ctx: &mut Context<DynamicSupervisor<A>>,
+) -> Result<Option<ActorRef<A>>, StartError>
+where
+    A::Args: Clone,
+{
+    let options = SpawnOptions::new().mailbox(mailbox).link();
+    match ctx.spawn_with::<A>(args, options).await {
+        Ok(child) => Ok(Some(child)),
+        Err(StartError::Ignored) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn status_of<A: Actor>(child: &DynChild<A>) -> ChildStatus {
+    if child.pid.is_some() {
+        ChildStatus::Running
+    } else {
+        ChildStatus::Restarting
+    }
+}
+
+// === messages ===
+
+pub(crate) struct RetryDynamic(u64);
+pub(crate) struct StartDynamic<Args>(Args);
+pub(crate) struct TerminateDynamic(ActorId);
+pub(crate) struct WhichDynamic;
+pub(crate) struct CountDynamic;
+pub(crate) struct SnapshotDynamic;
+
+impl<A: Actor> HandleInfo<Exit> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    async fn handle_info(&mut self, exit: Exit, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        let found = self.children.iter().position(|child| child.pid.as_ref().is_some_and(|pid| pid.id() == exit.from));
+        match found {
+            Some(index) => self.child_exited(index, exit.reason, ctx).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl<A: Actor> HandleInfo<RetryDynamic> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    async fn handle_info(
+        &mut self,
+        RetryDynamic(key): RetryDynamic,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ExitReason> {
+        let waiting = self.children.iter().any(|child| child.key == key && child.pid.is_none());
+        if waiting {
+            self.try_restart(key, ctx).await
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<A: Actor> HandleCall<StartDynamic<A::Args>> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Reply = Result<Option<ChildRef<A>>, SupervisorError>;
+
+    async fn handle_call(
+        &mut self,
+        StartDynamic(args): StartDynamic<A::Args>,
+        ctx: &mut Context<Self>,
+    ) -> Reply<Self::Reply> {
+        if self.spec.max_children.is_some_and(|max| self.children.len() >= max) {
+            return Reply::new(Err(SupervisorError::MaxChildren));
+        }
+        Reply::new(match spawn_child(self.spec.mailbox, args.clone(), ctx).await {
+            Ok(Some(actor)) => {
+                let slot = Arc::new(ChildSlot::new());
+                let pid = actor.pid();
+                slot.set(Some(actor));
+                self.next_key += 1;
+                self.children.push(DynChild {
+                    key: self.next_key,
+                    args,
+                    slot: slot.clone(),
+                    pid: Some(pid),
+                    restarts: 0,
+                });
+                Ok(Some(ChildRef::new(slot)))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(SupervisorError::StartFailed(reason_of(error))),
+        })
+    }
+}
+
+impl<A: Actor> HandleCall<TerminateDynamic> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Reply = Result<(), SupervisorError>;
+
+    async fn handle_call(
+        &mut self,
+        TerminateDynamic(id): TerminateDynamic,
+        ctx: &mut Context<Self>,
+    ) -> Reply<Self::Reply> {
+        let found = self.children.iter().position(|child| child.pid.as_ref().is_some_and(|pid| pid.id() == id));
+        let Some(index) = found else { return Reply::new(Err(SupervisorError::NotFound)) };
+        let child = self.children.remove(index);
+        if let Some(pid) = &child.pid {
+            super::server::stop_child(ctx, pid, self.spec.shutdown).await;
+        }
+        child.slot.set(None);
+        Reply::new(Ok(()))
+    }
+}
+
+impl<A: Actor> HandleCall<WhichDynamic> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Reply = Vec<ChildInfo>;
+
+    async fn handle_call(&mut self, _: WhichDynamic, _: &mut Context<Self>) -> Reply<Vec<ChildInfo>> {
+        Reply::new(self.infos())
+    }
+}
+
+impl<A: Actor> HandleCall<CountDynamic> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Reply = ChildCounts;
+
+    async fn handle_call(&mut self, _: CountDynamic, _: &mut Context<Self>) -> Reply<ChildCounts> {
+        let active = self.children.iter().filter(|child| child.pid.is_some()).count();
+        let specs = self.children.len();
+        Reply::new(ChildCounts { specs, active, supervisors: 0, workers: specs })
+    }
+}
+
+impl<A: Actor> HandleCall<SnapshotDynamic> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Reply = SupervisorSnapshot;
+
+    async fn handle_call(&mut self, _: SnapshotDynamic, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
+        let children = self
+            .children
+            .iter()
+            .map(|child| {
+                ChildSnapshot::new(
+                    None,
+                    child.pid.as_ref(),
+                    std::any::type_name::<A>(),
+                    ChildKind::Worker,
+                    self.spec.restart,
+                    status_of(child),
+                    child.restarts,
+                )
+            })
+            .collect();
+        Reply::new(SupervisorSnapshot {
+            id: ctx.id(),
+            kind: SupervisorKind::Dynamic,
+            intensity: self.intensity.max(),
+            period: self.intensity.period(),
+            restarts: self.restarts,
+            children,
+        })
+    }
+}
+
+impl<A: Actor> fmt::Debug for DynamicSupervisor<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamicSupervisor").field("children", &self.children.len()).finish()
+    }
+}
+
+// === handle ===
+
+/// A handle to a running [`DynamicSupervisor`]: its management API.
+pub struct DynamicSupervisorRef<A: Actor>
+where
+    A::Args: Clone,
+{
+    actor: ActorRef<DynamicSupervisor<A>>,
+}
+
+impl<A: Actor> Clone for DynamicSupervisorRef<A>
+where
+    A::Args: Clone,
+{
+    fn clone(&self) -> Self {
+        DynamicSupervisorRef { actor: self.actor.clone() }
+    }
+}
+
+impl<A: Actor> fmt::Debug for DynamicSupervisorRef<A>
+where
+    A::Args: Clone,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DynamicSupervisorRef").field(&self.actor.id()).finish()
+    }
+}
+
+impl<A: Actor> DynamicSupervisorRef<A>
+where
+    A::Args: Clone,
+{
+    /// Wraps the supervisor's actor handle.
+    pub fn new(actor: ActorRef<DynamicSupervisor<A>>) -> Self {
+        DynamicSupervisorRef { actor }
+    }
+
+    /// The supervisor's actor handle.
+    pub fn actor(&self) -> &ActorRef<DynamicSupervisor<A>> {
+        &self.actor
+    }
+
+    /// The supervisor's id.
+    pub fn id(&self) -> ActorId {
+        self.actor.id()
+    }
+
+    /// An untyped handle.
+    pub fn pid(&self) -> Pid {
+        self.actor.pid()
+    }
+
+    /// Starts a child with `args` (reused for its restarts). `Ok(None)`: its
+    /// `init` ignored the start.
+    pub async fn start_child(&self, args: A::Args) -> Result<Option<ChildRef<A>>, SupervisorError> {
+        self.actor.call_forever(StartDynamic(args)).await?
+    }
+
+    /// Stops the child whose current incarnation is `id`; `NotFound` for
+    /// anything else (including a second call).
+    pub async fn terminate_child(&self, id: ActorId) -> Result<(), SupervisorError> {
+        self.actor.call_forever(TerminateDynamic(id)).await?
+    }
+
+    /// Not supported by dynamic supervisors (children have no ids).
+    pub async fn restart_child(&self, _id: impl Into<ChildId>) -> Result<Option<Pid>, SupervisorError> {
+        Err(SupervisorError::NotSupported)
+    }
+
+    /// Not supported by dynamic supervisors (children have no ids).
+    pub async fn delete_child(&self, _id: impl Into<ChildId>) -> Result<(), SupervisorError> {
+        Err(SupervisorError::NotSupported)
+    }
+
+    /// The children (no ids), in start order.
+    pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        Ok(self.actor.call_forever(WhichDynamic).await?)
+    }
+
+    /// OTP's counts.
+    pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
+        Ok(self.actor.call_forever(CountDynamic).await?)
+    }
+
+    /// A snapshot of the supervisor and its children.
+    pub async fn snapshot(&self) -> Result<SupervisorSnapshot, SupervisorError> {
+        Ok(self.actor.call_timeout(SnapshotDynamic, crate::DEFAULT_CALL_TIMEOUT).await?)
+    }
+
+    /// Stops the supervisor and all its children.
+    pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
+        self.actor.stop(reason).await
+    }
+}
+
+impl System {
+    /// Starts a top-level dynamic supervisor.
+    pub async fn start_dynamic<A: Actor>(&self, spec: DynamicSpec<A>) -> Result<DynamicSupervisorRef<A>, StartError>
+    where
+        A::Args: Clone,
+    {
+        let options = SpawnOptions::new().shutdown(Shutdown::Infinity);
+        let actor = self.spawn_with::<DynamicSupervisor<A>>(spec, options).await?;
+        Ok(DynamicSupervisorRef { actor })
+    }
+}
+
+impl<A: Actor> ChildSpec<DynamicSupervisor<A>>
+where
+    A::Args: Clone,
+{
+    /// A child that is a dynamic supervisor (shutdown `Infinity`). Its
+    /// children are not restarted with it: a restarted dynamic supervisor
+    /// starts empty, as in OTP.
+    pub fn dynamic_supervisor(id: impl Into<ChildId>, spec: DynamicSpec<A>) -> Self {
+        let mut child = ChildSpec::from_fn(id, move || spec.clone());
+        child.set_kind(ChildKind::Supervisor, |actor| {
+            Box::pin(async move { DynamicSupervisorRef { actor }.snapshot().await.ok() })
+        });
+        child
+    }
+
+    /// A handle to the current incarnation of this dynamic supervisor.
+    pub fn supervisor_ref(&self) -> Option<DynamicSupervisorRef<A>> {
+        self.child_ref().current().map(DynamicSupervisorRef::new)
+    }
+}

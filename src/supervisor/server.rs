@@ -1,0 +1,546 @@
+//! The static supervisor: an actor that starts children from specs and keeps
+//! them running by strategy, within a restart intensity (otp-semantics §3).
+//!
+//! It traps exits and links to every child (the child's parent), so a child's
+//! death reaches it as an [`Exit`] message. Children it stops itself
+//! (bystanders, `terminate_child`, shutdown) are unlinked first, so their
+//! deaths never look like failures.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::backoff::{Backoff, Jitter};
+use super::error::{FailedToStartChild, SupervisorError};
+use super::intensity::Intensity;
+use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
+use super::spec::{ChildId, ChildKind, Restart, StartChild};
+use super::strategy::{self, Strategy};
+use super::{AutoShutdown, SupervisorSpec};
+use crate::actor::spawn::StartError;
+use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, Shutdown};
+use crate::addr::{ActorId, Pid};
+use crate::exit::{ExitReason, Reason};
+use crate::signal::Exit;
+
+/// The supervisor actor. Build one with [`Supervisor::one_for_one`] (or
+/// `one_for_all`, `rest_for_one`) and start it with
+/// [`System::start`](crate::System::start), or as a child with
+/// [`ChildSpec::supervisor`](crate::ChildSpec::supervisor).
+pub struct Supervisor {
+    strategy: Strategy,
+    intensity: Intensity,
+    auto_shutdown: AutoShutdown,
+    backoff: Option<Backoff>,
+    jitter: Jitter,
+    children: Vec<Child>,
+    restarts: u64,
+}
+
+struct Child {
+    spec: Box<dyn StartChild>,
+    state: State,
+    restarts: u64,
+    /// Consecutive restarts, for the backoff.
+    failures: u32,
+    started_at: Option<Instant>,
+}
+
+#[derive(Clone)]
+enum State {
+    Running(Pid),
+    Restarting,
+    Stopped,
+}
+
+impl Child {
+    fn new(spec: Box<dyn StartChild>) -> Self {
+        Child { spec, state: State::Stopped, restarts: 0, failures: 0, started_at: None }
+    }
+
+    fn pid(&self) -> Option<&Pid> {
+        match &self.state {
+            State::Running(pid) => Some(pid),
+            _ => None,
+        }
+    }
+
+    fn status(&self) -> ChildStatus {
+        match self.state {
+            State::Running(_) => ChildStatus::Running,
+            State::Restarting => ChildStatus::Restarting,
+            State::Stopped => ChildStatus::NotRunning,
+        }
+    }
+}
+
+impl Actor for Supervisor {
+    type Args = SupervisorSpec;
+
+    async fn init(spec: SupervisorSpec, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+        spec.validate().map_err(|error| InitError::Stop(ExitReason::error(error)))?;
+        ctx.trap_exit(true);
+        let mut supervisor = Supervisor {
+            strategy: spec.strategy,
+            intensity: Intensity::new(spec.intensity, spec.period),
+            auto_shutdown: spec.auto_shutdown,
+            backoff: spec.backoff,
+            jitter: Jitter::new(ctx.id().as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            children: spec.children.into_iter().map(Child::new).collect(),
+            restarts: 0,
+        };
+        if let Err(failed) = supervisor.start_all(ctx).await {
+            supervisor.stop_all(ctx).await;
+            return Err(InitError::Stop(ExitReason::ShutdownWith(Reason::new(failed))));
+        }
+        Ok(supervisor)
+    }
+
+    async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut Context<Self>) {
+        self.stop_all(ctx).await;
+    }
+}
+
+impl Supervisor {
+    fn position(&self, id: &ChildId) -> Option<usize> {
+        self.children.iter().position(|child| child.spec.id() == id)
+    }
+
+    fn position_of(&self, actor: ActorId) -> Option<usize> {
+        self.children.iter().position(|child| child.pid().is_some_and(|pid| pid.id() == actor))
+    }
+
+    /// Starts every child in spec order; stops at the first failure.
+    async fn start_all(&mut self, ctx: &mut Context<Self>) -> Result<(), FailedToStartChild> {
+        let mut index = 0;
+        while index < self.children.len() {
+            match self.children[index].spec.start(ctx).await {
+                Ok(Some(pid)) => self.set_running(index, pid),
+                Ok(None) if self.children[index].spec.restart() == Restart::Temporary => {
+                    self.children.remove(index);
+                    continue;
+                }
+                Ok(None) => self.children[index].state = State::Stopped,
+                Err(error) => {
+                    return Err(FailedToStartChild {
+                        id: self.children[index].spec.id().clone(),
+                        reason: reason_of(error),
+                    })
+                }
+            }
+            index += 1;
+        }
+        Ok(())
+    }
+
+    fn set_running(&mut self, index: usize, pid: Pid) {
+        let child = &mut self.children[index];
+        child.state = State::Running(pid);
+        child.started_at = Some(Instant::now());
+    }
+
+    /// Stops every running child, newest first, one at a time.
+    async fn stop_all(&mut self, ctx: &mut Context<Self>) {
+        for index in (0..self.children.len()).rev() {
+            self.stop_at(index, ctx).await;
+        }
+    }
+
+    /// Stops one child per its shutdown spec (if running) and marks it stopped.
+    async fn stop_at(&mut self, index: usize, ctx: &mut Context<Self>) {
+        let child = &mut self.children[index];
+        if let State::Running(pid) = &child.state {
+            stop_child(ctx, pid, child.spec.shutdown()).await;
+        }
+        child.spec.clear();
+        child.state = State::Stopped;
+    }
+
+    /// A child died on its own.
+    async fn child_exited(
+        &mut self,
+        index: usize,
+        reason: ExitReason,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ExitReason> {
+        let child = &mut self.children[index];
+        child.spec.clear();
+        child.state = State::Stopped;
+        let restart = child.spec.restart();
+        if restart.restarts_on(&reason) {
+            return self.restart(index, ctx).await;
+        }
+        let significant = child.spec.significant();
+        if restart == Restart::Temporary {
+            self.children.remove(index);
+        }
+        if significant && self.auto_shutdown_due() {
+            tracing::debug!(supervisor = %ctx.id(), "a significant child exited: auto shutdown");
+            return Err(ExitReason::Shutdown);
+        }
+        Ok(())
+    }
+
+    fn auto_shutdown_due(&self) -> bool {
+        match self.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => {
+                !self.children.iter().any(|child| child.spec.significant() && !matches!(child.state, State::Stopped))
+            }
+        }
+    }
+
+    /// Counts a restart against the intensity; false when the supervisor must
+    /// give up.
+    fn count_restart(&mut self, index: usize, ctx: &Context<Self>) -> bool {
+        self.restarts += 1;
+        self.children[index].restarts += 1;
+        if self.intensity.record(Instant::now()) {
+            return true;
+        }
+        tracing::warn!(
+            supervisor = %ctx.id(),
+            child = %self.children[index].spec.id(),
+            "reached the maximum restart intensity; shutting down"
+        );
+        false
+    }
+
+    async fn restart(&mut self, index: usize, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        if !self.count_restart(index, ctx) {
+            return Err(ExitReason::Shutdown);
+        }
+        if let Some(backoff) = self.backoff {
+            let delay = self.backoff_delay(index, backoff);
+            if !delay.is_zero() {
+                // Stop the bystanders now; start the set when the delay is over.
+                self.stop_bystanders(index, ctx).await;
+                let Some(index) = self.position(&self.children[index].spec.id().clone()) else { return Ok(()) };
+                let id = self.children[index].spec.id().clone();
+                self.children[index].state = State::Restarting;
+                ctx.send_after(delay, TryAgain { id, counted: true });
+                return Ok(());
+            }
+        }
+        self.restart_now(index, ctx).await;
+        Ok(())
+    }
+
+    fn backoff_delay(&mut self, index: usize, backoff: Backoff) -> Duration {
+        let child = &mut self.children[index];
+        if child.started_at.is_some_and(|at| at.elapsed() >= backoff.settle_time()) {
+            child.failures = 0;
+        }
+        child.failures += 1;
+        backoff.delay(child.failures, self.jitter.next())
+    }
+
+    /// Stops the children the strategy restarts along with the one at
+    /// `index`, newest first; temporary ones are removed.
+    async fn stop_bystanders(&mut self, index: usize, ctx: &mut Context<Self>) {
+        let plan = strategy::plan(self.strategy, index, self.children.len());
+        let stopped: Vec<ChildId> = plan.stop.iter().map(|&i| self.children[i].spec.id().clone()).collect();
+        for id in &stopped {
+            if let Some(position) = self.position(id) {
+                self.stop_at(position, ctx).await;
+            }
+        }
+        // A temporary child is never restarted, not even as a bystander.
+        self.children
+            .retain(|child| !(child.spec.restart() == Restart::Temporary && stopped.contains(child.spec.id())));
+    }
+
+    /// Applies the strategy at once: bystanders stop, then the set starts in
+    /// order. A failed start is retried through the mailbox (`TryAgain`), so
+    /// the supervisor keeps answering in between.
+    async fn restart_now(&mut self, index: usize, ctx: &mut Context<Self>) {
+        let plan = strategy::plan(self.strategy, index, self.children.len());
+        let to_start: Vec<ChildId> = plan.start.iter().map(|&i| self.children[i].spec.id().clone()).collect();
+        self.stop_bystanders(index, ctx).await;
+        for id in to_start {
+            let Some(position) = self.position(&id) else { continue };
+            if matches!(self.children[position].state, State::Running(_)) {
+                continue;
+            }
+            match self.children[position].spec.start(ctx).await {
+                Ok(Some(pid)) => self.set_running(position, pid),
+                Ok(None) if self.children[position].spec.restart() == Restart::Temporary => {
+                    self.children.remove(position);
+                }
+                Ok(None) => self.children[position].state = State::Stopped,
+                Err(error) => {
+                    tracing::debug!(supervisor = %ctx.id(), child = %id, %error, "restart failed; trying again");
+                    self.children[position].state = State::Restarting;
+                    let _ = ctx.myself().try_send(TryAgain { id, counted: false });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn snapshot_children(&self) -> Vec<ChildSnapshot> {
+        self.children
+            .iter()
+            .map(|child| {
+                ChildSnapshot::new(
+                    Some(child.spec.id().clone()),
+                    child.pid(),
+                    child.spec.actor_type(),
+                    child.spec.kind(),
+                    child.spec.restart(),
+                    child.status(),
+                    child.restarts,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The exit reason a failed start stands for.
+pub(crate) fn reason_of(error: StartError) -> ExitReason {
+    match error {
+        StartError::Exit(reason) => reason,
+        StartError::Timeout => ExitReason::Killed,
+        other => ExitReason::error(other),
+    }
+}
+
+/// Stops a child the way a supervisor does (OTP `shutdown/2`): unlink (so
+/// its death is not taken for a failure), send `Shutdown` (a trapping child
+/// runs `terminate`), wait per the spec, then kill. Returns its exit reason.
+pub(crate) async fn stop_child<S: Actor>(ctx: &mut Context<S>, pid: &Pid, shutdown: Shutdown) -> ExitReason {
+    ctx.unlink(pid);
+    match shutdown {
+        Shutdown::BrutalKill => {
+            pid.kill();
+        }
+        Shutdown::Timeout(timeout) => {
+            ctx.exit(pid, ExitReason::Shutdown);
+            if let Ok(reason) = tokio::time::timeout(timeout, pid.join()).await {
+                return reason;
+            }
+            pid.kill();
+        }
+        Shutdown::Infinity => {
+            ctx.exit(pid, ExitReason::Shutdown);
+        }
+    }
+    pid.join().await
+}
+
+// === messages ===
+
+/// Retry (or delayed start) of a child's restart.
+pub(crate) struct TryAgain {
+    id: ChildId,
+    /// Already counted against the intensity (a backoff delay).
+    counted: bool,
+}
+
+impl HandleInfo<Exit> for Supervisor {
+    async fn handle_info(&mut self, exit: Exit, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        match self.position_of(exit.from) {
+            Some(index) => self.child_exited(index, exit.reason, ctx).await,
+            // Not a current child: a link that is not ours, or a child we
+            // already replaced.
+            None => Ok(()),
+        }
+    }
+}
+
+impl HandleInfo<TryAgain> for Supervisor {
+    async fn handle_info(&mut self, again: TryAgain, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        let Some(index) = self.position(&again.id) else { return Ok(()) };
+        if !matches!(self.children[index].state, State::Restarting) {
+            return Ok(()); // terminated or restarted by hand meanwhile
+        }
+        if !again.counted && !self.count_restart(index, ctx) {
+            return Err(ExitReason::Shutdown);
+        }
+        self.restart_now(index, ctx).await;
+        Ok(())
+    }
+}
+
+/// One child as `which_children` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildInfo {
+    /// Its id (`None` for a dynamic supervisor's children).
+    pub id: Option<ChildId>,
+    /// The running incarnation.
+    pub pid: Option<Pid>,
+    /// Running, restarting or not running.
+    pub status: ChildStatus,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+}
+
+/// `count_children` (OTP's counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildCounts {
+    /// All child specs.
+    pub specs: usize,
+    /// Running children.
+    pub active: usize,
+    /// Specs of kind supervisor, running or not.
+    pub supervisors: usize,
+    /// Specs of kind worker, running or not.
+    pub workers: usize,
+}
+
+pub(crate) struct WhichChildren;
+pub(crate) struct CountChildren;
+pub(crate) struct TerminateChild(pub(crate) ChildId);
+pub(crate) struct RestartChild(pub(crate) ChildId);
+pub(crate) struct DeleteChild(pub(crate) ChildId);
+pub(crate) struct StartChildMsg(pub(crate) Box<dyn StartChild>);
+pub(crate) struct Snapshot;
+
+impl HandleCall<WhichChildren> for Supervisor {
+    type Reply = Vec<ChildInfo>;
+
+    async fn handle_call(&mut self, _: WhichChildren, _: &mut Context<Self>) -> Reply<Vec<ChildInfo>> {
+        // OTP lists children newest first.
+        let children = self.children.iter().rev();
+        Reply::new(
+            children
+                .map(|child| ChildInfo {
+                    id: Some(child.spec.id().clone()),
+                    pid: child.pid().cloned(),
+                    status: child.status(),
+                    kind: child.spec.kind(),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl HandleCall<CountChildren> for Supervisor {
+    type Reply = ChildCounts;
+
+    async fn handle_call(&mut self, _: CountChildren, _: &mut Context<Self>) -> Reply<ChildCounts> {
+        let mut counts = ChildCounts { specs: self.children.len(), ..ChildCounts::default() };
+        for child in &self.children {
+            counts.active += usize::from(child.pid().is_some());
+            match child.spec.kind() {
+                ChildKind::Worker => counts.workers += 1,
+                ChildKind::Supervisor => counts.supervisors += 1,
+            }
+        }
+        Reply::new(counts)
+    }
+}
+
+impl HandleCall<TerminateChild> for Supervisor {
+    type Reply = Result<(), SupervisorError>;
+
+    async fn handle_call(&mut self, TerminateChild(id): TerminateChild, ctx: &mut Context<Self>) -> Reply<Self::Reply> {
+        let Some(index) = self.position(&id) else { return Reply::new(Err(SupervisorError::NotFound)) };
+        self.stop_at(index, ctx).await;
+        if self.children[index].spec.restart() == Restart::Temporary {
+            self.children.remove(index);
+        }
+        Reply::new(Ok(()))
+    }
+}
+
+impl HandleCall<RestartChild> for Supervisor {
+    type Reply = Result<Option<Pid>, SupervisorError>;
+
+    async fn handle_call(&mut self, RestartChild(id): RestartChild, ctx: &mut Context<Self>) -> Reply<Self::Reply> {
+        let Some(index) = self.position(&id) else { return Reply::new(Err(SupervisorError::NotFound)) };
+        match self.children[index].state {
+            State::Running(_) => return Reply::new(Err(SupervisorError::Running)),
+            State::Restarting => return Reply::new(Err(SupervisorError::Restarting)),
+            State::Stopped => {}
+        }
+        Reply::new(match self.children[index].spec.start(ctx).await {
+            Ok(Some(pid)) => {
+                self.set_running(index, pid.clone());
+                Ok(Some(pid))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(SupervisorError::StartFailed(reason_of(error))),
+        })
+    }
+}
+
+impl HandleCall<DeleteChild> for Supervisor {
+    type Reply = Result<(), SupervisorError>;
+
+    async fn handle_call(&mut self, DeleteChild(id): DeleteChild, _: &mut Context<Self>) -> Reply<Self::Reply> {
+        let Some(index) = self.position(&id) else { return Reply::new(Err(SupervisorError::NotFound)) };
+        Reply::new(match self.children[index].state {
+            State::Running(_) => Err(SupervisorError::Running),
+            State::Restarting => Err(SupervisorError::Restarting),
+            State::Stopped => {
+                self.children.remove(index);
+                Ok(())
+            }
+        })
+    }
+}
+
+impl HandleCall<StartChildMsg> for Supervisor {
+    type Reply = Result<Option<Pid>, SupervisorError>;
+
+    async fn handle_call(&mut self, StartChildMsg(spec): StartChildMsg, ctx: &mut Context<Self>) -> Reply<Self::Reply> {
+        if let Some(index) = self.position(spec.id()) {
+            return Reply::new(Err(match self.children[index].pid() {
+                Some(pid) => SupervisorError::AlreadyStarted(pid.clone()),
+                None => SupervisorError::AlreadyPresent,
+            }));
+        }
+        if let Err(error) = super::validate_child(&*spec, self.auto_shutdown) {
+            return Reply::new(Err(SupervisorError::InvalidSpec(error)));
+        }
+        let started = spec.start(ctx).await;
+        let temporary = spec.restart() == Restart::Temporary;
+        Reply::new(match started {
+            Ok(Some(pid)) => {
+                self.children.push(Child::new(spec));
+                let index = self.children.len() - 1;
+                self.set_running(index, pid.clone());
+                Ok(Some(pid))
+            }
+            Ok(None) => {
+                if !temporary {
+                    self.children.push(Child::new(spec));
+                }
+                Ok(None)
+            }
+            Err(error) => Err(SupervisorError::StartFailed(reason_of(error))),
+        })
+    }
+}
+
+impl HandleCall<Snapshot> for Supervisor {
+    type Reply = SupervisorSnapshot;
+
+    async fn handle_call(&mut self, _: Snapshot, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
+        let mut children = self.snapshot_children();
+        for (child, snapshot) in self.children.iter().zip(children.iter_mut()) {
+            if let Some(nested) = child.spec.snapshot() {
+                snapshot.supervisor = nested.await.map(Box::new);
+            }
+        }
+        Reply::new(SupervisorSnapshot {
+            id: ctx.id(),
+            kind: SupervisorKind::Static(self.strategy),
+            intensity: self.intensity.max(),
+            period: self.intensity.period(),
+            restarts: self.restarts,
+            children,
+        })
+    }
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("strategy", &self.strategy)
+            .field("children", &self.children.iter().map(|child| child.spec.id()).collect::<Vec<_>>())
+            .finish()
+    }
+}

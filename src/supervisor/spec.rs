@@ -1,0 +1,330 @@
+//! Child specifications: how a supervisor starts, restarts and stops a child.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::handle::{ChildRef, ChildSlot};
+use super::snapshot::SupervisorSnapshot;
+use crate::actor::spawn::StartError;
+use crate::actor::{Actor, Context, Shutdown, SpawnOptions};
+use crate::addr::{ActorRef, Pid};
+use crate::exit::ExitReason;
+use crate::mailbox::MailboxConfig;
+
+/// When a child is restarted, by its exit reason (otp-semantics §3.4).
+///
+/// ```
+/// use treeline::{ExitReason, Restart};
+///
+/// assert!(Restart::Permanent.restarts_on(&ExitReason::Normal));
+/// assert!(!Restart::Transient.restarts_on(&ExitReason::Shutdown));
+/// assert!(Restart::Transient.restarts_on(&ExitReason::Killed));
+/// assert!(!Restart::Temporary.restarts_on(&ExitReason::Killed));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Restart {
+    /// Always restarted, whatever the reason (even `Normal`).
+    #[default]
+    Permanent,
+    /// Restarted unless it exited `Normal`, `Shutdown` or `ShutdownWith(_)`.
+    /// Its spec is kept when it is not restarted.
+    Transient,
+    /// Never restarted; its spec is removed when it exits.
+    Temporary,
+}
+
+impl Restart {
+    /// Whether a child of this type is restarted after exiting with `reason`.
+    pub fn restarts_on(self, reason: &ExitReason) -> bool {
+        match self {
+            Restart::Permanent => true,
+            Restart::Transient => !reason.is_expected(),
+            Restart::Temporary => false,
+        }
+    }
+}
+
+/// Whether a child is a worker or a supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChildKind {
+    /// Any actor.
+    Worker,
+    /// A supervisor (shutdown defaults to `Infinity`).
+    Supervisor,
+}
+
+impl fmt::Display for ChildKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChildKind::Worker => "worker",
+            ChildKind::Supervisor => "supervisor",
+        })
+    }
+}
+
+/// A child's id, unique within its supervisor.
+///
+/// ```
+/// use treeline::ChildId;
+///
+/// let id = ChildId::from("billing");
+/// assert_eq!(id.as_str(), "billing");
+/// assert_eq!(id, ChildId::from(String::from("billing")));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChildId(Cow<'static, str>);
+
+impl ChildId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&'static str> for ChildId {
+    fn from(id: &'static str) -> Self {
+        ChildId(Cow::Borrowed(id))
+    }
+}
+
+impl From<String> for ChildId {
+    fn from(id: String) -> Self {
+        ChildId(Cow::Owned(id))
+    }
+}
+
+impl fmt::Display for ChildId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ChildId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+type MakeArgs<A> = Arc<dyn Fn() -> <A as Actor>::Args + Send + Sync>;
+
+/// How a supervisor starts one child of type `A` (OTP child spec).
+///
+/// The arguments are rebuilt for every start, so a restarted child starts
+/// from its spec, as OTP restarts from the `{M, F, A}`.
+///
+/// ```
+/// use std::time::Duration;
+/// use treeline::{Actor, ChildSpec, Context, InitError, Restart, Shutdown};
+///
+/// struct Billing;
+/// impl Actor for Billing {
+///     type Args = u64;
+///     async fn init(_: u64, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Billing) }
+/// }
+///
+/// let spec = ChildSpec::<Billing>::worker("billing", 100)
+///     .restart(Restart::Transient)
+///     .shutdown(Shutdown::Timeout(Duration::from_secs(1)));
+/// let billing = spec.child_ref(); // reaches whichever incarnation runs
+/// # let _ = billing;
+/// ```
+pub struct ChildSpec<A: Actor> {
+    pub(crate) id: ChildId,
+    make_args: MakeArgs<A>,
+    pub(crate) restart: Restart,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) kind: ChildKind,
+    pub(crate) significant: bool,
+    mailbox: MailboxConfig,
+    slot: Arc<ChildSlot<A>>,
+    introspect: Option<Introspect<A>>,
+}
+
+/// A boxed snapshot of a nested supervisor.
+pub(crate) type SnapshotFuture = Pin<Box<dyn Future<Output = Option<SupervisorSnapshot>> + Send>>;
+
+/// How to snapshot a child that is itself a supervisor.
+pub(crate) type Introspect<A> = fn(ActorRef<A>) -> SnapshotFuture;
+
+/// Clones share the child's handle slot: only one incarnation of a spec runs
+/// at a time (a nested supervisor restarts from a clone of its spec, and its
+/// children's `ChildRef`s keep working).
+impl<A: Actor> Clone for ChildSpec<A> {
+    fn clone(&self) -> Self {
+        ChildSpec {
+            id: self.id.clone(),
+            make_args: self.make_args.clone(),
+            restart: self.restart,
+            shutdown: self.shutdown,
+            kind: self.kind,
+            significant: self.significant,
+            mailbox: self.mailbox,
+            slot: self.slot.clone(),
+            introspect: self.introspect,
+        }
+    }
+}
+
+impl<A: Actor> ChildSpec<A> {
+    /// A worker started with a clone of `args` each time.
+    pub fn worker(id: impl Into<ChildId>, args: A::Args) -> Self
+    where
+        A::Args: Clone + Sync,
+    {
+        ChildSpec::from_fn(id, move || args.clone())
+    }
+
+    /// A worker whose arguments `make_args` builds anew for each start.
+    pub fn from_fn(id: impl Into<ChildId>, make_args: impl Fn() -> A::Args + Send + Sync + 'static) -> Self {
+        ChildSpec {
+            id: id.into(),
+            make_args: Arc::new(make_args),
+            restart: Restart::Permanent,
+            shutdown: Shutdown::default(),
+            kind: ChildKind::Worker,
+            significant: false,
+            mailbox: MailboxConfig::default(),
+            slot: Arc::new(ChildSlot::new()),
+            introspect: None,
+        }
+    }
+
+    /// The restart type (default `Permanent`).
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// How the supervisor stops this child (default: 5 s for workers,
+    /// `Infinity` for supervisors).
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Marks the child significant for its supervisor's `AutoShutdown`.
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// The child's mailbox.
+    pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
+        self.mailbox = mailbox;
+        self
+    }
+
+    /// The child's id.
+    pub fn id(&self) -> &ChildId {
+        &self.id
+    }
+
+    /// A handle that always reaches the child's current incarnation (see
+    /// [`ChildRef`]).
+    pub fn child_ref(&self) -> ChildRef<A> {
+        ChildRef::new(self.slot.clone())
+    }
+
+    pub(crate) fn make_args(&self) -> A::Args {
+        (self.make_args)()
+    }
+
+    pub(crate) fn set_kind(&mut self, kind: ChildKind, introspect: Introspect<A>) {
+        self.kind = kind;
+        self.shutdown = Shutdown::Infinity;
+        self.introspect = Some(introspect);
+    }
+}
+
+impl<A: Actor> fmt::Debug for ChildSpec<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("actor", &std::any::type_name::<A>())
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .field("kind", &self.kind)
+            .field("significant", &self.significant)
+            .finish()
+    }
+}
+
+// === the erased form a supervisor keeps ===
+
+pub(crate) type StartFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Pid>, StartError>> + Send + 'a>>;
+
+/// A child spec with its actor type erased.
+pub(crate) trait StartChild: Send + Sync + 'static {
+    fn id(&self) -> &ChildId;
+    fn restart(&self) -> Restart;
+    fn shutdown(&self) -> Shutdown;
+    fn kind(&self) -> ChildKind;
+    fn significant(&self) -> bool;
+    fn actor_type(&self) -> &'static str;
+    /// Starts (and links) a new incarnation from the supervisor's context.
+    /// `Ok(None)`: the child's `init` answered `Ignore`.
+    fn start<'a>(&'a self, ctx: &'a mut Context<super::Supervisor>) -> StartFuture<'a>;
+    /// The current incarnation died or was stopped.
+    fn clear(&self);
+    /// If the child is a supervisor: its snapshot.
+    fn snapshot(&self) -> Option<SnapshotFuture>;
+    fn box_clone(&self) -> Box<dyn StartChild>;
+}
+
+impl<A: Actor> StartChild for ChildSpec<A> {
+    fn id(&self) -> &ChildId {
+        &self.id
+    }
+
+    fn restart(&self) -> Restart {
+        self.restart
+    }
+
+    fn shutdown(&self) -> Shutdown {
+        self.shutdown
+    }
+
+    fn kind(&self) -> ChildKind {
+        self.kind
+    }
+
+    fn significant(&self) -> bool {
+        self.significant
+    }
+
+    fn actor_type(&self) -> &'static str {
+        std::any::type_name::<A>()
+    }
+
+    fn start<'a>(&'a self, ctx: &'a mut Context<super::Supervisor>) -> StartFuture<'a> {
+        Box::pin(async move {
+            let options = SpawnOptions::new().mailbox(self.mailbox).link();
+            match ctx.spawn_with::<A>(self.make_args(), options).await {
+                Ok(child) => {
+                    let pid = child.pid();
+                    self.slot.set(Some(child));
+                    Ok(Some(pid))
+                }
+                Err(StartError::Ignored) => Ok(None),
+                Err(error) => Err(error),
+            }
+        })
+    }
+
+    fn clear(&self) {
+        self.slot.set(None);
+    }
+
+    fn snapshot(&self) -> Option<SnapshotFuture> {
+        let introspect = self.introspect?;
+        let current = self.child_ref().current()?;
+        Some(introspect(current))
+    }
+
+    fn box_clone(&self) -> Box<dyn StartChild> {
+        Box::new(self.clone())
+    }
+}
