@@ -6,6 +6,7 @@ mod scripted;
 mod signals;
 mod stress;
 mod supervision;
+mod supervision_model;
 mod support;
 mod system;
 mod timers;
