@@ -145,6 +145,37 @@ impl Pid {
     }
 
     /// Kills the actor: `exit(ExitReason::Kill)`.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.kill();
+    /// assert_eq!(echo.join().await, ExitReason::Killed);
+    /// # }
+    /// ```
     pub fn kill(&self) -> bool {
         self.exit(ExitReason::Kill)
     }
@@ -153,6 +184,29 @@ impl Pid {
     /// `gen_server:stop/3` with an infinite timeout). `terminate` runs whether
     /// or not the actor traps exits. The stop request overtakes queued user
     /// messages (priority lane).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let pid = system.spawn::<W>(1).await.unwrap().pid();
+    /// assert_eq!(pid.stop(ExitReason::Normal).await, Ok(()));
+    /// assert_eq!(pid.stop(ExitReason::Normal).await, Err(StopError::NoProc));
+    /// # }
+    /// ```
     pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
         stop(&*self.0, reason, None).await
     }
@@ -169,6 +223,29 @@ impl Pid {
     }
 
     /// Waits until the actor is dead and returns its exit reason.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let pid = system.spawn::<W>(1).await.unwrap().pid();
+    /// pid.request_stop(ExitReason::Shutdown);
+    /// assert_eq!(pid.join().await, ExitReason::Shutdown);
+    /// # }
+    /// ```
     pub async fn join(&self) -> ExitReason {
         join(&*self.0).await
     }
@@ -288,6 +365,36 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// `Ok(())` means the message was queued, or shed by the actor's own
     /// overflow policy (`DropNewest`, `StopActor`: then it is a dead letter).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.cast(7).await.unwrap(); // queued (unbounded mailbox: never waits)
+    /// # }
+    /// ```
     pub async fn cast<M: Send + 'static>(&self, msg: M) -> Result<(), SendError<M>>
     where
         A: HandleCast<M>,
@@ -297,6 +404,36 @@ impl<A: Actor> ActorRef<A> {
 
     /// Sends a cast without ever waiting: a full `Wait` mailbox gives
     /// [`SendError::Full`].
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.try_cast(7).unwrap();
+    /// # }
+    /// ```
     pub fn try_cast<M: Send + 'static>(&self, msg: M) -> Result<(), SendError<M>>
     where
         A: HandleCast<M>,
@@ -306,6 +443,36 @@ impl<A: Actor> ActorRef<A> {
 
     /// Sends a plain message (handled by [`HandleInfo::handle_info`]), like
     /// Erlang's `!`.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.send(7).await.unwrap(); // to HandleInfo<u32>
+    /// # }
+    /// ```
     pub async fn send<M: Send + 'static>(&self, msg: M) -> Result<(), SendError<M>>
     where
         A: HandleInfo<M>,
@@ -323,6 +490,36 @@ impl<A: Actor> ActorRef<A> {
 
     /// Delivers a domain event straight to this actor's
     /// [`HandleEvent::handle_event`], bypassing topics.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.notify(Ping).await.unwrap(); // straight to HandleEvent<Ping>
+    /// # }
+    /// ```
     pub async fn notify<E: Event>(&self, event: E) -> Result<(), SendError<E>>
     where
         A: HandleEvent<E>,
@@ -346,6 +543,39 @@ impl<A: Actor> ActorRef<A> {
     /// [`CallError::CallingSelf`] from inside the actor itself;
     /// [`CallError::Timeout`] (the actor keeps running, the late reply is
     /// dropped); [`CallError::MailboxFull`]; [`CallError::NoReply`].
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// assert_eq!(echo.call(7).await, Ok(7));
+    /// echo.kill();
+    /// echo.join().await;
+    /// assert_eq!(echo.call(7).await, Err(CallError::NoProc));
+    /// # }
+    /// ```
     pub async fn call<M: Send + 'static>(&self, msg: M) -> Result<A::Reply, CallError>
     where
         A: HandleCall<M>,
@@ -354,6 +584,37 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// [`ActorRef::call`] with an explicit timeout.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// use std::time::Duration;
+    /// assert_eq!(echo.call_timeout(7, Duration::from_millis(100)).await, Ok(7));
+    /// # }
+    /// ```
     pub async fn call_timeout<M: Send + 'static>(&self, msg: M, timeout: Duration) -> Result<A::Reply, CallError>
     where
         A: HandleCall<M>,
@@ -372,6 +633,36 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// [`ActorRef::call`] that waits as long as it takes (OTP `infinity`).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// assert_eq!(echo.call_forever(7).await, Ok(7));
+    /// # }
+    /// ```
     pub async fn call_forever<M: Send + 'static>(&self, msg: M) -> Result<A::Reply, CallError>
     where
         A: HandleCall<M>,
@@ -401,6 +692,38 @@ impl<A: Actor> ActorRef<A> {
 
     /// Stops the actor with `reason` and waits until it is dead; see
     /// [`Pid::stop`].
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// assert_eq!(echo.stop(ExitReason::Normal).await, Ok(()));
+    /// assert!(!echo.is_alive());
+    /// assert_eq!(echo.stop(ExitReason::Normal).await, Err(StopError::NoProc));
+    /// # }
+    /// ```
     pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
         if cell::is_current(self.cell.address()) {
             return Err(StopError::CallingSelf);
@@ -418,11 +741,75 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Asks the actor to stop without waiting; see [`Pid::request_stop`].
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// assert!(echo.request_stop(ExitReason::Shutdown));
+    /// assert_eq!(echo.join().await, ExitReason::Shutdown);
+    /// # }
+    /// ```
     pub fn request_stop(&self, reason: ExitReason) -> bool {
         self.cell.signal(Signal::Stop { reason, reply: None }).is_ok()
     }
 
     /// Sends an exit signal; see [`Pid::exit`].
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.exit(ExitReason::Normal); // ignored: not trapping, not from itself
+    /// assert_eq!(echo.call(1).await, Ok(1));
+    /// echo.exit(ExitReason::custom("enough"));
+    /// assert_eq!(echo.join().await, ExitReason::custom("enough"));
+    /// # }
+    /// ```
     pub fn exit(&self, reason: ExitReason) -> bool {
         exit_signal(&*self.cell, reason)
     }
@@ -433,11 +820,74 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Waits until the actor is dead and returns its exit reason.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// echo.cast(7).await.unwrap();
+    /// echo.request_stop(ExitReason::Normal);
+    /// assert_eq!(echo.join().await, ExitReason::Normal);
+    /// # }
+    /// ```
     pub async fn join(&self) -> ExitReason {
         join(&*self.cell).await
     }
 
     /// A handle that can cast `M` to this actor without naming its type.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// let recipient: Recipient<u32> = echo.recipient();
+    /// recipient.cast(1).await.unwrap();
+    /// # }
+    /// ```
     pub fn recipient<M: Send + 'static>(&self) -> Recipient<M>
     where
         A: HandleCast<M>,

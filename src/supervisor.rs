@@ -277,38 +277,155 @@ impl SupervisorRef {
     }
 
     /// Children, newest first (OTP order).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// let children = sup.which_children().await.unwrap();
+    /// assert_eq!(children[0].id, Some(ChildId::from("w")));
+    /// assert_eq!(children[0].status, ChildStatus::Running);
+    /// # }
+    /// ```
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         Ok(self.actor.call_forever(WhichChildren).await?)
     }
 
     /// OTP's counts: specs, active, supervisors, workers.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// let counts = sup.count_children().await.unwrap();
+    /// assert_eq!((counts.specs, counts.active, counts.workers), (1, 1, 1));
+    /// # }
+    /// ```
     pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
         Ok(self.actor.call_forever(CountChildren).await?)
     }
 
     /// Stops a child per its shutdown spec; it is not restarted and its spec
     /// stays (unless temporary). Idempotent.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// sup.terminate_child("w").await.unwrap();
+    /// assert_eq!(sup.count_children().await.unwrap().active, 0);
+    /// assert_eq!(sup.terminate_child("nope").await, Err(SupervisorError::NotFound));
+    /// # }
+    /// ```
     pub async fn terminate_child(&self, id: impl Into<ChildId>) -> Result<(), SupervisorError> {
         self.actor.call_forever(TerminateChild(id.into())).await?
     }
 
     /// Starts a child that is not running (`Ok(None)` if its `init` ignored).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// assert_eq!(sup.restart_child("w").await, Err(SupervisorError::Running));
+    /// sup.terminate_child("w").await.unwrap();
+    /// assert!(sup.restart_child("w").await.unwrap().is_some());
+    /// # }
+    /// ```
     pub async fn restart_child(&self, id: impl Into<ChildId>) -> Result<Option<Pid>, SupervisorError> {
         self.actor.call_forever(RestartChild(id.into())).await?
     }
 
     /// Removes the spec of a child that is not running.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// assert_eq!(sup.delete_child("w").await, Err(SupervisorError::Running));
+    /// sup.terminate_child("w").await.unwrap();
+    /// assert_eq!(sup.delete_child("w").await, Ok(()));
+    /// # }
+    /// ```
     pub async fn delete_child(&self, id: impl Into<ChildId>) -> Result<(), SupervisorError> {
         self.actor.call_forever(DeleteChild(id.into())).await?
     }
 
     /// Adds a child (after the others) and starts it.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// let late = ChildSpec::<W>::worker("late", ()).restart(Restart::Temporary);
+    /// assert!(sup.start_child(late).await.unwrap().is_some());
+    /// # }
+    /// ```
     pub async fn start_child<A: Actor>(&self, spec: ChildSpec<A>) -> Result<Option<Pid>, SupervisorError> {
         self.actor.call_forever(StartChildMsg(Box::new(spec))).await?
     }
 
     /// The whole tree below this supervisor, as plain data; `Display` renders
     /// it as text.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let sup = system.start(Supervisor::one_for_one().child(ChildSpec::<W>::worker("w", ()))).await.unwrap();
+    /// let tree = sup.snapshot().await.unwrap();
+    /// assert_eq!(tree.children.len(), 1);
+    /// println!("{tree}");
+    /// # }
+    /// ```
     pub async fn snapshot(&self) -> Result<SupervisorSnapshot, SupervisorError> {
         Ok(self.actor.call_timeout(Snapshot, crate::DEFAULT_CALL_TIMEOUT).await?)
     }

@@ -84,11 +84,66 @@ impl System {
 
     /// Spawns a top-level actor with default options. Returns once its `init`
     /// has finished; see [`StartError`] for the failures.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let w = system.spawn::<W>(1).await.unwrap();
+    /// assert_eq!(w.call(2).await, Ok(2));
+    /// # }
+    /// ```
     pub async fn spawn<A: Actor>(&self, args: A::Args) -> Result<ActorRef<A>, StartError> {
         self.spawn_with(args, SpawnOptions::default()).await
     }
 
     /// Spawns a top-level actor with options.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// let options = SpawnOptions::new().mailbox(MailboxConfig::bounded(100, Overflow::Reject));
+    /// let bounded = system.spawn_with::<Echo>((), options).await.unwrap();
+    /// assert_eq!(bounded.call(1).await, Ok(1));
+    /// # let _ = echo;
+    /// # }
+    /// ```
     pub async fn spawn_with<A: Actor>(&self, args: A::Args, options: SpawnOptions) -> Result<ActorRef<A>, StartError> {
         spawn::start::<A>(self, args, options, Parent::System).await
     }
@@ -105,6 +160,38 @@ impl System {
     /// Idempotent. A `terminate` that panics or hangs cannot hang shutdown
     /// (the kill ends it at its next await point; a callback that never
     /// yields cannot be interrupted by any tokio runtime).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// system.shutdown().await;
+    /// assert!(!echo.is_alive());
+    /// assert_eq!(system.spawn::<Echo>(()).await.err(), Some(StartError::SystemStopped));
+    /// # }
+    /// ```
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
         for (pid, policy) in self.inner.table.top_level_newest_first() {
@@ -141,11 +228,72 @@ impl System {
     }
 
     /// The live actor with this id, if any.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// assert_eq!(system.lookup(echo.id()), Some(echo.pid()));
+    /// # }
+    /// ```
     pub fn lookup(&self, id: ActorId) -> Option<Pid> {
         self.inner.table.get(id)
     }
 
     /// Dead letters so far, by reason.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct Echo;
+    /// # impl Actor for Echo {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Echo) }
+    /// # }
+    /// # impl HandleCall<u32> for Echo {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for Echo {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # impl HandleInfo<u32> for Echo {
+    /// #     async fn handle_info(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[derive(Clone)] struct Ping;
+    /// # impl Event for Ping { const TOPIC: &'static str = "ping"; }
+    /// # impl HandleEvent<Ping> for Echo {
+    /// #     async fn handle_event(&mut self, _: Ping, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// # let echo = system.spawn::<Echo>(()).await.unwrap();
+    /// assert_eq!(system.dead_letters().total(), 0);
+    /// # let _ = echo;
+    /// # }
+    /// ```
     pub fn dead_letters(&self) -> DeadLetterStats {
         self.inner.dead_letters.snapshot()
     }

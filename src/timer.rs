@@ -36,6 +36,25 @@ pub struct TimerRef {
 impl TimerRef {
     /// Cancels the timer. Returns true if it had not fired yet (for an
     /// interval: if it was still running); its message is then never sent.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::*;
+    /// struct Later;
+    /// impl Actor for Later {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         let timer = ctx.send_after(Duration::from_secs(60), Wake);
+    ///         assert!(timer.cancel()); // it had not fired: Wake is never sent
+    ///         assert!(!timer.cancel());
+    ///         Ok(Later)
+    ///     }
+    /// }
+    /// struct Wake;
+    /// impl HandleInfo<Wake> for Later {
+    ///     async fn handle_info(&mut self, _: Wake, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    /// ```
     pub fn cancel(&self) -> bool {
         let cancelled = self.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok();
         self.task.abort();

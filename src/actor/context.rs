@@ -128,6 +128,22 @@ impl<A: Actor> Context<A> {
     }
 
     /// This actor's own handle.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Pinger;
+    /// impl Actor for Pinger {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.myself().try_send(Tick).expect("own mailbox"); // a message to itself
+    ///         Ok(Pinger)
+    ///     }
+    /// }
+    /// struct Tick;
+    /// impl HandleInfo<Tick> for Pinger {
+    ///     async fn handle_info(&mut self, _: Tick, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    /// ```
     pub fn myself(&self) -> &ActorRef<A> {
         &self.myself
     }
@@ -158,6 +174,24 @@ impl<A: Actor> Context<A> {
 
     /// Spawns an actor linked to this one (OTP `start_link`): this actor is
     /// its parent.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Worker;
+    /// impl Actor for Worker {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Worker) }
+    /// }
+    /// struct Boss { worker: ActorRef<Worker> }
+    /// impl Actor for Boss {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         // If the worker crashes, the boss dies with it (and vice versa).
+    ///         let worker = ctx.spawn_link::<Worker>(()).await.map_err(|e| InitError::stop(e.to_string()))?;
+    ///         Ok(Boss { worker })
+    ///     }
+    /// }
+    /// ```
     pub async fn spawn_link<B: Actor>(&mut self, args: B::Args) -> Result<ActorRef<B>, StartError> {
         self.spawn_with(args, SpawnOptions::default().link()).await
     }
@@ -179,6 +213,18 @@ impl<A: Actor> Context<A> {
     /// pair). When either dies, the other gets an exit signal with the reason.
     /// Linking to a dead actor delivers an exit signal with
     /// [`ExitReason::NoProc`] to this actor, as OTP does.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Pair;
+    /// impl Actor for Pair {
+    ///     type Args = Pid;
+    ///     async fn init(partner: Pid, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.link(&partner); // each dies when the other dies abnormally
+    ///         Ok(Pair)
+    ///     }
+    /// }
+    /// ```
     pub fn link(&mut self, target: impl Into<Pid>) {
         let target = target.into();
         if target.id() == self.id() {
@@ -198,6 +244,19 @@ impl<A: Actor> Context<A> {
 
     /// Removes the link with `target`. No exit signal from it arrives after
     /// this returns, even if it is already dying.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Loner;
+    /// impl Actor for Loner {
+    ///     type Args = Pid;
+    ///     async fn init(partner: Pid, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.link(&partner);
+    ///         ctx.unlink(&partner); // no exit signal from it from now on
+    ///         Ok(Loner)
+    ///     }
+    /// }
+    /// ```
     pub fn unlink(&mut self, target: impl Into<Pid>) {
         let target = target.into();
         let id = self.id();
@@ -209,6 +268,24 @@ impl<A: Actor> Context<A> {
     /// Monitors `target`: when it dies this actor gets a [`Down`] in
     /// [`HandleInfo<Down>`]. Monitors stack (each call is a separate monitor).
     /// Monitoring a dead actor gives `Down` with [`ExitReason::NoProc`] at once.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Watcher;
+    /// impl Actor for Watcher {
+    ///     type Args = Pid;
+    ///     async fn init(target: Pid, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.monitor(&target);
+    ///         Ok(Watcher)
+    ///     }
+    /// }
+    /// impl HandleInfo<Down> for Watcher {
+    ///     async fn handle_info(&mut self, down: Down, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         println!("{} is gone: {}", down.id, down.reason);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn monitor(&mut self, target: impl Into<Pid>) -> MonitorRef
     where
         A: HandleInfo<Down>,
@@ -228,6 +305,22 @@ impl<A: Actor> Context<A> {
     /// Removes a monitor. Its `Down` is never handled afterwards, even if the
     /// target already died (OTP `demonitor(Ref, [flush])`). Returns false for
     /// an unknown or already handled monitor.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Curious;
+    /// impl Actor for Curious {
+    ///     type Args = Pid;
+    ///     async fn init(target: Pid, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         let monitor = ctx.monitor(&target);
+    ///         assert!(ctx.demonitor(monitor)); // no Down will be handled for it
+    ///         Ok(Curious)
+    ///     }
+    /// }
+    /// impl HandleInfo<Down> for Curious {
+    ///     async fn handle_info(&mut self, _: Down, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    /// ```
     pub fn demonitor(&mut self, monitor: MonitorRef) -> bool {
         let book = self.book();
         if let Some(target) = book.monitoring.remove(&monitor) {
@@ -241,6 +334,24 @@ impl<A: Actor> Context<A> {
     /// `process_flag(trap_exit, true)`), except the untrappable
     /// [`ExitReason::Kill`] and an exit from the parent, which runs
     /// `terminate` and stops.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Guard;
+    /// impl Actor for Guard {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.trap_exit(true);
+    ///         Ok(Guard)
+    ///     }
+    /// }
+    /// impl HandleInfo<Exit> for Guard {
+    ///     async fn handle_info(&mut self, exit: Exit, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         println!("{} exited: {}", exit.from, exit.reason); // and we live on
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn trap_exit(&mut self, on: bool)
     where
         A: HandleInfo<Exit>,
@@ -256,6 +367,18 @@ impl<A: Actor> Context<A> {
 
     /// Sends an exit signal from this actor to `target` (OTP `exit/2`).
     /// Returns false if the target was already dead.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Judge;
+    /// impl Actor for Judge {
+    ///     type Args = Pid;
+    ///     async fn init(convict: Pid, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.exit(&convict, ExitReason::Kill); // untrappable
+    ///         Ok(Judge)
+    ///     }
+    /// }
+    /// ```
     pub fn exit(&self, target: impl Into<Pid>, reason: ExitReason) -> bool {
         let from = self.id();
         target.into().0.signal(Signal::Exit { from, reason, linked: false }).is_ok()
@@ -266,6 +389,24 @@ impl<A: Actor> Context<A> {
     /// Sends `msg` to this actor's [`HandleInfo<M>`] after `delay`
     /// (`erlang:send_after/3`). Cancel it with [`TimerRef::cancel`]. Timers
     /// die with the actor.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::*;
+    /// struct Reminder;
+    /// impl Actor for Reminder {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         let timer = ctx.send_after(Duration::from_secs(30), Remind);
+    ///         let _ = timer; // timer.cancel() would call it off
+    ///         Ok(Reminder)
+    ///     }
+    /// }
+    /// struct Remind;
+    /// impl HandleInfo<Remind> for Reminder {
+    ///     async fn handle_info(&mut self, _: Remind, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    /// ```
     pub fn send_after<M: Send + 'static>(&mut self, delay: Duration, msg: M) -> TimerRef
     where
         A: HandleInfo<M>,
@@ -277,6 +418,24 @@ impl<A: Actor> Context<A> {
 
     /// Sends a clone of `msg` every `period` until cancelled (or the actor
     /// dies). Ticks missed while the actor was busy are skipped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::*;
+    /// struct Heart;
+    /// impl Actor for Heart {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.send_interval(Duration::from_secs(1), Beat);
+    ///         Ok(Heart)
+    ///     }
+    /// }
+    /// #[derive(Clone)]
+    /// struct Beat;
+    /// impl HandleInfo<Beat> for Heart {
+    ///     async fn handle_info(&mut self, _: Beat, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    /// ```
     pub fn send_interval<M: Clone + Send + 'static>(&mut self, period: Duration, msg: M) -> TimerRef
     where
         A: HandleInfo<M>,
@@ -309,6 +468,25 @@ impl<A: Actor> Context<A> {
     /// If no message arrives within `timeout` after the current callback,
     /// [`HandleInfo<IdleTimeout>`] is called (OTP's return timeout). Any
     /// message cancels it; it is ignored if a message is already waiting.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::*;
+    /// struct Session;
+    /// impl Actor for Session {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.idle_timeout(Duration::from_secs(60));
+    ///         Ok(Session)
+    ///     }
+    /// }
+    /// impl HandleInfo<IdleTimeout> for Session {
+    ///     async fn handle_info(&mut self, _: IdleTimeout, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         ctx.stop(ExitReason::Normal); // idle for a minute: end the session
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn idle_timeout(&mut self, timeout: Duration)
     where
         A: HandleInfo<IdleTimeout>,
@@ -322,6 +500,22 @@ impl<A: Actor> Context<A> {
     /// Stops the actor with `reason` when the current callback returns;
     /// `terminate` runs. In a call handler the reply is delivered after
     /// `terminate`.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Job;
+    /// impl Actor for Job {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Job) }
+    /// }
+    /// struct Done;
+    /// impl HandleCast<Done> for Job {
+    ///     async fn handle_cast(&mut self, _: Done, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         ctx.stop(ExitReason::Normal); // terminate runs after this handler
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn stop(&mut self, reason: ExitReason) {
         self.extra().stop = Some(reason);
         self.requests |= requests::STOP;
@@ -329,6 +523,22 @@ impl<A: Actor> Context<A> {
 
     /// Releases spare mailbox buffer memory after the current callback (OTP
     /// `hibernate`). State and behaviour are unchanged.
+    ///
+    /// ```
+    /// use treeline::*;
+    /// struct Rare;
+    /// impl Actor for Rare {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Rare) }
+    /// }
+    /// struct Burst(Vec<u8>);
+    /// impl HandleCast<Burst> for Rare {
+    ///     async fn handle_cast(&mut self, _: Burst, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         ctx.hibernate(); // give spare buffers back after a burst
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn hibernate(&mut self) {
         self.requests |= requests::HIBERNATE;
     }

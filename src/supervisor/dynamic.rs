@@ -489,12 +489,62 @@ where
 
     /// Starts a child with `args` (reused for its restarts). `Ok(None)`: its
     /// `init` ignored the start.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let sup = system.start_dynamic(DynamicSpec::<W>::new().max_children(2)).await.unwrap();
+    /// let first = sup.start_child(1).await.unwrap().expect("started");
+    /// assert_eq!(first.call(7).await, Ok(7));
+    /// sup.start_child(2).await.unwrap();
+    /// assert_eq!(sup.start_child(3).await.err(), Some(SupervisorError::MaxChildren));
+    /// # }
+    /// ```
     pub async fn start_child(&self, args: A::Args) -> Result<Option<ChildRef<A>>, SupervisorError> {
         self.actor.call_forever(StartDynamic(args)).await?
     }
 
     /// Stops the child whose current incarnation is `id`; `NotFound` for
     /// anything else (including a second call).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let sup = system.start_dynamic(DynamicSpec::<W>::new()).await.unwrap();
+    /// let child = sup.start_child(1).await.unwrap().unwrap();
+    /// let id = child.id().unwrap();
+    /// assert_eq!(sup.terminate_child(id).await, Ok(()));
+    /// assert_eq!(sup.terminate_child(id).await, Err(SupervisorError::NotFound));
+    /// # }
+    /// ```
     pub async fn terminate_child(&self, id: ActorId) -> Result<(), SupervisorError> {
         self.actor.call_forever(TerminateDynamic(id)).await?
     }

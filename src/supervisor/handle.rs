@@ -84,6 +84,31 @@ impl<A: Actor> ChildRef<A> {
     }
 
     /// The current incarnation, if one is running.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let spec = ChildSpec::<W>::worker("w", 1);
+    /// let w = spec.child_ref();
+    /// assert!(w.current().is_none()); // not started yet
+    /// system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+    /// assert!(w.current().is_some());
+    /// # }
+    /// ```
     pub fn current(&self) -> Option<ActorRef<A>> {
         self.slot.get().filter(ActorRef::is_alive)
     }
@@ -95,6 +120,31 @@ impl<A: Actor> ChildRef<A> {
 
     /// Calls the current incarnation ([`ActorRef::call`]); `NoProc` while
     /// none runs.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let spec = ChildSpec::<W>::worker("w", 1);
+    /// let w = spec.child_ref();
+    /// assert_eq!(w.call(5).await, Err(CallError::NoProc));
+    /// system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+    /// assert_eq!(w.call(5).await, Ok(5));
+    /// # }
+    /// ```
     pub async fn call<M: Send + 'static>(&self, msg: M) -> Result<A::Reply, CallError>
     where
         A: HandleCall<M>,
@@ -117,6 +167,30 @@ impl<A: Actor> ChildRef<A> {
     }
 
     /// Casts to the current incarnation ([`ActorRef::cast`]).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # impl HandleCall<u32> for W {
+    /// #     type Reply = u32;
+    /// #     async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> { Reply::new(n) }
+    /// # }
+    /// # impl HandleCast<u32> for W {
+    /// #     async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let spec = ChildSpec::<W>::worker("w", 1);
+    /// let w = spec.child_ref();
+    /// system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+    /// w.cast(5).await.unwrap();
+    /// # }
+    /// ```
     pub async fn cast<M: Send + 'static>(&self, msg: M) -> Result<(), SendError<M>>
     where
         A: HandleCast<M>,
