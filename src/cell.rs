@@ -12,12 +12,12 @@ use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::actor::run;
 use crate::actor::Actor;
 use crate::addr::ActorId;
-use crate::dead_letter::DeadLetterReason;
+use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::{Dispatch, Kind};
 use crate::mailbox::queue::{Admission, Mailbox, Refused};
@@ -74,6 +74,10 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn address(&self) -> usize;
     /// The actor's Rust type name.
     fn type_name(&self) -> &'static str;
+    /// The cell as `Any`, to recover its actor type (typed registry lookups).
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+    /// The registry entries the actor holds.
+    fn registrations(&self) -> Vec<crate::registry::Registration>;
     /// Messages waiting in the shared mailbox queue.
     fn mailbox_len(&self) -> usize;
     /// The mailbox capacity, `None` when unbounded.
@@ -156,6 +160,12 @@ impl<A: Actor> ActorCell<A> {
     pub(crate) fn dead_letter(&self, message: &'static str, kind: Kind, reason: DeadLetterReason) {
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
         self.system.dead_letter_counters().record(self.id, message, kind, reason);
+        // Observers of the dead-letter topic hear of it (but a dropped
+        // DeadLetter is not reported again, which could loop).
+        if message != std::any::type_name::<DeadLetter>() {
+            let letter = DeadLetter { to: self.id, message_type: message, kind: kind.as_str(), reason };
+            self.system.registry().report_dead_letter(letter);
+        }
     }
 
     /// Offers a message; waits for room only in a full `Wait` mailbox.
@@ -257,6 +267,14 @@ impl<A: Actor> Process for ActorCell<A> {
 
     fn type_name(&self) -> &'static str {
         std::any::type_name::<A>()
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
+    }
+
+    fn registrations(&self) -> Vec<crate::registry::Registration> {
+        self.mailbox.registrations()
     }
 
     fn mailbox_len(&self) -> usize {

@@ -16,6 +16,45 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::addr::ActorId;
 use crate::mailbox::envelope::Kind;
 
+/// A dead letter, as published on the dead-letter topic
+/// ([`DeadLetter::TOPIC`], `"treeline.dead_letters"`): subscribe an actor to
+/// it to observe every message that was dropped instead of handled.
+///
+/// ```
+/// use treeline::{Actor, Context, DeadLetter, ExitReason, HandleEvent, InitError};
+///
+/// struct Auditor { dropped: u64 }
+/// impl Actor for Auditor {
+///     type Args = ();
+///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+///         ctx.subscribe::<DeadLetter>()?;
+///         Ok(Auditor { dropped: 0 })
+///     }
+/// }
+/// impl HandleEvent<DeadLetter> for Auditor {
+///     async fn handle_event(&mut self, letter: DeadLetter, _: &mut Context<Self>) -> Result<(), ExitReason> {
+///         self.dropped += 1;
+///         println!("{} lost a {} ({})", letter.to, letter.message_type, letter.reason);
+///         Ok(())
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The actor it was addressed to.
+    pub to: ActorId,
+    /// The message's Rust type.
+    pub message_type: &'static str,
+    /// `"call"`, `"cast"`, `"info"` or `"event"`.
+    pub kind: &'static str,
+    /// Why it was dropped.
+    pub reason: DeadLetterReason,
+}
+
+impl crate::event::Event for DeadLetter {
+    const TOPIC: &'static str = "treeline.dead_letters";
+}
+
 /// Why a message became a dead letter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -8,10 +8,12 @@ mod dead_letter;
 mod event;
 mod exit;
 mod mailbox;
+mod registry;
 mod signal;
 mod supervisor;
 mod system;
 mod timer;
+mod topic;
 
 pub use actor::spawn::{ConfigError, StartError};
 pub use actor::{
@@ -19,10 +21,13 @@ pub use actor::{
     Shutdown, SpawnOptions,
 };
 pub use addr::{ActorId, ActorRef, CallError, Pid, Recipient, SendError, StopError, DEFAULT_CALL_TIMEOUT};
-pub use dead_letter::{DeadLetterReason, DeadLetterStats};
+pub use dead_letter::{DeadLetter, DeadLetterReason, DeadLetterStats};
 pub use event::Event;
 pub use exit::{ExitReason, PanicReason, Reason};
 pub use mailbox::{MailboxConfig, MailboxOverflow, Overflow};
+pub use registry::{
+    Meta, Name, PublishError, Registry, RegistryError, RegistryEvent, RegistryKey, RegistryStats, Subscriber,
+};
 pub use signal::{Down, Exit, IdleTimeout, MonitorRef};
 pub use supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildId, ChildInfo, ChildKind, ChildRef, ChildSnapshot, ChildSpec, ChildStatus,
@@ -31,3 +36,4 @@ pub use supervisor::{
 };
 pub use system::System;
 pub use timer::TimerRef;
+pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};

@@ -21,8 +21,11 @@ use crate::actor::spawn::{self, Parent, StartError};
 use crate::actor::{Actor, Shutdown, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
+use crate::event::Event;
 use crate::exit::ExitReason;
+use crate::registry::{Name, PublishError, Registry};
 use crate::signal::{MonitorRef, Signal};
+use crate::topic::Topic;
 use deadlines::Deadlines;
 use table::ProcessTable;
 
@@ -64,6 +67,7 @@ struct SystemInner {
     table: ProcessTable,
     dead_letters: DeadLetterCounters,
     deadlines: Arc<Deadlines>,
+    registry: Registry,
     stopping: AtomicBool,
 }
 
@@ -77,6 +81,7 @@ impl System {
                 table: ProcessTable::new(),
                 dead_letters: DeadLetterCounters::default(),
                 deadlines: Deadlines::new(),
+                registry: Registry::new(),
                 stopping: AtomicBool::new(false),
             }),
         }
@@ -220,6 +225,43 @@ impl System {
     /// True once [`System::shutdown`] has started.
     pub fn is_stopping(&self) -> bool {
         self.inner.stopping.load(Ordering::Acquire)
+    }
+
+    /// This System's registry: names and topics.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The live actor registered under `name` (see [`Registry::whereis`]).
+    pub fn whereis<A: Actor>(&self, name: &Name<A>) -> Option<ActorRef<A>> {
+        self.inner.registry.whereis(name)
+    }
+
+    /// Publishes `event` on its topic to every subscriber (see
+    /// [`Registry::publish`]); returns how many it was queued for.
+    ///
+    /// ```
+    /// use treeline::{Event, System};
+    ///
+    /// #[derive(Clone)]
+    /// struct OrderPlaced { order: u64 }
+    /// impl Event for OrderPlaced { const TOPIC: &'static str = "orders.placed"; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// // Nobody subscribes yet: not an error, and counted as unrouted.
+    /// assert_eq!(system.publish(OrderPlaced { order: 1 }).await, Ok(0));
+    /// assert_eq!(system.registry().stats().unrouted, 1);
+    /// # }
+    /// ```
+    pub async fn publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
+        self.inner.registry.publish(event).await
+    }
+
+    /// Publishes `event` on another topic than `E::TOPIC`.
+    pub async fn publish_to<E: Event>(&self, topic: &Topic, event: E) -> Result<usize, PublishError> {
+        self.inner.registry.publish_to(topic, event).await
     }
 
     /// Live actors.

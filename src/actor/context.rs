@@ -10,13 +10,16 @@ use tokio::sync::oneshot;
 use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
 use super::reply::{Deferred, Owed};
 use super::spawn::{self, Parent, StartError};
-use super::{Actor, HandleContinue, HandleInfo, SpawnOptions};
+use super::{Actor, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
+use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
+use crate::registry::{Meta, Name, PublishError, RegistryError};
 use crate::signal::{Down, Exit, IdleTimeout, MonitorRef, Signal};
 use crate::system::System;
 use crate::timer::{self, TimerRef};
+use crate::topic::{Pattern, Topic};
 
 /// Builds the internal envelope for a runtime-produced message.
 pub(crate) type Converter<A, M> = fn(M) -> Envelope<A>;
@@ -194,6 +197,18 @@ impl<A: Actor> Context<A> {
     /// ```
     pub async fn spawn_link<B: Actor>(&mut self, args: B::Args) -> Result<ActorRef<B>, StartError> {
         self.spawn_with(args, SpawnOptions::default().link()).await
+    }
+
+    /// Spawns with registrations to make before `init` (child specs).
+    pub(crate) async fn spawn_with_setup<B: Actor>(
+        &mut self,
+        args: B::Args,
+        options: SpawnOptions,
+        setups: &[spawn::Setup<B>],
+    ) -> Result<ActorRef<B>, StartError> {
+        let system = self.system().clone();
+        let parent = Parent::Actor { pid: self.myself.pid(), book: self.book() };
+        spawn::start_with_setup::<B>(&system, args, options, parent, setups).await
     }
 
     /// Spawns an actor with options ([`SpawnOptions::link`] links it).
@@ -382,6 +397,128 @@ impl<A: Actor> Context<A> {
     pub fn exit(&self, target: impl Into<Pid>, reason: ExitReason) -> bool {
         let from = self.id();
         target.into().0.signal(Signal::Exit { from, reason, linked: false }).is_ok()
+    }
+
+    // --- registry: names and topics ---
+
+    /// Registers this actor under `name` (many names per actor are fine).
+    /// A name held by another live actor gives
+    /// [`RegistryError::AlreadyRegistered`] and changes nothing. Released when
+    /// the actor dies.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, InitError, Name};
+    ///
+    /// struct Cache;
+    /// const CACHE: Name<Cache> = Name::new("cache");
+    /// impl Actor for Cache {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.register(CACHE)?;
+    ///         Ok(Cache)
+    ///     }
+    /// }
+    /// ```
+    pub fn register(&mut self, name: Name<A>) -> Result<(), RegistryError> {
+        self.system().registry().register_name(&self.myself.cell, &name.key(), None, true)
+    }
+
+    /// [`Context::register`] with metadata, read back with
+    /// [`Registry::meta`](crate::Registry::meta).
+    pub fn register_with<T: Send + Sync + 'static>(&mut self, name: Name<A>, meta: T) -> Result<(), RegistryError> {
+        self.system().registry().register_name(&self.myself.cell, &name.key(), Some(Meta::new(meta)), true)
+    }
+
+    /// Removes this actor's registration of `name`. Absent: `Ok`. Held by
+    /// another actor: [`RegistryError::NotOwner`].
+    pub fn unregister(&mut self, name: &Name<A>) -> Result<(), RegistryError> {
+        self.system().registry().unregister_name(&self.myself.cell, name.as_str())
+    }
+
+    /// Subscribes this actor to events `E` on `E::TOPIC`; each publish
+    /// reaches [`HandleEvent<E>`]. Released when the actor dies.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, Event, ExitReason, HandleEvent, InitError};
+    ///
+    /// #[derive(Clone)]
+    /// struct OrderPlaced { cents: u64 }
+    /// impl Event for OrderPlaced { const TOPIC: &'static str = "orders.placed"; }
+    ///
+    /// struct Billing { charged: u64 }
+    /// impl Actor for Billing {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.subscribe::<OrderPlaced>()?;
+    ///         Ok(Billing { charged: 0 })
+    ///     }
+    /// }
+    /// impl HandleEvent<OrderPlaced> for Billing {
+    ///     async fn handle_event(&mut self, e: OrderPlaced, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         self.charged += e.cents;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn subscribe<E: Event>(&mut self) -> Result<(), RegistryError>
+    where
+        A: HandleEvent<E>,
+    {
+        let pattern = Pattern::new(E::TOPIC)?;
+        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, None, true)
+    }
+
+    /// Subscribes to events `E` on a topic or a wildcard pattern
+    /// (`orders.*`, `orders.>`). Subscribing twice means two deliveries.
+    pub fn subscribe_to<E: Event>(&mut self, pattern: &str) -> Result<(), RegistryError>
+    where
+        A: HandleEvent<E>,
+    {
+        let pattern = Pattern::new(pattern)?;
+        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, None, true)
+    }
+
+    /// [`Context::subscribe_to`] with metadata (visible to
+    /// [`Registry::subscribers`](crate::Registry::subscribers)).
+    pub fn subscribe_with<E: Event, T: Send + Sync + 'static>(
+        &mut self,
+        pattern: &str,
+        meta: T,
+    ) -> Result<(), RegistryError>
+    where
+        A: HandleEvent<E>,
+    {
+        let pattern = Pattern::new(pattern)?;
+        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, Some(Meta::new(meta)), true)
+    }
+
+    /// Removes all of this actor's subscriptions to `E` on `E::TOPIC`;
+    /// returns how many there were.
+    pub fn unsubscribe<E: Event>(&mut self) -> Result<usize, RegistryError> {
+        self.unsubscribe_from::<E>(E::TOPIC)
+    }
+
+    /// Removes all of this actor's subscriptions to `E` under `pattern`.
+    pub fn unsubscribe_from<E: Event>(&mut self, pattern: &str) -> Result<usize, RegistryError> {
+        let pattern = Pattern::new(pattern)?;
+        Ok(self.system().registry().unsubscribe_cell::<E, A>(&self.myself.cell, &pattern))
+    }
+
+    /// Publishes `event` on its topic to every subscriber, this actor
+    /// included if it subscribes.
+    pub async fn publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
+        self.system().registry().publish(event).await
+    }
+
+    /// Publishes `event` to every subscriber but this actor (Phoenix's
+    /// `broadcast_from`).
+    pub async fn publish_from<E: Event>(&self, event: E) -> Result<usize, PublishError> {
+        self.system().registry().publish_from(self.id(), event).await
+    }
+
+    /// Publishes `event` on another topic than `E::TOPIC`.
+    pub async fn publish_to<E: Event>(&self, topic: &Topic, event: E) -> Result<usize, PublishError> {
+        self.system().registry().publish_to(topic, event).await
     }
 
     // --- timers ---

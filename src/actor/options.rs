@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use crate::actor::Actor;
 use crate::mailbox::MailboxConfig;
+use crate::registry::{Name, NameKey};
 
 /// How an actor is stopped when its parent (the System, or later its
 /// supervisor) shuts down (OTP child spec `shutdown`).
@@ -49,6 +51,7 @@ pub struct SpawnOptions {
     pub(crate) link: bool,
     pub(crate) init_timeout: Option<Duration>,
     pub(crate) shutdown: Shutdown,
+    pub(crate) name: Option<NameKey>,
 }
 
 impl SpawnOptions {
@@ -75,6 +78,15 @@ impl SpawnOptions {
     /// `init` takes longer (OTP's `{timeout, T}` start option).
     pub fn init_timeout(mut self, timeout: Duration) -> Self {
         self.init_timeout = Some(timeout);
+        self
+    }
+
+    /// Registers the actor under `name` before its `init` runs (OTP's
+    /// `{local, Name}`). If the name is taken the spawn fails with
+    /// `StartError::AlreadyStarted(owner)` and `init` never runs. The name is
+    /// released when the actor dies.
+    pub fn name<A: Actor>(mut self, name: Name<A>) -> Self {
+        self.name = Some(name.key());
         self
     }
 

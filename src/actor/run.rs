@@ -11,7 +11,8 @@
 //!   explicit exit signal drops it at its await point (as an exit signal
 //!   interrupts a BEAM process). Exit signals from *links* wait until the
 //!   callback returns, so that `unlink` stays exact.
-//! * Teardown order: record the exit reason, close the mailbox, cancel timers,
+//! * Teardown order: record the exit reason, close the mailbox, release the
+//!   registry entries, cancel timers,
 //!   fail owed replies, dead-letter what was queued, answer pending requests,
 //!   then signal links, monitors and watchers, and finally leave the process
 //!   table.
@@ -540,8 +541,10 @@ pub(crate) fn teardown<A: Actor>(
     pending: VecDeque<Signal>,
 ) {
     let reason = cell.set_dead(reason);
-    let (queued, leftover) = cell.mailbox.close();
+    let (queued, leftover, registrations) = cell.mailbox.close();
     let me = cell.id;
+    // Names and subscriptions go before anyone hears of the death (§1.4).
+    cell.system.registry().release(me, registrations);
     let book = ctx.take_extra().map(|extra| extra.book);
     if let Some(book) = &book {
         for timer in &book.timers {

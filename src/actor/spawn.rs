@@ -32,6 +32,7 @@ use super::{Actor, Context, InitError, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::cell::{ActorCell, Status};
 use crate::exit::ExitReason;
+use crate::registry::RegistryError;
 use crate::system::System;
 
 /// Why a spawn did not produce a running actor.
@@ -60,6 +61,12 @@ pub enum StartError {
     NoRuntime,
     /// The options are invalid.
     InvalidConfig(ConfigError),
+    /// The name in the options is held by this live actor (OTP
+    /// `{already_started, Pid}`); `init` did not run.
+    AlreadyStarted(Pid),
+    /// A registration the spawn asked for (a subscription in a child spec)
+    /// failed.
+    Registry(RegistryError),
 }
 
 /// An invalid spawn option.
@@ -68,12 +75,18 @@ pub enum StartError {
 pub enum ConfigError {
     /// A bounded mailbox with capacity 0.
     ZeroCapacity,
+    /// `SpawnOptions::name` names another actor type.
+    NameForOtherActor {
+        /// The actor type the name is for.
+        named: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::ZeroCapacity => f.write_str("a bounded mailbox needs a capacity of at least 1"),
+            ConfigError::NameForOtherActor { named } => write!(f, "the name is for actors of type {named}"),
         }
     }
 }
@@ -89,6 +102,8 @@ impl fmt::Debug for StartError {
             StartError::SystemStopped => f.write_str("SystemStopped"),
             StartError::NoRuntime => f.write_str("NoRuntime"),
             StartError::InvalidConfig(error) => f.debug_tuple("InvalidConfig").field(error).finish(),
+            StartError::AlreadyStarted(pid) => f.debug_tuple("AlreadyStarted").field(pid).finish(),
+            StartError::Registry(error) => f.debug_tuple("Registry").field(error).finish(),
         }
     }
 }
@@ -102,6 +117,8 @@ impl fmt::Display for StartError {
             StartError::SystemStopped => f.write_str("the system is shutting down"),
             StartError::NoRuntime => f.write_str("no tokio runtime to run the actor on"),
             StartError::InvalidConfig(error) => write!(f, "invalid spawn options: {error}"),
+            StartError::AlreadyStarted(pid) => write!(f, "the name is already registered by {pid}"),
+            StartError::Registry(error) => write!(f, "registration failed: {error}"),
         }
     }
 }
@@ -110,6 +127,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::InvalidConfig(error) => Some(error),
+            StartError::Registry(error) => Some(error),
             _ => None,
         }
     }
@@ -123,20 +141,55 @@ pub(crate) enum Parent<'a> {
     Actor { pid: Pid, book: &'a mut Book },
 }
 
-/// Spawns an actor of type `A`: runs `init`, then parks it dormant (its task
-/// starts with the first message or signal) or starts its task at once.
+/// Registrations a child spec makes for each incarnation before its `init`.
+pub(crate) type Setup<A> = Arc<dyn Fn(&Arc<ActorCell<A>>) -> Result<(), RegistryError> + Send + Sync>;
+
+/// Spawns an actor of type `A`: registers its name, runs `init`, then parks
+/// it dormant (its task starts with the first message or signal) or starts
+/// its task at once.
 pub(crate) async fn start<A: Actor>(
     system: &System,
     args: A::Args,
     options: SpawnOptions,
+    parent: Parent<'_>,
+) -> Result<ActorRef<A>, StartError> {
+    start_with_setup(system, args, options, parent, &[]).await
+}
+
+/// [`start`], also running `setups` (registrations) before `init`.
+pub(crate) async fn start_with_setup<A: Actor>(
+    system: &System,
+    args: A::Args,
+    options: SpawnOptions,
     mut parent: Parent<'_>,
+    setups: &[Setup<A>],
 ) -> Result<ActorRef<A>, StartError> {
     if options.mailbox.capacity() == Some(0) {
         return Err(StartError::InvalidConfig(ConfigError::ZeroCapacity));
     }
+    if let Some(name) = &options.name {
+        if name.actor != std::any::TypeId::of::<A>() {
+            return Err(StartError::InvalidConfig(ConfigError::NameForOtherActor { named: name.actor_name }));
+        }
+    }
     let runtime = Handle::try_current().map_err(|_| StartError::NoRuntime)?;
     let id = system.admit()?;
     let cell = Arc::new(ActorCell::<A>::new(id, system.clone(), options.mailbox));
+    // OTP registers the name before `init`; a taken name means `init`
+    // never runs.
+    if let Some(name) = &options.name {
+        match system.registry().register_name(&cell, name, None, false) {
+            Ok(()) => {}
+            Err(RegistryError::AlreadyRegistered(owner)) => return Err(StartError::AlreadyStarted(owner)),
+            Err(error) => return Err(StartError::Registry(error)),
+        }
+    }
+    for setup in setups {
+        if let Err(error) = setup(&cell) {
+            system.registry().release(id, cell.mailbox.registrations());
+            return Err(StartError::Registry(error));
+        }
+    }
     let myself = ActorRef { cell: cell.clone() };
     let (parent_id, top_level) = match &parent {
         Parent::System => (ActorId::SYSTEM, Some(options.shutdown)),

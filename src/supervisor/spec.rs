@@ -8,11 +8,15 @@ use std::sync::Arc;
 
 use super::handle::{ChildRef, ChildSlot};
 use super::snapshot::SupervisorSnapshot;
-use crate::actor::spawn::StartError;
-use crate::actor::{Actor, Context, Shutdown, SpawnOptions};
+use crate::actor::spawn::{Setup, StartError};
+use crate::actor::{Actor, Context, HandleEvent, Shutdown, SpawnOptions};
 use crate::addr::{ActorRef, Pid};
+use crate::cell::ActorCell;
+use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::MailboxConfig;
+use crate::registry::Name;
+use crate::topic::Pattern;
 
 /// When a child is restarted, by its exit reason (otp-semantics §3.4).
 ///
@@ -141,6 +145,8 @@ pub struct ChildSpec<A: Actor> {
     mailbox: MailboxConfig,
     slot: Arc<ChildSlot<A>>,
     introspect: Option<Introspect<A>>,
+    name: Option<Name<A>>,
+    setups: Vec<Setup<A>>,
 }
 
 /// A boxed snapshot of a nested supervisor.
@@ -164,6 +170,8 @@ impl<A: Actor> Clone for ChildSpec<A> {
             mailbox: self.mailbox,
             slot: self.slot.clone(),
             introspect: self.introspect,
+            name: self.name.clone(),
+            setups: self.setups.clone(),
         }
     }
 }
@@ -189,6 +197,8 @@ impl<A: Actor> ChildSpec<A> {
             mailbox: MailboxConfig::default(),
             slot: Arc::new(ChildSlot::new()),
             introspect: None,
+            name: None,
+            setups: Vec::new(),
         }
     }
 
@@ -214,6 +224,37 @@ impl<A: Actor> ChildSpec<A> {
     /// The child's mailbox.
     pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
         self.mailbox = mailbox;
+        self
+    }
+
+    /// Registers every incarnation under `name` before its `init` (OTP's
+    /// via-name in a child spec). A restarted child takes the name again.
+    pub fn name(mut self, name: Name<A>) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Subscribes every incarnation to events `E` on `E::TOPIC` before its
+    /// `init`, so a restarted child is subscribed again with no code of its own.
+    pub fn subscribe<E: Event>(self) -> Self
+    where
+        A: HandleEvent<E>,
+    {
+        self.subscribe_to::<E>(E::TOPIC)
+    }
+
+    /// Subscribes every incarnation to events `E` under `pattern` (checked
+    /// at start: an invalid pattern fails the start with
+    /// `StartError::Registry`).
+    pub fn subscribe_to<E: Event>(mut self, pattern: &str) -> Self
+    where
+        A: HandleEvent<E>,
+    {
+        let pattern = Pattern::new(pattern);
+        self.setups.push(Arc::new(move |cell: &Arc<ActorCell<A>>| {
+            let pattern = pattern.clone()?;
+            cell.system.registry().subscribe_cell::<E, A>(cell, pattern, None, false)
+        }));
         self
     }
 
@@ -301,8 +342,11 @@ impl<A: Actor> StartChild for ChildSpec<A> {
 
     fn start<'a>(&'a self, ctx: &'a mut Context<super::Supervisor>) -> StartFuture<'a> {
         Box::pin(async move {
-            let options = SpawnOptions::new().mailbox(self.mailbox).link();
-            match ctx.spawn_with::<A>(self.make_args(), options).await {
+            let mut options = SpawnOptions::new().mailbox(self.mailbox).link();
+            if let Some(name) = &self.name {
+                options = options.name(name.clone());
+            }
+            match ctx.spawn_with_setup::<A>(self.make_args(), options, &self.setups).await {
                 Ok(child) => {
                     let pid = child.pid();
                     self.slot.set(Some(child));

@@ -1,0 +1,599 @@
+//! The registry: unique names, and topics (duplicate keys) that make it a
+//! pub/sub dispatcher (otp-semantics §1.4, §4, §5).
+//!
+//! * **Names**: a [`Name<A>`] maps to at most one live actor of type `A`.
+//!   Registering a taken name fails with
+//!   [`RegistryError::AlreadyRegistered`] naming the owner and changes
+//!   nothing. One actor may hold many names.
+//! * **Topics**: any number of actors subscribe to a topic (or a wildcard
+//!   [`Pattern`]) for an event type `E`; a publish of `E` on a topic delivers
+//!   it to each matching subscription's [`HandleEvent<E>`] as an ordinary
+//!   message. Subscribing twice means two deliveries; unsubscribing removes
+//!   all of the actor's subscriptions under that pattern (Phoenix.PubSub).
+//! * **Lifetime**: an actor's names and subscriptions are released when it
+//!   dies, **before** any `Down` or `Exit` about it is sent, so a restarted
+//!   child can take the same name at once. A child spec can carry a name and
+//!   subscriptions: every incarnation is registered again before its `init`.
+//! * **Load shedding**: a publish never waits for a subscriber, except one
+//!   whose mailbox policy is `Wait`. Every event a subscriber's policy sheds,
+//!   or that reaches a dead subscriber, is a dead letter; subscribe to
+//!   [`DeadLetter`] to observe them all.
+//! * **Order**: events from one publisher reach each subscriber in publish
+//!   order. Nothing is ordered across publishers.
+//!
+//! Names are sharded by hash and topic lists are copy-on-write, so lookups
+//! and publishes from many tasks do not serialise on one lock.
+//!
+//! [`HandleEvent<E>`]: crate::HandleEvent
+//! [`DeadLetter`]: crate::DeadLetter
+
+mod error;
+mod name;
+pub(crate) mod table;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
+
+pub use error::{PublishError, RegistryError};
+pub use name::Name;
+pub(crate) use name::NameKey;
+use table::{ErasedTable, Offer, Sub, TopicTable};
+
+use crate::actor::dispatch::InfoMsg;
+use crate::actor::{Actor, HandleEvent, HandleInfo};
+use crate::addr::{ActorId, ActorRef, Pid};
+use crate::cell::ActorCell;
+use crate::dead_letter::DeadLetter;
+use crate::event::Event;
+use crate::topic::{Pattern, Topic};
+
+const NAME_SHARDS: usize = 16;
+
+type NameShard = Mutex<HashMap<Arc<str>, NameEntry>>;
+
+/// Where a publish of `E` goes: its table (if anyone ever subscribed) and topic.
+type Route<E> = (Option<Arc<TopicTable<E>>>, Topic);
+
+/// Metadata attached to a name or a subscription (Elixir's registry
+/// "value"): any cloneable value, read back with its type.
+///
+/// ```
+/// use treeline::Meta;
+///
+/// let meta = Meta::new(42u32);
+/// assert_eq!(meta.get::<u32>(), Some(&42));
+/// assert_eq!(meta.get::<String>(), None);
+/// ```
+#[derive(Clone)]
+pub struct Meta(Arc<dyn Any + Send + Sync>);
+
+impl Meta {
+    /// Wraps a value.
+    pub fn new<T: Send + Sync + 'static>(value: T) -> Self {
+        Meta(Arc::new(value))
+    }
+
+    /// The value, if it is a `T`.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Meta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Meta(..)")
+    }
+}
+
+/// A key in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RegistryKey {
+    /// A unique name.
+    Name(Arc<str>),
+    /// A subscription to events of type `event` under `pattern`.
+    Topic {
+        /// The topic or pattern.
+        pattern: Pattern,
+        /// The event's Rust type.
+        event: &'static str,
+    },
+}
+
+/// What registry listeners receive: explicit registrations and
+/// unregistrations only, never deaths (Elixir's `:listeners`; monitor the
+/// actor to learn of its death).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// `id` registered `key`.
+    Registered {
+        /// The key.
+        key: RegistryKey,
+        /// The registrant.
+        id: ActorId,
+    },
+    /// `id` unregistered `key`.
+    Unregistered {
+        /// The key.
+        key: RegistryKey,
+        /// The registrant.
+        id: ActorId,
+    },
+}
+
+/// One subscription a publish would reach.
+#[derive(Clone, Debug)]
+pub struct Subscriber {
+    /// The subscriber.
+    pub pid: Pid,
+    /// The wildcard pattern it used (`None`: the exact topic).
+    pub pattern: Option<Pattern>,
+    /// Its subscription metadata.
+    pub meta: Option<Meta>,
+}
+
+/// Registry counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegistryStats {
+    /// Registered names.
+    pub names: usize,
+    /// Topic subscriptions.
+    pub subscriptions: usize,
+    /// Publishes so far.
+    pub published: u64,
+    /// Publishes that no subscription matched.
+    pub unrouted: u64,
+}
+
+/// What an actor holds in the registry (recorded in its cell, released at
+/// its death).
+#[derive(Clone)]
+pub(crate) enum Registration {
+    Name(Arc<str>),
+    Topic { table: Arc<dyn ErasedTable>, pattern: Pattern },
+}
+
+impl Registration {
+    fn key(&self) -> RegistryKey {
+        match self {
+            Registration::Name(name) => RegistryKey::Name(name.clone()),
+            Registration::Topic { table, pattern } => {
+                RegistryKey::Topic { pattern: pattern.clone(), event: table.event_type() }
+            }
+        }
+    }
+}
+
+struct NameEntry {
+    pid: Pid,
+    actor: TypeId,
+    meta: Option<Meta>,
+}
+
+trait Listener: Send + Sync {
+    fn tell(&self, event: RegistryEvent);
+}
+
+impl<L: HandleInfo<RegistryEvent>> Listener for ActorCell<L> {
+    fn tell(&self, event: RegistryEvent) {
+        let _ = self.try_offer(InfoMsg(event));
+    }
+}
+
+/// The registry of one [`System`](crate::System)
+/// ([`System::registry`](crate::System::registry)).
+pub struct Registry {
+    names: Box<[NameShard]>,
+    tables: RwLock<HashMap<TypeId, Arc<dyn ErasedTable>>>,
+    dead_letters: OnceLock<Arc<TopicTable<DeadLetter>>>,
+    listeners: RwLock<Vec<Arc<dyn Listener>>>,
+    published: AtomicU64,
+    unrouted: AtomicU64,
+}
+
+impl Registry {
+    pub(crate) fn new() -> Self {
+        Registry {
+            names: (0..NAME_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            tables: RwLock::new(HashMap::new()),
+            dead_letters: OnceLock::new(),
+            listeners: RwLock::new(Vec::new()),
+            published: AtomicU64::new(0),
+            unrouted: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self, name: &str) -> &NameShard {
+        let hash =
+            name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        &self.names[(hash as usize) % NAME_SHARDS]
+    }
+
+    // --- names ---
+
+    /// Registers `key` for the actor in `cell`.
+    pub(crate) fn register_name<A: Actor>(
+        &self,
+        cell: &Arc<ActorCell<A>>,
+        key: &NameKey,
+        meta: Option<Meta>,
+        explicit: bool,
+    ) -> Result<(), RegistryError> {
+        let pid = Pid(cell.clone());
+        {
+            let mut shard = self.shard(&key.text).lock();
+            if let Some(existing) = shard.get(&key.text) {
+                // A dead owner's entry is stale: its release is on its way.
+                if existing.pid.is_alive() {
+                    return Err(RegistryError::AlreadyRegistered(existing.pid.clone()));
+                }
+            }
+            shard.insert(key.text.clone(), NameEntry { pid: pid.clone(), actor: key.actor, meta });
+        }
+        if cell.mailbox.record(Registration::Name(key.text.clone())).is_err() {
+            self.remove_name(&key.text, cell.id);
+            return Err(RegistryError::NoProc);
+        }
+        if explicit {
+            self.notify(RegistryEvent::Registered { key: RegistryKey::Name(key.text.clone()), id: cell.id });
+        }
+        Ok(())
+    }
+
+    fn remove_name(&self, name: &str, owner: ActorId) -> bool {
+        let mut shard = self.shard(name).lock();
+        if shard.get(name).is_some_and(|entry| entry.pid.id() == owner) {
+            shard.remove(name);
+            return true;
+        }
+        false
+    }
+
+    /// Removes `name` if `cell`'s actor holds it.
+    pub(crate) fn unregister_name<A: Actor>(&self, cell: &ActorCell<A>, name: &str) -> Result<(), RegistryError> {
+        let owner = self.shard(name).lock().get(name).map(|entry| entry.pid.clone());
+        match owner {
+            None => Ok(()),
+            Some(pid) if pid.id() != cell.id => Err(RegistryError::NotOwner(pid)),
+            Some(_) => {
+                self.remove_name(name, cell.id);
+                cell.mailbox.forget(|registration| matches!(registration, Registration::Name(n) if &**n == name));
+                self.notify(RegistryEvent::Unregistered { key: RegistryKey::Name(Arc::from(name)), id: cell.id });
+                Ok(())
+            }
+        }
+    }
+
+    /// The live actor registered under `name`, typed.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, InitError, Name, SpawnOptions, System};
+    ///
+    /// struct Billing;
+    /// impl Actor for Billing {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Billing) }
+    /// }
+    /// const BILLING: Name<Billing> = Name::new("billing");
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let billing = system.spawn_with::<Billing>((), SpawnOptions::new().name(BILLING)).await.unwrap();
+    /// assert_eq!(system.registry().whereis(&BILLING), Some(billing.clone()));
+    /// billing.kill();
+    /// billing.join().await;
+    /// assert_eq!(system.registry().whereis(&BILLING), None); // released at death
+    /// # }
+    /// ```
+    pub fn whereis<A: Actor>(&self, name: &Name<A>) -> Option<ActorRef<A>> {
+        let pid = {
+            let shard = self.shard(name.as_str()).lock();
+            let entry = shard.get(name.as_str())?;
+            if entry.actor != TypeId::of::<A>() {
+                return None;
+            }
+            entry.pid.clone()
+        };
+        if !pid.is_alive() {
+            return None;
+        }
+        let cell = pid.0.into_any().downcast::<ActorCell<A>>().ok()?;
+        Some(ActorRef { cell })
+    }
+
+    /// The live actor registered under `name`, untyped.
+    pub fn whereis_pid(&self, name: &str) -> Option<Pid> {
+        self.shard(name).lock().get(name).map(|entry| entry.pid.clone()).filter(Pid::is_alive)
+    }
+
+    /// The metadata registered with `name`, if it is a `T`.
+    pub fn meta<T: Clone + 'static>(&self, name: &str) -> Option<T> {
+        self.shard(name).lock().get(name)?.meta.as_ref()?.get::<T>().cloned()
+    }
+
+    /// Everything `pid` holds in the registry (Elixir `keys/2`).
+    pub fn keys_of(&self, pid: &Pid) -> Vec<RegistryKey> {
+        pid.0.registrations().iter().map(Registration::key).collect()
+    }
+
+    // --- topics ---
+
+    fn table<E: Event>(&self) -> Option<Arc<TopicTable<E>>> {
+        let table = self.tables.read().get(&TypeId::of::<E>())?.clone();
+        table.into_any().downcast::<TopicTable<E>>().ok()
+    }
+
+    fn table_or_insert<E: Event>(&self) -> Arc<TopicTable<E>> {
+        if let Some(table) = self.table::<E>() {
+            return table;
+        }
+        let mut tables = self.tables.write();
+        let existing = tables.get(&TypeId::of::<E>()).cloned();
+        if let Some(table) = existing.and_then(|table| table.into_any().downcast::<TopicTable<E>>().ok()) {
+            return table;
+        }
+        let table = Arc::new(TopicTable::<E>::new());
+        tables.insert(TypeId::of::<E>(), table.clone());
+        drop(tables);
+        // The dead-letter topic is checked on every dead letter: keep it at hand.
+        if let Ok(dead_letters) =
+            (Arc::clone(&table) as Arc<dyn Any + Send + Sync>).downcast::<TopicTable<DeadLetter>>()
+        {
+            let _ = self.dead_letters.set(dead_letters);
+        }
+        table
+    }
+
+    /// Subscribes the actor in `cell` to events `E` under `pattern`.
+    pub(crate) fn subscribe_cell<E: Event, A: HandleEvent<E>>(
+        &self,
+        cell: &Arc<ActorCell<A>>,
+        pattern: Pattern,
+        meta: Option<Meta>,
+        explicit: bool,
+    ) -> Result<(), RegistryError> {
+        let table = self.table_or_insert::<E>();
+        let sub = Sub { id: cell.id, pid: Pid(cell.clone()), sink: cell.clone(), meta };
+        table.add(pattern.clone(), sub);
+        let erased: Arc<dyn ErasedTable> = table.clone();
+        if cell.mailbox.record(Registration::Topic { table: erased, pattern: pattern.clone() }).is_err() {
+            table.remove(&pattern, cell.id);
+            return Err(RegistryError::NoProc);
+        }
+        if explicit {
+            let key = RegistryKey::Topic { pattern, event: std::any::type_name::<E>() };
+            self.notify(RegistryEvent::Registered { key, id: cell.id });
+        }
+        Ok(())
+    }
+
+    /// Removes every subscription of `cell`'s actor to `E` under `pattern`;
+    /// returns how many there were (0 is not an error).
+    pub(crate) fn unsubscribe_cell<E: Event, A: Actor>(&self, cell: &ActorCell<A>, pattern: &Pattern) -> usize {
+        let Some(table) = self.table::<E>() else { return 0 };
+        let removed = table.remove(pattern, cell.id);
+        cell.mailbox.forget(|registration| {
+            matches!(registration, Registration::Topic { table: t, pattern: p }
+                if p == pattern && t.event_type() == std::any::type_name::<E>())
+        });
+        if removed > 0 {
+            let key = RegistryKey::Topic { pattern: pattern.clone(), event: std::any::type_name::<E>() };
+            self.notify(RegistryEvent::Unregistered { key, id: cell.id });
+        }
+        removed
+    }
+
+    /// Subscribes `actor` to events `E` on `E::TOPIC` from outside it.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, Event, ExitReason, HandleEvent, InitError, System};
+    ///
+    /// #[derive(Clone)]
+    /// struct Tick;
+    /// impl Event for Tick { const TOPIC: &'static str = "clock.tick"; }
+    /// struct Clock;
+    /// impl Actor for Clock {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Clock) }
+    /// }
+    /// impl HandleEvent<Tick> for Clock {
+    ///     async fn handle_event(&mut self, _: Tick, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let clock = system.spawn::<Clock>(()).await.unwrap();
+    /// system.registry().subscribe::<Tick, _>(&clock).unwrap();
+    /// assert_eq!(system.publish(Tick).await, Ok(1));
+    /// # }
+    /// ```
+    pub fn subscribe<E: Event, A: HandleEvent<E>>(&self, actor: &ActorRef<A>) -> Result<(), RegistryError> {
+        let pattern = Pattern::new(E::TOPIC)?;
+        self.subscribe_cell::<E, A>(&actor.cell, pattern, None, true)
+    }
+
+    /// Subscribes `actor` to events `E` on a topic or wildcard pattern.
+    pub fn subscribe_to<E: Event, A: HandleEvent<E>>(
+        &self,
+        actor: &ActorRef<A>,
+        pattern: &str,
+    ) -> Result<(), RegistryError> {
+        let pattern = Pattern::new(pattern)?;
+        self.subscribe_cell::<E, A>(&actor.cell, pattern, None, true)
+    }
+
+    /// Removes all of `actor`'s subscriptions to `E` under `pattern`.
+    pub fn unsubscribe<E: Event, A: Actor>(&self, actor: &ActorRef<A>, pattern: &str) -> Result<usize, RegistryError> {
+        let pattern = Pattern::new(pattern)?;
+        Ok(self.unsubscribe_cell::<E, A>(&actor.cell, &pattern))
+    }
+
+    /// The subscriptions a publish of `E` on `topic` would reach (exact ones
+    /// first), with their metadata.
+    pub fn subscribers<E: Event>(&self, topic: &Topic) -> Vec<Subscriber> {
+        let Some(table) = self.table::<E>() else { return Vec::new() };
+        let routes = table.routes(topic);
+        routes
+            .iter()
+            .map(|(pattern, sub)| Subscriber {
+                pid: sub.pid.clone(),
+                pattern: pattern.cloned(),
+                meta: sub.meta.clone(),
+            })
+            .collect()
+    }
+
+    // --- publishing ---
+
+    /// Publishes `event` on `E::TOPIC`; returns how many subscribers it was
+    /// queued for. Waits only for subscribers whose mailbox is `Wait` and
+    /// full. No subscriber is not an error (it is counted as unrouted).
+    pub async fn publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
+        let (table, topic) = self.route::<E>()?;
+        Ok(self.deliver(table, &topic, None, event, true).await)
+    }
+
+    /// Publishes `event` on another topic (e.g. one per entity,
+    /// `"account:42"`).
+    pub async fn publish_to<E: Event>(&self, topic: &Topic, event: E) -> Result<usize, PublishError> {
+        Ok(self.deliver(self.table::<E>(), topic, None, event, true).await)
+    }
+
+    /// Publishes `event` on `E::TOPIC` to everyone but `from`
+    /// (Phoenix's `broadcast_from`).
+    pub async fn publish_from<E: Event>(&self, from: ActorId, event: E) -> Result<usize, PublishError> {
+        let (table, topic) = self.route::<E>()?;
+        Ok(self.deliver(table, &topic, Some(from), event, true).await)
+    }
+
+    /// [`Registry::publish`] that never waits: a full `Wait` mailbox sheds
+    /// the event (a dead letter).
+    pub fn try_publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
+        let (table, topic) = self.route::<E>()?;
+        Ok(self.deliver_now(table, &topic, None, event))
+    }
+
+    /// The table of `E` (if anyone ever subscribed) and `E::TOPIC`, validated.
+    fn route<E: Event>(&self) -> Result<Route<E>, PublishError> {
+        let table = self.table::<E>();
+        let topic = match &table {
+            Some(table) => table.topic(),
+            None => Topic::new(E::TOPIC),
+        };
+        Ok((table, topic.map_err(PublishError::InvalidTopic)?))
+    }
+
+    async fn deliver<E: Event>(
+        &self,
+        table: Option<Arc<TopicTable<E>>>,
+        topic: &Topic,
+        except: Option<ActorId>,
+        event: E,
+        wait: bool,
+    ) -> usize {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        let Some(table) = table else {
+            self.unrouted.fetch_add(1, Ordering::Relaxed);
+            return 0;
+        };
+        let routes = table.routes(topic);
+        let mut reached = false;
+        let mut delivered = 0;
+        for (_, sub) in routes.iter() {
+            reached = true;
+            if Some(sub.id) == except {
+                continue;
+            }
+            match sub.sink.offer_event(event.clone()) {
+                Offer::Queued => delivered += 1,
+                Offer::Dropped => {}
+                Offer::MustWait(event) if wait => delivered += usize::from(sub.sink.offer_event_waiting(event).await),
+                Offer::MustWait(_) => sub.sink.shed_event(),
+            }
+        }
+        if !reached {
+            self.unrouted.fetch_add(1, Ordering::Relaxed);
+        }
+        delivered
+    }
+
+    fn deliver_now<E: Event>(
+        &self,
+        table: Option<Arc<TopicTable<E>>>,
+        topic: &Topic,
+        except: Option<ActorId>,
+        event: E,
+    ) -> usize {
+        let mut delivering = std::pin::pin!(self.deliver(table, topic, except, event, false));
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        // Without waiting, `deliver` completes on its first poll.
+        match delivering.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(count) => count,
+            std::task::Poll::Pending => 0,
+        }
+    }
+
+    /// Publishes a dead letter on the dead-letter topic, if anyone listens.
+    pub(crate) fn report_dead_letter(&self, letter: DeadLetter) {
+        if let Some(table) = self.dead_letters.get() {
+            if table.len() > 0 {
+                if let Ok(topic) = table.topic() {
+                    self.deliver_now(Some(table.clone()), &topic, None, letter);
+                }
+            }
+        }
+    }
+
+    // --- listeners, release, stats ---
+
+    /// Tells `listener` of every explicit registration and unregistration
+    /// (not of deaths).
+    pub fn listen<L: HandleInfo<RegistryEvent>>(&self, listener: &ActorRef<L>) {
+        let listener: Arc<dyn Listener> = listener.cell.clone();
+        self.listeners.write().push(listener);
+    }
+
+    fn notify(&self, event: RegistryEvent) {
+        let listeners = self.listeners.read();
+        for listener in listeners.iter() {
+            listener.tell(event.clone());
+        }
+    }
+
+    /// Releases everything a dead actor held (no listener hears of it).
+    pub(crate) fn release(&self, id: ActorId, registrations: Vec<Registration>) {
+        for registration in registrations {
+            match registration {
+                Registration::Name(name) => {
+                    self.remove_name(&name, id);
+                }
+                Registration::Topic { table, pattern } => {
+                    table.remove(&pattern, id);
+                }
+            }
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> RegistryStats {
+        RegistryStats {
+            names: self.names.iter().map(|shard| shard.lock().len()).sum(),
+            subscriptions: self.tables.read().values().map(|table| table.len()).sum(),
+            published: self.published.load(Ordering::Relaxed),
+            unrouted: self.unrouted.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry").field("stats", &self.stats()).finish()
+    }
+}

@@ -1,0 +1,274 @@
+//! Topic names: a strict subset of NATS subject syntax, so topics map to
+//! NATS subjects 1:1 with no escaping.
+//!
+//! * Tokens are separated by `.`; a token is one or more bytes of printable
+//!   ASCII (`0x21..=0x7E`) other than `.`, `*` and `>`.
+//! * In a [`Pattern`] (what subscribers give), `*` matches exactly one token
+//!   and `>` one or more, and each is a whole token; `>` only last.
+//! * A [`Topic`] (what an event is published on) has no wildcards.
+//! * The first token does not start with `$` and is not `_INBOX`; at most 16
+//!   tokens and 200 bytes.
+//!
+//! Anything else is a [`TopicError`].
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Longest topic or pattern, in bytes.
+pub const MAX_TOPIC_BYTES: usize = 200;
+/// Most tokens in a topic or pattern.
+pub const MAX_TOPIC_TOKENS: usize = 16;
+
+/// Why a string is not a valid topic or pattern.
+///
+/// ```
+/// use treeline::{Topic, TopicError};
+///
+/// assert_eq!(Topic::new("orders..placed").unwrap_err(), TopicError::EmptyToken { index: 1 });
+/// assert_eq!(Topic::new("orders.*").unwrap_err(), TopicError::WildcardInTopic);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// The empty string.
+    Empty,
+    /// A token (counted from 0) is empty: a leading, trailing or doubled `.`.
+    EmptyToken {
+        /// Which token.
+        index: usize,
+    },
+    /// A byte outside printable ASCII, at this byte offset.
+    InvalidByte {
+        /// Where.
+        offset: usize,
+    },
+    /// `*` or `>` inside a token (they must be whole tokens).
+    PartialWildcard {
+        /// Which token.
+        index: usize,
+    },
+    /// `>` before the last token.
+    TailNotLast,
+    /// A wildcard in a topic that an event is published on.
+    WildcardInTopic,
+    /// The first token starts with `$` or is `_INBOX` (reserved by NATS).
+    Reserved,
+    /// More than [`MAX_TOPIC_BYTES`] bytes.
+    TooLong,
+    /// More than [`MAX_TOPIC_TOKENS`] tokens.
+    TooManyTokens,
+}
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TopicError::Empty => f.write_str("empty topic"),
+            TopicError::EmptyToken { index } => write!(f, "token {index} is empty"),
+            TopicError::InvalidByte { offset } => write!(f, "invalid byte at offset {offset}"),
+            TopicError::PartialWildcard { index } => write!(f, "token {index} mixes a wildcard with other bytes"),
+            TopicError::TailNotLast => f.write_str("`>` must be the last token"),
+            TopicError::WildcardInTopic => f.write_str("wildcards are only allowed in subscription patterns"),
+            TopicError::Reserved => f.write_str("the first token is reserved (`$...` or `_INBOX`)"),
+            TopicError::TooLong => write!(f, "longer than {MAX_TOPIC_BYTES} bytes"),
+            TopicError::TooManyTokens => write!(f, "more than {MAX_TOPIC_TOKENS} tokens"),
+        }
+    }
+}
+
+impl std::error::Error for TopicError {}
+
+/// Checks the grammar; `wildcards` allows `*` and `>` tokens.
+fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
+    if text.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if text.len() > MAX_TOPIC_BYTES {
+        return Err(TopicError::TooLong);
+    }
+    if let Some(offset) = text.bytes().position(|byte| !(0x21..=0x7E).contains(&byte)) {
+        return Err(TopicError::InvalidByte { offset });
+    }
+    let tokens: Vec<&str> = text.split('.').collect();
+    if tokens.len() > MAX_TOPIC_TOKENS {
+        return Err(TopicError::TooManyTokens);
+    }
+    if tokens[0].starts_with('$') || tokens[0] == "_INBOX" {
+        return Err(TopicError::Reserved);
+    }
+    for (index, token) in tokens.iter().enumerate() {
+        match *token {
+            "" => return Err(TopicError::EmptyToken { index }),
+            "*" | ">" if !wildcards => return Err(TopicError::WildcardInTopic),
+            ">" if index + 1 != tokens.len() => return Err(TopicError::TailNotLast),
+            "*" | ">" => {}
+            _ if token.contains(['*', '>']) => {
+                return Err(if wildcards { TopicError::PartialWildcard { index } } else { TopicError::WildcardInTopic })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A topic an event is published on: no wildcards.
+///
+/// ```
+/// use treeline::Topic;
+///
+/// let topic = Topic::new("orders.placed").unwrap();
+/// assert_eq!(topic.as_str(), "orders.placed");
+/// assert!(Topic::new("$SYS.x").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Topic(Arc<str>);
+
+impl Topic {
+    /// Validates `text` as a topic.
+    pub fn new(text: &str) -> Result<Topic, TopicError> {
+        validate(text, false)?;
+        Ok(Topic(Arc::from(text)))
+    }
+
+    /// The topic as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A pattern without wildcards is a valid topic.
+    pub(crate) fn from_pattern(pattern: &Pattern) -> Topic {
+        debug_assert!(!pattern.has_wildcards());
+        Topic(pattern.0.clone())
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Topic({:?})", &*self.0)
+    }
+}
+
+/// A subscription pattern: a topic that may use `*` (one token) and `>`
+/// (one or more tokens, last only).
+///
+/// ```
+/// use treeline::{Pattern, Topic};
+///
+/// let topic = Topic::new("orders.eu.placed").unwrap();
+/// assert!(Pattern::new("orders.*.placed").unwrap().matches(&topic));
+/// assert!(Pattern::new("orders.>").unwrap().matches(&topic));
+/// assert!(!Pattern::new("orders.*").unwrap().matches(&topic));
+/// assert!(!Pattern::new("orders.eu.placed.>").unwrap().matches(&topic));
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pattern(Arc<str>);
+
+impl Pattern {
+    /// Validates `text` as a pattern.
+    pub fn new(text: &str) -> Result<Pattern, TopicError> {
+        validate(text, true)?;
+        Ok(Pattern(Arc::from(text)))
+    }
+
+    /// The pattern as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True if the pattern has a wildcard token.
+    pub fn has_wildcards(&self) -> bool {
+        self.0.split('.').any(|token| token == "*" || token == ">")
+    }
+
+    /// Whether a published topic matches this pattern.
+    pub fn matches(&self, topic: &Topic) -> bool {
+        let mut subject = topic.0.split('.');
+        for token in self.0.split('.') {
+            match token {
+                ">" => return subject.next().is_some(),
+                "*" => {
+                    if subject.next().is_none() {
+                        return false;
+                    }
+                }
+                literal => {
+                    if subject.next() != Some(literal) {
+                        return false;
+                    }
+                }
+            }
+        }
+        subject.next().is_none()
+    }
+}
+
+impl From<Topic> for Pattern {
+    fn from(topic: Topic) -> Pattern {
+        Pattern(topic.0)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pattern({:?})", &*self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_topics_and_patterns() {
+        for text in ["orders", "orders.placed", "account:42", "a.b.c-d_e", "x.y.z.w"] {
+            assert!(Topic::new(text).is_ok(), "{text}");
+            assert!(Pattern::new(text).is_ok(), "{text}");
+        }
+        for text in ["orders.*", "orders.>", "*", ">", "*.placed", "a.*.c.>"] {
+            assert!(Pattern::new(text).is_ok(), "{text}");
+            assert_eq!(Topic::new(text).unwrap_err(), TopicError::WildcardInTopic, "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_strings_get_their_own_error() {
+        assert_eq!(Topic::new("").unwrap_err(), TopicError::Empty);
+        assert_eq!(Topic::new(".a").unwrap_err(), TopicError::EmptyToken { index: 0 });
+        assert_eq!(Topic::new("a.").unwrap_err(), TopicError::EmptyToken { index: 1 });
+        assert_eq!(Topic::new("a b").unwrap_err(), TopicError::InvalidByte { offset: 1 });
+        assert_eq!(Topic::new("a.é").unwrap_err(), TopicError::InvalidByte { offset: 2 });
+        assert_eq!(Pattern::new("a.>.b").unwrap_err(), TopicError::TailNotLast);
+        assert_eq!(Pattern::new("a.b*").unwrap_err(), TopicError::PartialWildcard { index: 1 });
+        assert_eq!(Topic::new("a.b*").unwrap_err(), TopicError::WildcardInTopic);
+        assert_eq!(Topic::new("$SYS.x").unwrap_err(), TopicError::Reserved);
+        assert_eq!(Topic::new("_INBOX.x").unwrap_err(), TopicError::Reserved);
+        assert_eq!(Topic::new(&"a".repeat(201)).unwrap_err(), TopicError::TooLong);
+        assert_eq!(Topic::new(&vec!["a"; 17].join(".")).unwrap_err(), TopicError::TooManyTokens);
+        assert!(Topic::new(&vec!["a"; 16].join(".")).is_ok());
+    }
+
+    #[test]
+    fn wildcards_match_as_in_nats() {
+        let matches = |pattern: &str, topic: &str| Pattern::new(pattern).unwrap().matches(&Topic::new(topic).unwrap());
+        assert!(matches("orders.*", "orders.placed"));
+        assert!(!matches("orders.*", "orders"));
+        assert!(!matches("orders.*", "orders.eu.placed"));
+        assert!(matches("orders.>", "orders.eu.placed"));
+        assert!(!matches("orders.>", "orders"));
+        assert!(matches(">", "anything.at.all"));
+        assert!(matches("*.placed", "orders.placed"));
+        assert!(!matches("orders.placed", "orders.placed.x"));
+        assert!(matches("orders.placed", "orders.placed"));
+    }
+}
