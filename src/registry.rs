@@ -472,6 +472,16 @@ impl Registry {
         Ok(self.deliver(table, &topic, Some(from), event, true).await)
     }
 
+    /// Publishes `event` on `topic` to everyone but `from`.
+    pub async fn publish_to_from<E: Event>(
+        &self,
+        from: ActorId,
+        topic: &Topic,
+        event: E,
+    ) -> Result<usize, PublishError> {
+        Ok(self.deliver(self.table::<E>(), topic, Some(from), event, true).await)
+    }
+
     /// [`Registry::publish`] that never waits: a full `Wait` mailbox sheds
     /// the event (a dead letter).
     pub fn try_publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {

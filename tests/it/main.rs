@@ -2,6 +2,8 @@
 
 mod gen_server;
 mod mailbox;
+mod pubsub;
+mod registry;
 mod scripted;
 mod signals;
 mod stress;

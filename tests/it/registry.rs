@@ -1,0 +1,269 @@
+//! The registry: unique names and topics (acceptance scenarios REG-*, GS-05,
+//! and the release-before-Down rule of otp-semantics §1.4).
+
+use std::time::Duration;
+
+use treeline::*;
+
+use crate::scripted::{Ask, Do, InitMode, Script, Scripted};
+use crate::support::{probe, within, Report, SHORT};
+
+/// An actor that registers and unregisters names on request.
+struct Holder;
+
+const HELLO: Name<Holder> = Name::new("hello");
+const WORLD: Name<Holder> = Name::new("world");
+
+impl Actor for Holder {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Holder)
+    }
+}
+
+enum Op {
+    Register(Name<Holder>, Option<(u32, &'static str)>),
+    Unregister(Name<Holder>),
+}
+
+impl HandleCall<Op> for Holder {
+    type Reply = Result<(), RegistryError>;
+    async fn handle_call(&mut self, op: Op, ctx: &mut Context<Self>) -> Reply<Self::Reply> {
+        Reply::new(match op {
+            Op::Register(name, None) => ctx.register(name),
+            Op::Register(name, Some(meta)) => ctx.register_with(name, meta),
+            Op::Unregister(name) => ctx.unregister(&name),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_unique_name_conflict_names_the_owner_and_changes_nothing() {
+    // REG-01
+    let system = System::new();
+    let a = system.spawn::<Holder>(()).await.unwrap();
+    let b = system.spawn::<Holder>(()).await.unwrap();
+    assert_eq!(a.call(Op::Register(HELLO, Some((1, "value")))).await, Ok(Ok(())));
+    assert_eq!(a.call(Op::Register(HELLO, None)).await, Ok(Err(RegistryError::AlreadyRegistered(a.pid()))));
+    assert_eq!(b.call(Op::Register(HELLO, None)).await, Ok(Err(RegistryError::AlreadyRegistered(a.pid()))));
+    assert_eq!(a.call(Op::Register(WORLD, None)).await, Ok(Ok(())));
+    assert_eq!(system.whereis(&HELLO), Some(a.clone()));
+    assert_eq!(system.registry().meta::<(u32, &str)>("hello"), Some((1, "value")));
+    assert!(system.registry().keys_of(&b.pid()).is_empty());
+    let mut keys = system.registry().keys_of(&a.pid());
+    keys.sort_by_key(|key| format!("{key:?}"));
+    assert_eq!(keys, [RegistryKey::Name("hello".into()), RegistryKey::Name("world".into())]);
+    assert_eq!(system.registry().stats().names, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn unregister_removes_only_ones_own_names() {
+    // REG-02 (names part) and "unregistering what you do not own"
+    let system = System::new();
+    let a = system.spawn::<Holder>(()).await.unwrap();
+    let b = system.spawn::<Holder>(()).await.unwrap();
+    a.call(Op::Register(HELLO, None)).await.unwrap().unwrap();
+    a.call(Op::Register(WORLD, Some((2, "two")))).await.unwrap().unwrap();
+    assert_eq!(b.call(Op::Unregister(HELLO)).await, Ok(Err(RegistryError::NotOwner(a.pid()))));
+    assert_eq!(a.call(Op::Unregister(HELLO)).await, Ok(Ok(())));
+    assert_eq!(a.call(Op::Unregister(Name::new("absent"))).await, Ok(Ok(())));
+    assert_eq!(system.registry().keys_of(&a.pid()), [RegistryKey::Name("world".into())]);
+    assert_eq!(system.registry().meta::<(u32, &str)>("world"), Some((2, "two")));
+    assert_eq!(system.registry().meta::<String>("world"), None, "typed: a wrong type is None");
+    assert_eq!(system.registry().meta::<(u32, &str)>("unknown"), None);
+    assert!(system.whereis(&HELLO).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn lookups_are_typed() {
+    let system = System::new();
+    let a = system.spawn_with::<Holder>((), SpawnOptions::new().name(HELLO)).await.unwrap();
+    assert_eq!(system.whereis(&HELLO), Some(a.clone()));
+    // The same text as a name of another actor type finds nothing.
+    const OTHER: Name<Scripted> = Name::new("hello");
+    assert_eq!(system.whereis(&OTHER), None);
+    assert_eq!(system.registry().whereis_pid("hello"), Some(a.pid()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_named_start_conflict_never_runs_init() {
+    // GS-05
+    let system = System::new();
+    let (report, mut probe) = probe();
+    const G5: Name<Scripted> = Name::new("g5");
+    let a = system.spawn_with::<Scripted>(Script::new("a", &report), SpawnOptions::new().name(G5)).await.unwrap();
+    probe.expect("a:init").await;
+    let b = system.spawn_with::<Scripted>(Script::new("b", &report), SpawnOptions::new().name(G5)).await;
+    assert_eq!(b.err(), Some(StartError::AlreadyStarted(a.pid())));
+    probe.expect_silence(SHORT).await; // b's init never ran
+    assert_eq!(a.call(Ask::Name).await, Ok("a".to_string()));
+    assert_eq!(system.whereis(&G5), Some(a));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_or_ignored_start_releases_its_name_before_returning() {
+    // GS-02 / GS-03: "whereis is none after each attempt; the follow-up start succeeds"
+    let system = System::new();
+    let (report, _probe) = probe();
+    const G3: Name<Scripted> = Name::new("g3");
+    for mode in [InitMode::Ignore, InitMode::Stop(ExitReason::custom("failed")), InitMode::Panic] {
+        for _ in 0..5 {
+            let failed = system
+                .spawn_with::<Scripted>(Script::new("g3", &report).init(mode.clone()), SpawnOptions::new().name(G3))
+                .await;
+            assert!(failed.is_err());
+            assert!(system.whereis(&G3).is_none());
+            let good =
+                system.spawn_with::<Scripted>(Script::new("g3", &report), SpawnOptions::new().name(G3)).await.unwrap();
+            good.stop(ExitReason::Normal).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_name_is_free_before_anyone_sees_the_owners_down() {
+    // §1.4: by the time a Down is observed, the name is already released.
+    struct Watcher {
+        system: System,
+        report: Report,
+    }
+    impl Actor for Watcher {
+        type Args = (System, Report, Pid);
+        async fn init((system, report, target): Self::Args, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+            ctx.monitor(&target);
+            Ok(Watcher { system, report })
+        }
+    }
+    impl HandleInfo<Down> for Watcher {
+        async fn handle_info(&mut self, _: Down, _: &mut Context<Self>) -> Result<(), ExitReason> {
+            let free = self.system.registry().whereis_pid("named").is_none();
+            self.report.say(format!("name free at Down: {free}"));
+            Ok(())
+        }
+    }
+    let system = System::new();
+    let (report, mut probe) = probe();
+    const NAMED: Name<Scripted> = Name::new("named");
+    let named =
+        system.spawn_with::<Scripted>(Script::new("n", &report), SpawnOptions::new().name(NAMED)).await.unwrap();
+    probe.expect("n:init").await;
+    system.spawn::<Watcher>((system.clone(), report.clone(), named.pid())).await.unwrap();
+    named.kill();
+    probe.expect("name free at Down: true").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restarted_child_takes_its_name_and_topics_again() {
+    #[derive(Clone, Debug)]
+    struct Ping(u32);
+    impl Event for Ping {
+        const TOPIC: &'static str = "pings";
+    }
+    impl HandleEvent<Ping> for Scripted {
+        async fn handle_event(&mut self, Ping(n): Ping, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+            ctx.myself().try_cast(Do::Report(format!("ping {n}"))).expect("own mailbox");
+            Ok(())
+        }
+    }
+    const WORKER: Name<Scripted> = Name::new("worker");
+    let system = System::new();
+    let (report, mut probe) = probe();
+    let spec = ChildSpec::<Scripted>::worker("worker", Script::new("w", &report)).name(WORKER).subscribe::<Ping>();
+    system.start(Supervisor::one_for_one().intensity(5, Duration::from_secs(60)).child(spec)).await.unwrap();
+    probe.expect("w:init").await;
+    for round in 0..3 {
+        let current = system.whereis(&WORKER).expect("registered");
+        assert_eq!(system.publish(Ping(round)).await, Ok(1), "exactly one subscription, not one per incarnation");
+        probe.expect(&format!("w:handled:ping {round}")).await;
+        current.cast(Do::Panic("crash")).await.unwrap();
+        probe.expect_eventually("w:init").await;
+        let restarted = system.whereis(&WORKER).expect("registered again, with no code of its own");
+        assert_ne!(restarted.id(), current.id());
+    }
+    assert_eq!(system.registry().stats().subscriptions, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn listeners_hear_explicit_registrations_only() {
+    // REG-06
+    struct Listener(Report);
+    impl Actor for Listener {
+        type Args = Report;
+        async fn init(report: Report, _: &mut Context<Self>) -> Result<Self, InitError> {
+            Ok(Listener(report))
+        }
+    }
+    impl HandleInfo<RegistryEvent> for Listener {
+        async fn handle_info(&mut self, event: RegistryEvent, _: &mut Context<Self>) -> Result<(), ExitReason> {
+            self.0.say(format!("{event:?}"));
+            Ok(())
+        }
+    }
+    const X: Name<Holder> = Name::new("x");
+    const Y: Name<Holder> = Name::new("y");
+    let system = System::new();
+    let (report, mut probe) = probe();
+    let listener = system.spawn::<Listener>(report).await.unwrap();
+    system.registry().listen(&listener);
+    let a = system.spawn::<Holder>(()).await.unwrap();
+    a.call(Op::Register(X, Some((1, "")))).await.unwrap().unwrap();
+    a.call(Op::Unregister(X)).await.unwrap().unwrap();
+    a.call(Op::Register(Y, Some((2, "")))).await.unwrap().unwrap();
+    a.kill();
+    a.join().await;
+    let id = a.id();
+    assert_eq!(
+        probe.take(3).await,
+        [
+            format!("Registered {{ key: Name(\"x\"), id: {id} }}"),
+            format!("Unregistered {{ key: Name(\"x\"), id: {id} }}"),
+            format!("Registered {{ key: Name(\"y\"), id: {id} }}"),
+        ]
+    );
+    probe.expect_silence(SHORT).await;
+    assert!(system.registry().whereis_pid("y").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_entry_of_a_dead_owner_does_not_block_the_name() {
+    // Elixir "has unique registrations even if partition is delayed": the
+    // dead owner's entry is replaced at once.
+    let system = System::new();
+    let a = system.spawn::<Holder>(()).await.unwrap();
+    a.call(Op::Register(HELLO, None)).await.unwrap().unwrap();
+    a.kill();
+    a.join().await;
+    let b = system.spawn::<Holder>(()).await.unwrap();
+    assert_eq!(b.call(Op::Register(HELLO, None)).await, Ok(Ok(())));
+    assert_eq!(system.whereis(&HELLO), Some(b));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_name_for_another_actor_type_is_a_config_error() {
+    let system = System::new();
+    let (report, _probe) = probe();
+    let options = SpawnOptions::new().name(HELLO); // a Name<Holder>
+    let result = system.spawn_with::<Scripted>(Script::new("s", &report), options).await;
+    assert!(matches!(result, Err(StartError::InvalidConfig(ConfigError::NameForOtherActor { .. }))));
+    assert_eq!(system.actor_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn registering_a_dead_actor_is_refused() {
+    #[derive(Clone)]
+    struct Nothing;
+    impl Event for Nothing {
+        const TOPIC: &'static str = "nothing";
+    }
+    impl HandleEvent<Nothing> for Holder {
+        async fn handle_event(&mut self, _: Nothing, _: &mut Context<Self>) -> Result<(), ExitReason> {
+            Ok(())
+        }
+    }
+    let system = System::new();
+    let a = system.spawn::<Holder>(()).await.unwrap();
+    a.kill();
+    within("death", a.join()).await;
+    assert_eq!(system.registry().subscribe::<Nothing, _>(&a), Err(RegistryError::NoProc));
+    assert_eq!(system.registry().stats().subscriptions, 0);
+}
