@@ -4,6 +4,8 @@ mod gen_server;
 mod mailbox;
 mod pubsub;
 mod registry;
+mod registry_model;
+mod registry_stress;
 mod scripted;
 mod signals;
 mod stress;
