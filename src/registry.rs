@@ -57,8 +57,8 @@ const NAME_SHARDS: usize = 16;
 
 type NameShard = Mutex<HashMap<Arc<str>, NameEntry>>;
 
-/// Where a publish of `E` goes: its table (if anyone ever subscribed) and topic.
-type Route<E> = (Option<Arc<TopicTable<E>>>, Topic);
+/// Where a publish of `E` goes: its table and topic.
+type Route<E> = (Arc<TopicTable<E>>, Topic);
 
 /// Metadata attached to a name or a subscription (Elixir's registry
 /// "value"): any cloneable value, read back with its type.
@@ -455,8 +455,10 @@ impl Registry {
     /// queued for. Waits only for subscribers whose mailbox is `Wait` and
     /// full. No subscriber is not an error (it is counted as unrouted).
     pub async fn publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
-        let (table, topic) = self.route::<E>()?;
-        Ok(self.deliver(table, &topic, None, event, true).await)
+        match self.route::<E>()? {
+            Some((table, topic)) => Ok(self.deliver(Some(table), &topic, None, event, true).await),
+            None => Ok(self.unrouted()),
+        }
     }
 
     /// Publishes `event` on another topic (e.g. one per entity,
@@ -468,8 +470,10 @@ impl Registry {
     /// Publishes `event` on `E::TOPIC` to everyone but `from`
     /// (Phoenix's `broadcast_from`).
     pub async fn publish_from<E: Event>(&self, from: ActorId, event: E) -> Result<usize, PublishError> {
-        let (table, topic) = self.route::<E>()?;
-        Ok(self.deliver(table, &topic, Some(from), event, true).await)
+        match self.route::<E>()? {
+            Some((table, topic)) => Ok(self.deliver(Some(table), &topic, Some(from), event, true).await),
+            None => Ok(self.unrouted()),
+        }
     }
 
     /// Publishes `event` on `topic` to everyone but `from`.
@@ -485,18 +489,32 @@ impl Registry {
     /// [`Registry::publish`] that never waits: a full `Wait` mailbox sheds
     /// the event (a dead letter).
     pub fn try_publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
-        let (table, topic) = self.route::<E>()?;
-        Ok(self.deliver_now(table, &topic, None, event))
+        match self.route::<E>()? {
+            Some((table, topic)) => Ok(self.deliver_now(Some(table), &topic, None, event)),
+            None => Ok(self.unrouted()),
+        }
     }
 
-    /// The table of `E` (if anyone ever subscribed) and `E::TOPIC`, validated.
-    fn route<E: Event>(&self) -> Result<Route<E>, PublishError> {
-        let table = self.table::<E>();
-        let topic = match &table {
-            Some(table) => table.topic(),
-            None => Topic::new(E::TOPIC),
-        };
-        Ok((table, topic.map_err(PublishError::InvalidTopic)?))
+    /// The table of `E` and `E::TOPIC`, validated; `None` if nobody ever
+    /// subscribed to `E` (then nothing is allocated).
+    fn route<E: Event>(&self) -> Result<Option<Route<E>>, PublishError> {
+        match self.table::<E>() {
+            Some(table) => {
+                let topic = table.topic().map_err(PublishError::InvalidTopic)?;
+                Ok(Some((table, topic)))
+            }
+            None => {
+                crate::topic::validate(E::TOPIC, false).map_err(PublishError::InvalidTopic)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Counts a publish that reached nobody.
+    fn unrouted(&self) -> usize {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.unrouted.fetch_add(1, Ordering::Relaxed);
+        0
     }
 
     async fn deliver<E: Event>(

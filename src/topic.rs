@@ -77,8 +77,9 @@ impl fmt::Display for TopicError {
 
 impl std::error::Error for TopicError {}
 
-/// Checks the grammar; `wildcards` allows `*` and `>` tokens.
-fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
+/// Checks the grammar; `wildcards` allows `*` and `>` tokens. Allocates
+/// nothing (it runs on publishes).
+pub(crate) fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
     if text.is_empty() {
         return Err(TopicError::Empty);
     }
@@ -88,18 +89,18 @@ fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
     if let Some(offset) = text.bytes().position(|byte| !(0x21..=0x7E).contains(&byte)) {
         return Err(TopicError::InvalidByte { offset });
     }
-    let tokens: Vec<&str> = text.split('.').collect();
-    if tokens.len() > MAX_TOPIC_TOKENS {
+    let count = text.split('.').count();
+    if count > MAX_TOPIC_TOKENS {
         return Err(TopicError::TooManyTokens);
     }
-    if tokens[0].starts_with('$') || tokens[0] == "_INBOX" {
-        return Err(TopicError::Reserved);
-    }
-    for (index, token) in tokens.iter().enumerate() {
-        match *token {
+    for (index, token) in text.split('.').enumerate() {
+        if index == 0 && (token.starts_with('$') || token == "_INBOX") {
+            return Err(TopicError::Reserved);
+        }
+        match token {
             "" => return Err(TopicError::EmptyToken { index }),
             "*" | ">" if !wildcards => return Err(TopicError::WildcardInTopic),
-            ">" if index + 1 != tokens.len() => return Err(TopicError::TailNotLast),
+            ">" if index + 1 != count => return Err(TopicError::TailNotLast),
             "*" | ">" => {}
             _ if token.contains(['*', '>']) => {
                 return Err(if wildcards { TopicError::PartialWildcard { index } } else { TopicError::WildcardInTopic })
