@@ -48,9 +48,10 @@ use table::{ErasedTable, Offer, Sub, TopicTable};
 use crate::actor::dispatch::InfoMsg;
 use crate::actor::{Actor, HandleEvent, HandleInfo};
 use crate::addr::{ActorId, ActorRef, Pid};
-use crate::cell::ActorCell;
-use crate::dead_letter::DeadLetter;
+use crate::cell::{ActorCell, Offered, Process, Status};
+use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::event::Event;
+use crate::mailbox::envelope::Kind;
 use crate::topic::{Pattern, Topic};
 
 const NAME_SHARDS: usize = 16;
@@ -105,9 +106,9 @@ pub enum RegistryKey {
     },
 }
 
-/// What registry listeners receive: explicit registrations and
-/// unregistrations only, never deaths (Elixir's `:listeners`; monitor the
-/// actor to learn of its death).
+/// What registry listeners receive: every registration and every explicit
+/// unregistration, never deaths (Elixir's `:listeners`; monitor the actor to
+/// learn of its death).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RegistryEvent {
     /// `id` registered `key`.
@@ -176,12 +177,25 @@ struct NameEntry {
 }
 
 trait Listener: Send + Sync {
-    fn tell(&self, event: RegistryEvent);
+    /// Offers `event`; false if the listener is dead. An event its mailbox
+    /// cannot take is a dead letter.
+    fn tell(&self, event: RegistryEvent) -> bool;
+    fn is_alive(&self) -> bool;
 }
 
 impl<L: HandleInfo<RegistryEvent>> Listener for ActorCell<L> {
-    fn tell(&self, event: RegistryEvent) {
-        let _ = self.try_offer(InfoMsg(event));
+    fn tell(&self, event: RegistryEvent) -> bool {
+        let (alive, reason) = match self.try_offer(InfoMsg(event)) {
+            Offered::Queued | Offered::Shed => return true,
+            Offered::Full(_) => (true, DeadLetterReason::MailboxFull),
+            Offered::Closed(_) => (false, DeadLetterReason::ActorStopped),
+        };
+        self.dead_letter(std::any::type_name::<RegistryEvent>(), Kind::Info, reason);
+        alive
+    }
+
+    fn is_alive(&self) -> bool {
+        self.status() != Status::Dead
     }
 }
 
@@ -222,7 +236,6 @@ impl Registry {
         cell: &Arc<ActorCell<A>>,
         key: &NameKey,
         meta: Option<Meta>,
-        explicit: bool,
     ) -> Result<(), RegistryError> {
         let pid = Pid(cell.clone());
         {
@@ -239,9 +252,7 @@ impl Registry {
             self.remove_name(&key.text, cell.id);
             return Err(RegistryError::NoProc);
         }
-        if explicit {
-            self.notify(RegistryEvent::Registered { key: RegistryKey::Name(key.text.clone()), id: cell.id });
-        }
+        self.notify(RegistryEvent::Registered { key: RegistryKey::Name(key.text.clone()), id: cell.id });
         Ok(())
     }
 
@@ -313,6 +324,27 @@ impl Registry {
     }
 
     /// The metadata registered with `name`, if it is a `T`.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, InitError, Name, System};
+    ///
+    /// struct Shard;
+    /// impl Actor for Shard {
+    ///     type Args = u32;
+    ///     async fn init(n: u32, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.register_with(Name::owned(format!("shard-{n}")), n * 1_000)?; // first key it owns
+    ///         Ok(Shard)
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let shard = system.spawn::<Shard>(3).await.unwrap();
+    /// assert_eq!(system.registry().meta::<u32>("shard-3"), Some(3_000));
+    /// assert_eq!(system.registry().meta::<String>("shard-3"), None); // another type
+    /// assert_eq!(system.registry().whereis_pid("shard-3"), Some(shard.pid()));
+    /// # }
+    /// ```
     pub fn meta<T: Clone + 'static>(&self, name: &str) -> Option<T> {
         self.shard(name).lock().get(name)?.meta.as_ref()?.get::<T>().cloned()
     }
@@ -356,7 +388,6 @@ impl Registry {
         cell: &Arc<ActorCell<A>>,
         pattern: Pattern,
         meta: Option<Meta>,
-        explicit: bool,
     ) -> Result<(), RegistryError> {
         let table = self.table_or_insert::<E>();
         let sub = Sub { id: cell.id, pid: Pid(cell.clone()), sink: cell.clone(), meta };
@@ -366,10 +397,8 @@ impl Registry {
             table.remove(&pattern, cell.id);
             return Err(RegistryError::NoProc);
         }
-        if explicit {
-            let key = RegistryKey::Topic { pattern, event: std::any::type_name::<E>() };
-            self.notify(RegistryEvent::Registered { key, id: cell.id });
-        }
+        let key = RegistryKey::Topic { pattern, event: std::any::type_name::<E>() };
+        self.notify(RegistryEvent::Registered { key, id: cell.id });
         Ok(())
     }
 
@@ -415,7 +444,7 @@ impl Registry {
     /// ```
     pub fn subscribe<E: Event, A: HandleEvent<E>>(&self, actor: &ActorRef<A>) -> Result<(), RegistryError> {
         let pattern = Pattern::new(E::TOPIC)?;
-        self.subscribe_cell::<E, A>(&actor.cell, pattern, None, true)
+        self.subscribe_cell::<E, A>(&actor.cell, pattern, None)
     }
 
     /// Subscribes `actor` to events `E` on a topic or wildcard pattern.
@@ -425,7 +454,7 @@ impl Registry {
         pattern: &str,
     ) -> Result<(), RegistryError> {
         let pattern = Pattern::new(pattern)?;
-        self.subscribe_cell::<E, A>(&actor.cell, pattern, None, true)
+        self.subscribe_cell::<E, A>(&actor.cell, pattern, None)
     }
 
     /// Removes all of `actor`'s subscriptions to `E` under `pattern`.
@@ -436,6 +465,32 @@ impl Registry {
 
     /// The subscriptions a publish of `E` on `topic` would reach (exact ones
     /// first), with their metadata.
+    ///
+    /// ```
+    /// # use treeline::{Actor, Context, Event, ExitReason, HandleEvent, InitError};
+    /// use treeline::{System, Topic};
+    /// # #[derive(Clone)]
+    /// # struct Tick;
+    /// # impl Event for Tick { const TOPIC: &'static str = "clock.tick"; }
+    /// # struct Clock;
+    /// # impl Actor for Clock {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Clock) }
+    /// # }
+    /// # impl HandleEvent<Tick> for Clock {
+    /// #     async fn handle_event(&mut self, _: Tick, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let clock = system.spawn::<Clock>(()).await.unwrap();
+    /// system.registry().subscribe_to::<Tick, _>(&clock, "clock.*").unwrap();
+    /// let subscribers = system.registry().subscribers::<Tick>(&Topic::new("clock.tick").unwrap());
+    /// assert_eq!(subscribers.len(), 1);
+    /// assert_eq!(subscribers[0].pid, clock.pid());
+    /// assert_eq!(subscribers[0].pattern.as_ref().map(|p| p.as_str()), Some("clock.*"));
+    /// # }
+    /// ```
     pub fn subscribers<E: Event>(&self, topic: &Topic) -> Vec<Subscriber> {
         let Some(table) = self.table::<E>() else { return Vec::new() };
         let routes = table.routes(topic);
@@ -454,6 +509,21 @@ impl Registry {
     /// Publishes `event` on `E::TOPIC`; returns how many subscribers it was
     /// queued for. Waits only for subscribers whose mailbox is `Wait` and
     /// full. No subscriber is not an error (it is counted as unrouted).
+    ///
+    /// ```
+    /// use treeline::{Event, System};
+    ///
+    /// #[derive(Clone)]
+    /// struct Heartbeat;
+    /// impl Event for Heartbeat { const TOPIC: &'static str = "node.heartbeat"; }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// assert_eq!(system.registry().publish(Heartbeat).await, Ok(0));
+    /// assert_eq!(system.registry().stats().unrouted, 1);
+    /// # }
+    /// ```
     pub async fn publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
         match self.route::<E>()? {
             Some((table, topic)) => Ok(self.deliver(Some(table), &topic, None, event, true).await),
@@ -487,7 +557,21 @@ impl Registry {
     }
 
     /// [`Registry::publish`] that never waits: a full `Wait` mailbox sheds
-    /// the event (a dead letter).
+    /// the event (a dead letter). Usable outside async code.
+    ///
+    /// ```
+    /// use treeline::{Event, PublishError, System};
+    ///
+    /// #[derive(Clone)]
+    /// struct Bad;
+    /// impl Event for Bad { const TOPIC: &'static str = "orders.*"; } // a pattern, not a topic
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// assert!(matches!(system.registry().try_publish(Bad), Err(PublishError::InvalidTopic(_))));
+    /// # }
+    /// ```
     pub fn try_publish<E: Event>(&self, event: E) -> Result<usize, PublishError> {
         match self.route::<E>()? {
             Some((table, topic)) => Ok(self.deliver_now(Some(table), &topic, None, event)),
@@ -533,17 +617,42 @@ impl Registry {
         let routes = table.routes(topic);
         let mut reached = false;
         let mut delivered = 0;
+        // Each subscriber is offered a clone except the last, which gets the
+        // event itself. Full `Wait` subscribers are waited for only after
+        // everyone else has had the event.
+        let mut previous: Option<&Sub<E>> = None;
+        let mut waiting: Vec<(&Sub<E>, E)> = Vec::new();
+        // Offers without waiting; gives the event back if the caller should wait.
+        let mut offer = |sub: &Sub<E>, event: E| match sub.sink.offer_event(event) {
+            Offer::Queued => {
+                delivered += 1;
+                None
+            }
+            Offer::Dropped => None,
+            Offer::MustWait(event) if wait => Some(event),
+            Offer::MustWait(_) => {
+                sub.sink.shed_event();
+                None
+            }
+        };
         for (_, sub) in routes.iter() {
             reached = true;
             if Some(sub.id) == except {
                 continue;
             }
-            match sub.sink.offer_event(event.clone()) {
-                Offer::Queued => delivered += 1,
-                Offer::Dropped => {}
-                Offer::MustWait(event) if wait => delivered += usize::from(sub.sink.offer_event_waiting(event).await),
-                Offer::MustWait(_) => sub.sink.shed_event(),
+            if let Some(previous) = previous.replace(sub) {
+                if let Some(event) = offer(previous, event.clone()) {
+                    waiting.push((previous, event));
+                }
             }
+        }
+        if let Some(last) = previous {
+            if let Some(event) = offer(last, event) {
+                waiting.push((last, event));
+            }
+        }
+        for (sub, event) in waiting {
+            delivered += usize::from(sub.sink.offer_event_waiting(event).await);
         }
         if !reached {
             self.unrouted.fetch_add(1, Ordering::Relaxed);
@@ -581,17 +690,47 @@ impl Registry {
 
     // --- listeners, release, stats ---
 
-    /// Tells `listener` of every explicit registration and unregistration
-    /// (not of deaths).
+    /// Tells `listener` of every registration (a name or a subscription,
+    /// from a handle, a `Context`, spawn options or a child spec) and every
+    /// explicit unregistration; not of deaths (Elixir's `:listeners`: monitor
+    /// the registrant to learn of its death). A dead listener is forgotten.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, ExitReason, HandleInfo, InitError, RegistryEvent, System};
+    ///
+    /// struct Audit;
+    /// impl Actor for Audit {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Audit) }
+    /// }
+    /// impl HandleInfo<RegistryEvent> for Audit {
+    ///     async fn handle_info(&mut self, event: RegistryEvent, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         println!("{event:?}");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let audit = system.spawn::<Audit>(()).await.unwrap();
+    /// system.registry().listen(&audit);
+    /// # }
+    /// ```
     pub fn listen<L: HandleInfo<RegistryEvent>>(&self, listener: &ActorRef<L>) {
         let listener: Arc<dyn Listener> = listener.cell.clone();
-        self.listeners.write().push(listener);
+        let mut listeners = self.listeners.write();
+        listeners.retain(|listener| listener.is_alive());
+        listeners.push(listener);
     }
 
     fn notify(&self, event: RegistryEvent) {
-        let listeners = self.listeners.read();
-        for listener in listeners.iter() {
-            listener.tell(event.clone());
+        let mut dead = false;
+        for listener in self.listeners.read().iter() {
+            dead |= !listener.tell(event.clone());
+        }
+        if dead {
+            self.listeners.write().retain(|listener| listener.is_alive());
         }
     }
 

@@ -420,13 +420,13 @@ impl<A: Actor> Context<A> {
     /// }
     /// ```
     pub fn register(&mut self, name: Name<A>) -> Result<(), RegistryError> {
-        self.system().registry().register_name(&self.myself.cell, &name.key(), None, true)
+        self.system().registry().register_name(&self.myself.cell, &name.key(), None)
     }
 
     /// [`Context::register`] with metadata, read back with
     /// [`Registry::meta`](crate::Registry::meta).
     pub fn register_with<T: Send + Sync + 'static>(&mut self, name: Name<A>, meta: T) -> Result<(), RegistryError> {
-        self.system().registry().register_name(&self.myself.cell, &name.key(), Some(Meta::new(meta)), true)
+        self.system().registry().register_name(&self.myself.cell, &name.key(), Some(Meta::new(meta)))
     }
 
     /// Removes this actor's registration of `name`. Absent: `Ok`. Held by
@@ -465,17 +465,41 @@ impl<A: Actor> Context<A> {
         A: HandleEvent<E>,
     {
         let pattern = Pattern::new(E::TOPIC)?;
-        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, None, true)
+        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, None)
     }
 
     /// Subscribes to events `E` on a topic or a wildcard pattern
-    /// (`orders.*`, `orders.>`). Subscribing twice means two deliveries.
+    /// (`orders.*`, `orders.>`). Subscribing twice means two deliveries. An
+    /// invalid pattern is [`RegistryError::InvalidTopic`].
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, Event, ExitReason, HandleEvent, InitError};
+    ///
+    /// #[derive(Clone)]
+    /// struct PriceChanged { cents: u64 }
+    /// impl Event for PriceChanged { const TOPIC: &'static str = "prices.default"; }
+    ///
+    /// struct Board;
+    /// impl Actor for Board {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.subscribe_to::<PriceChanged>("prices.*")?; // prices.eu, prices.us, ...
+    ///         assert!(ctx.subscribe_to::<PriceChanged>("prices.>.eu").is_err());
+    ///         Ok(Board)
+    ///     }
+    /// }
+    /// impl HandleEvent<PriceChanged> for Board {
+    ///     async fn handle_event(&mut self, _: PriceChanged, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn subscribe_to<E: Event>(&mut self, pattern: &str) -> Result<(), RegistryError>
     where
         A: HandleEvent<E>,
     {
         let pattern = Pattern::new(pattern)?;
-        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, None, true)
+        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, None)
     }
 
     /// [`Context::subscribe_to`] with metadata (visible to
@@ -489,7 +513,7 @@ impl<A: Actor> Context<A> {
         A: HandleEvent<E>,
     {
         let pattern = Pattern::new(pattern)?;
-        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, Some(Meta::new(meta)), true)
+        self.system().registry().subscribe_cell::<E, A>(&self.myself.cell, pattern, Some(Meta::new(meta)))
     }
 
     /// Removes all of this actor's subscriptions to `E` on `E::TOPIC`;
@@ -512,6 +536,36 @@ impl<A: Actor> Context<A> {
 
     /// Publishes `event` to every subscriber but this actor (Phoenix's
     /// `broadcast_from`).
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, Event, ExitReason, HandleCast, HandleEvent, InitError};
+    ///
+    /// #[derive(Clone)]
+    /// struct Said(String);
+    /// impl Event for Said { const TOPIC: &'static str = "chat.lobby"; }
+    ///
+    /// /// A chat member: tells the others what it says, hears what they say.
+    /// struct Member;
+    /// impl Actor for Member {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.subscribe::<Said>()?;
+    ///         Ok(Member)
+    ///     }
+    /// }
+    /// impl HandleCast<String> for Member {
+    ///     async fn handle_cast(&mut self, text: String, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         let _reached = ctx.publish_from(Said(text)).await.map_err(ExitReason::error)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl HandleEvent<Said> for Member {
+    ///     async fn handle_event(&mut self, Said(text): Said, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         println!("heard: {text}");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub async fn publish_from<E: Event>(&self, event: E) -> Result<usize, PublishError> {
         self.system().registry().publish_from(self.id(), event).await
     }

@@ -178,7 +178,7 @@ pub(crate) async fn start_with_setup<A: Actor>(
     // OTP registers the name before `init`; a taken name means `init`
     // never runs.
     if let Some(name) = &options.name {
-        match system.registry().register_name(&cell, name, None, false) {
+        match system.registry().register_name(&cell, name, None) {
             Ok(()) => {}
             Err(RegistryError::AlreadyRegistered(owner)) => return Err(StartError::AlreadyStarted(owner)),
             Err(error) => return Err(StartError::Registry(error)),

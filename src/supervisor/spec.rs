@@ -246,6 +246,30 @@ impl<A: Actor> ChildSpec<A> {
     /// Subscribes every incarnation to events `E` under `pattern` (checked
     /// at start: an invalid pattern fails the start with
     /// `StartError::Registry`).
+    ///
+    /// ```
+    /// use treeline::{Actor, ChildSpec, Context, Event, ExitReason, HandleEvent, InitError, Name, Supervisor};
+    ///
+    /// #[derive(Clone)]
+    /// struct OrderPlaced;
+    /// impl Event for OrderPlaced { const TOPIC: &'static str = "orders.placed"; }
+    ///
+    /// struct Analytics;
+    /// impl Actor for Analytics {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Analytics) }
+    /// }
+    /// impl HandleEvent<OrderPlaced> for Analytics {
+    ///     async fn handle_event(&mut self, _: OrderPlaced, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    ///
+    /// // Named, and subscribed to everything under `orders.`, in every incarnation.
+    /// let analytics = ChildSpec::<Analytics>::worker("analytics", ())
+    ///     .name(Name::new("analytics"))
+    ///     .subscribe_to::<OrderPlaced>("orders.>");
+    /// let tree = Supervisor::one_for_one().child(analytics);
+    /// # let _ = tree;
+    /// ```
     pub fn subscribe_to<E: Event>(mut self, pattern: &str) -> Self
     where
         A: HandleEvent<E>,
@@ -253,7 +277,7 @@ impl<A: Actor> ChildSpec<A> {
         let pattern = Pattern::new(pattern);
         self.setups.push(Arc::new(move |cell: &Arc<ActorCell<A>>| {
             let pattern = pattern.clone()?;
-            cell.system.registry().subscribe_cell::<E, A>(cell, pattern, None, false)
+            cell.system.registry().subscribe_cell::<E, A>(cell, pattern, None)
         }));
         self
     }

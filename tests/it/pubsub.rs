@@ -350,6 +350,28 @@ async fn a_wait_subscriber_slows_the_publisher_and_loses_nothing() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_full_wait_subscriber_does_not_hold_back_the_others() {
+    let system = System::new();
+    let (report, mut probe) = probe();
+    let options = SpawnOptions::new().mailbox(MailboxConfig::bounded(1, Overflow::Wait));
+    // Subscribed first, so a publish reaches it before the fast one.
+    system.spawn_with::<Slow>(report.clone(), options).await.unwrap();
+    sub(&system, "fast", &report, &["orders"]).await;
+    system.publish(Ping(0)).await.unwrap(); // slow is stuck on it for 1.5 s
+    system.publish(Ping(1)).await.unwrap(); // fills slow's one slot
+    assert_eq!(probe.take(2).await, ["fast:ping 0", "fast:ping 1"]);
+    let publisher = {
+        let system = system.clone();
+        tokio::spawn(async move { system.publish(Ping(2)).await })
+    };
+    // The fast subscriber has ping 2 while the publisher still waits for slow.
+    probe.expect("fast:ping 2").await;
+    assert!(!publisher.is_finished(), "the publisher waits for slow's room");
+    assert_eq!(within("the publisher finishes", publisher).await.unwrap(), Ok(2));
+    assert_eq!(probe.take(3).await, ["slow:ping 0", "slow:ping 1", "slow:ping 2"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn try_publish_never_waits() {
     let system = System::new();
     let (report, _probe) = probe();

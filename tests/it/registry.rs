@@ -183,24 +183,28 @@ async fn a_restarted_child_takes_its_name_and_topics_again() {
     assert_eq!(system.registry().stats().subscriptions, 1);
 }
 
+struct Listener(Report);
+
+impl Actor for Listener {
+    type Args = Report;
+    async fn init(report: Report, _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Listener(report))
+    }
+}
+
+impl HandleInfo<RegistryEvent> for Listener {
+    async fn handle_info(&mut self, event: RegistryEvent, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.0.say(format!("{event:?}"));
+        Ok(())
+    }
+}
+
 #[tokio::test(start_paused = true)]
-async fn listeners_hear_explicit_registrations_only() {
+async fn listeners_hear_registrations_and_explicit_unregistrations_but_not_deaths() {
     // REG-06
-    struct Listener(Report);
-    impl Actor for Listener {
-        type Args = Report;
-        async fn init(report: Report, _: &mut Context<Self>) -> Result<Self, InitError> {
-            Ok(Listener(report))
-        }
-    }
-    impl HandleInfo<RegistryEvent> for Listener {
-        async fn handle_info(&mut self, event: RegistryEvent, _: &mut Context<Self>) -> Result<(), ExitReason> {
-            self.0.say(format!("{event:?}"));
-            Ok(())
-        }
-    }
     const X: Name<Holder> = Name::new("x");
     const Y: Name<Holder> = Name::new("y");
+    const Z: Name<Holder> = Name::new("z");
     let system = System::new();
     let (report, mut probe) = probe();
     let listener = system.spawn::<Listener>(report).await.unwrap();
@@ -211,17 +215,68 @@ async fn listeners_hear_explicit_registrations_only() {
     a.call(Op::Register(Y, Some((2, "")))).await.unwrap().unwrap();
     a.kill();
     a.join().await;
-    let id = a.id();
+    // A name from spawn options is a registration like any other (Elixir's
+    // via-names go through `register` too).
+    let b = system.spawn_with::<Holder>((), SpawnOptions::new().name(Z)).await.unwrap();
+    let (a, b) = (a.id(), b.id());
     assert_eq!(
-        probe.take(3).await,
+        probe.take(4).await,
         [
-            format!("Registered {{ key: Name(\"x\"), id: {id} }}"),
-            format!("Unregistered {{ key: Name(\"x\"), id: {id} }}"),
-            format!("Registered {{ key: Name(\"y\"), id: {id} }}"),
+            format!("Registered {{ key: Name(\"x\"), id: {a} }}"),
+            format!("Unregistered {{ key: Name(\"x\"), id: {a} }}"),
+            format!("Registered {{ key: Name(\"y\"), id: {a} }}"),
+            format!("Registered {{ key: Name(\"z\"), id: {b} }}"),
         ]
     );
     probe.expect_silence(SHORT).await;
     assert!(system.registry().whereis_pid("y").is_none());
+}
+
+/// A listener that reports the first event and then never returns.
+struct Stuck(Report);
+
+impl Actor for Stuck {
+    type Args = Report;
+    async fn init(report: Report, _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Stuck(report))
+    }
+}
+
+impl HandleInfo<RegistryEvent> for Stuck {
+    async fn handle_info(&mut self, event: RegistryEvent, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.0.say(format!("{event:?}"));
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_a_listener_cannot_take_is_a_dead_letter_and_a_dead_listener_is_forgotten() {
+    const X: Name<Holder> = Name::new("x");
+    const Y: Name<Holder> = Name::new("y");
+    let system = System::new();
+    let (report, mut probe) = probe();
+    let options = SpawnOptions::new().mailbox(MailboxConfig::bounded(1, Overflow::Reject));
+    let listener = system.spawn_with::<Stuck>(report, options).await.unwrap();
+    system.registry().listen(&listener);
+    let holder = system.spawn::<Holder>(()).await.unwrap();
+    holder.call(Op::Register(X, None)).await.unwrap().unwrap();
+    probe.expect(&format!("Registered {{ key: Name(\"x\"), id: {} }}", holder.id())).await;
+    // The listener is stuck in its handler: one event fills its mailbox, the
+    // next is refused and counted.
+    holder.call(Op::Register(Y, None)).await.unwrap().unwrap();
+    holder.call(Op::Unregister(X)).await.unwrap().unwrap();
+    assert_eq!(listener.dead_letters(), 1);
+    assert_eq!(system.dead_letters().mailbox_full, 1);
+    // Killed, it loses its queued event; the next notification to it is a
+    // dead letter too, and it is forgotten: the one after costs nothing.
+    listener.kill();
+    listener.join().await;
+    assert_eq!(system.dead_letters().actor_stopped, 1);
+    holder.call(Op::Unregister(Y)).await.unwrap().unwrap();
+    assert_eq!(system.dead_letters().actor_stopped, 2);
+    holder.call(Op::Register(X, None)).await.unwrap().unwrap();
+    assert_eq!(system.dead_letters().actor_stopped, 2);
+    probe.expect_silence(SHORT).await;
 }
 
 #[tokio::test(start_paused = true)]
