@@ -17,7 +17,7 @@ use crate::addr::ActorId;
 use crate::mailbox::envelope::Kind;
 
 /// A dead letter, as published on the dead-letter topic
-/// ([`DeadLetter::TOPIC`], `"treeline.dead_letters"`): subscribe an actor to
+/// (`"treeline.dead_letters"`, its [`Event::TOPIC`](crate::Event::TOPIC)): subscribe an actor to
 /// it to observe every message that was dropped instead of handled.
 ///
 /// ```
