@@ -206,6 +206,7 @@ pub struct Registry {
     tables: RwLock<HashMap<TypeId, Arc<dyn ErasedTable>>>,
     dead_letters: OnceLock<Arc<TopicTable<DeadLetter>>>,
     listeners: RwLock<Vec<Arc<dyn Listener>>>,
+    meta: RwLock<HashMap<Arc<str>, Meta>>,
     published: AtomicU64,
     unrouted: AtomicU64,
 }
@@ -217,6 +218,7 @@ impl Registry {
             tables: RwLock::new(HashMap::new()),
             dead_letters: OnceLock::new(),
             listeners: RwLock::new(Vec::new()),
+            meta: RwLock::new(HashMap::new()),
             published: AtomicU64::new(0),
             unrouted: AtomicU64::new(0),
         }
@@ -323,7 +325,10 @@ impl Registry {
         self.shard(name).lock().get(name).map(|entry| entry.pid.clone()).filter(Pid::is_alive)
     }
 
-    /// The metadata registered with `name`, if it is a `T`.
+    /// The value registered with `name` (by [`Context::register_with`]), if
+    /// it is a `T` (Elixir's `values/3` of a unique key).
+    ///
+    /// [`Context::register_with`]: crate::Context::register_with
     ///
     /// ```
     /// use treeline::{Actor, Context, InitError, Name, System};
@@ -340,13 +345,47 @@ impl Registry {
     /// # async fn main() {
     /// let system = System::new();
     /// let shard = system.spawn::<Shard>(3).await.unwrap();
-    /// assert_eq!(system.registry().meta::<u32>("shard-3"), Some(3_000));
-    /// assert_eq!(system.registry().meta::<String>("shard-3"), None); // another type
+    /// assert_eq!(system.registry().value::<u32>("shard-3"), Some(3_000));
+    /// assert_eq!(system.registry().value::<String>("shard-3"), None); // another type
     /// assert_eq!(system.registry().whereis_pid("shard-3"), Some(shard.pid()));
     /// # }
     /// ```
-    pub fn meta<T: Clone + 'static>(&self, name: &str) -> Option<T> {
+    pub fn value<T: Clone + 'static>(&self, name: &str) -> Option<T> {
         self.shard(name).lock().get(name)?.meta.as_ref()?.get::<T>().cloned()
+    }
+
+    // --- registry-level metadata ---
+
+    /// Stores `value` under `key` in the registry itself, replacing what was
+    /// there (Elixir's `put_meta/3`): configuration that belongs to the
+    /// registry rather than to an actor.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = treeline::System::new();
+    /// let registry = system.registry();
+    /// registry.put_meta("region", String::from("eu-west"));
+    /// assert_eq!(registry.meta::<String>("region").as_deref(), Some("eu-west"));
+    /// assert_eq!(registry.meta::<u32>("region"), None); // another type
+    /// assert!(registry.delete_meta("region"));
+    /// assert_eq!(registry.meta::<String>("region"), None);
+    /// # }
+    /// ```
+    pub fn put_meta<T: Send + Sync + 'static>(&self, key: &str, value: T) {
+        self.meta.write().insert(Arc::from(key), Meta::new(value));
+    }
+
+    /// The registry-level metadata under `key`, if it is a `T` (Elixir's
+    /// `meta/2`).
+    pub fn meta<T: Clone + 'static>(&self, key: &str) -> Option<T> {
+        self.meta.read().get(key)?.get::<T>().cloned()
+    }
+
+    /// Removes the registry-level metadata under `key`; false if there was
+    /// none (Elixir's `delete_meta/2`).
+    pub fn delete_meta(&self, key: &str) -> bool {
+        self.meta.write().remove(key).is_some()
     }
 
     /// Everything `pid` holds in the registry (Elixir `keys/2`).

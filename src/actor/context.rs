@@ -424,7 +424,7 @@ impl<A: Actor> Context<A> {
     }
 
     /// [`Context::register`] with metadata, read back with
-    /// [`Registry::meta`](crate::Registry::meta).
+    /// [`Registry::value`](crate::Registry::value).
     pub fn register_with<T: Send + Sync + 'static>(&mut self, name: Name<A>, meta: T) -> Result<(), RegistryError> {
         self.system().registry().register_name(&self.myself.cell, &name.key(), Some(Meta::new(meta)))
     }

@@ -140,15 +140,23 @@ async fn publish_from_skips_only_the_sender() {
 
 #[tokio::test(start_paused = true)]
 async fn duplicate_subscriptions_deliver_twice_and_one_unsubscribe_removes_all() {
-    // PS-04
+    // PS-04, and REG-03's keys of a duplicate registry
     let system = System::new();
     let (report, mut probe) = probe();
     let s = sub(&system, "s", &report, &["t", "t"]).await;
+    let other = sub(&system, "other", &report, &["t"]).await;
+    let key = RegistryKey::Topic { pattern: Pattern::new("t").unwrap(), event: std::any::type_name::<Ping>() };
+    assert_eq!(system.registry().keys_of(&s.pid()), [key.clone(), key.clone()]);
     let t = Topic::new("t").unwrap();
-    assert_eq!(system.publish_to(&t, Ping(1)).await, Ok(2));
-    assert_eq!(probe.take(2).await, ["s:ping 1", "s:ping 1"]);
+    assert_eq!(system.publish_to(&t, Ping(1)).await, Ok(3));
+    let mut events = probe.take(3).await;
+    events.sort();
+    assert_eq!(events, ["other:ping 1", "s:ping 1", "s:ping 1"]);
     assert_eq!(s.call(Cmd::Unsubscribe("t")).await, Ok(Ok(2)));
-    assert_eq!(system.publish_to(&t, Ping(2)).await, Ok(0));
+    assert!(system.registry().keys_of(&s.pid()).is_empty());
+    assert_eq!(system.registry().keys_of(&other.pid()), [key]);
+    assert_eq!(system.publish_to(&t, Ping(2)).await, Ok(1));
+    probe.expect("other:ping 2").await;
     probe.expect_silence(SHORT).await;
 }
 

@@ -48,7 +48,7 @@ async fn a_unique_name_conflict_names_the_owner_and_changes_nothing() {
     assert_eq!(b.call(Op::Register(HELLO, None)).await, Ok(Err(RegistryError::AlreadyRegistered(a.pid()))));
     assert_eq!(a.call(Op::Register(WORLD, None)).await, Ok(Ok(())));
     assert_eq!(system.whereis(&HELLO), Some(a.clone()));
-    assert_eq!(system.registry().meta::<(u32, &str)>("hello"), Some((1, "value")));
+    assert_eq!(system.registry().value::<(u32, &str)>("hello"), Some((1, "value")));
     assert!(system.registry().keys_of(&b.pid()).is_empty());
     let mut keys = system.registry().keys_of(&a.pid());
     keys.sort_by_key(|key| format!("{key:?}"));
@@ -68,10 +68,18 @@ async fn unregister_removes_only_ones_own_names() {
     assert_eq!(a.call(Op::Unregister(HELLO)).await, Ok(Ok(())));
     assert_eq!(a.call(Op::Unregister(Name::new("absent"))).await, Ok(Ok(())));
     assert_eq!(system.registry().keys_of(&a.pid()), [RegistryKey::Name("world".into())]);
-    assert_eq!(system.registry().meta::<(u32, &str)>("world"), Some((2, "two")));
-    assert_eq!(system.registry().meta::<String>("world"), None, "typed: a wrong type is None");
-    assert_eq!(system.registry().meta::<(u32, &str)>("unknown"), None);
+    assert_eq!(system.registry().value::<(u32, &str)>("world"), Some((2, "two")));
+    assert_eq!(system.registry().value::<String>("world"), None, "typed: a wrong type is None");
+    assert_eq!(system.registry().value::<(u32, &str)>("unknown"), None);
     assert!(system.whereis(&HELLO).is_none());
+    // Registry-level metadata.
+    system.registry().put_meta("custom_key", "v");
+    assert_eq!(system.registry().meta::<&str>("custom_key"), Some("v"));
+    assert_eq!(system.registry().meta::<&str>("unknown"), None);
+    system.registry().put_meta("custom_key", 7u8);
+    assert_eq!(system.registry().meta::<u8>("custom_key"), Some(7), "put_meta replaces");
+    assert!(system.registry().delete_meta("custom_key"));
+    assert!(!system.registry().delete_meta("custom_key"));
 }
 
 #[tokio::test(start_paused = true)]
