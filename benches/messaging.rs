@@ -6,39 +6,16 @@
 
 #![allow(missing_docs)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "support/shared.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tokio::sync::Notify;
 use treeline::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
-/// Counts down to zero, then wakes the driver.
-struct Latch {
-    left: AtomicU64,
-    done: Notify,
-}
-
-impl Latch {
-    fn new(n: u64) -> Arc<Latch> {
-        Arc::new(Latch { left: AtomicU64::new(n), done: Notify::new() })
-    }
-    fn count_down(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.done.notify_one();
-        }
-    }
-    async fn wait(&self) {
-        while self.left.load(Ordering::Acquire) != 0 {
-            self.done.notified().await;
-        }
-    }
-}
+use support::{runtime, Latch};
 
 // --- Counting ---
 

@@ -5,17 +5,16 @@
 
 #![allow(missing_docs)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+#[path = "support/shared.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tokio::sync::Notify;
 use treeline::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
+use support::{runtime, Latch};
 
 #[derive(Clone)]
 struct Tick(u64);
@@ -36,29 +35,13 @@ impl Event for Shared {
     const TOPIC: &'static str = "bench.shared";
 }
 
-struct Done {
-    left: AtomicU64,
-    notify: Notify,
-}
-
-impl Done {
-    fn new(n: u64) -> Arc<Done> {
-        Arc::new(Done { left: AtomicU64::new(n), notify: Notify::new() })
-    }
-    async fn wait(&self) {
-        while self.left.load(Ordering::Acquire) != 0 {
-            self.notify.notified().await;
-        }
-    }
-}
-
 struct Subscriber {
     left: u64,
-    done: Arc<Done>,
+    done: Arc<Latch>,
 }
 
 impl Actor for Subscriber {
-    type Args = (u64, Arc<Done>);
+    type Args = (u64, Arc<Latch>);
     async fn init((left, done): Self::Args, ctx: &mut Context<Self>) -> Result<Self, InitError> {
         ctx.subscribe::<Tick>()?;
         ctx.subscribe::<Bulky>()?;
@@ -70,8 +53,8 @@ impl Actor for Subscriber {
 impl Subscriber {
     fn count(&mut self) {
         self.left -= 1;
-        if self.left == 0 && self.done.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.done.notify.notify_one();
+        if self.left == 0 {
+            self.done.count_down();
         }
     }
 }
@@ -118,7 +101,7 @@ fn fan_out(c: &mut Criterion) {
                         let mut total = Duration::ZERO;
                         for _ in 0..iters {
                             let system = System::new();
-                            let done = Done::new(SUBSCRIBERS);
+                            let done = Latch::new(SUBSCRIBERS);
                             for _ in 0..SUBSCRIBERS {
                                 system.spawn::<Subscriber>((EVENTS, done.clone())).await.unwrap();
                             }
@@ -156,7 +139,7 @@ fn publish_latency(c: &mut Criterion) {
         let system = rt.block_on(async {
             let system = System::new();
             for _ in 0..subscribers {
-                system.spawn::<Subscriber>((u64::MAX, Done::new(1))).await.unwrap();
+                system.spawn::<Subscriber>((u64::MAX, Latch::new(1))).await.unwrap();
             }
             system
         });

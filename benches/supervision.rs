@@ -5,14 +5,15 @@
 
 #![allow(missing_docs)]
 
+#[path = "support/shared.rs"]
+mod support;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use treeline::*;
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
+use support::runtime;
 
 struct Worker;
 
