@@ -7,6 +7,7 @@ mod cell;
 mod dead_letter;
 mod event;
 mod exit;
+mod journal;
 mod mailbox;
 mod registry;
 mod signal;
