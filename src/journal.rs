@@ -11,3 +11,4 @@
 
 pub(crate) mod crc32c;
 pub(crate) mod record;
+pub(crate) mod storage;
