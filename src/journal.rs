@@ -10,5 +10,6 @@
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub(crate) mod crc32c;
+pub(crate) mod faulty;
 pub(crate) mod record;
 pub(crate) mod storage;

@@ -230,7 +230,7 @@ impl StorageFile for MemFile {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
@@ -255,7 +255,7 @@ mod tests {
     }
 
     /// What every backend must do.
-    fn conformance(storage: &dyn Storage) {
+    pub(crate) fn conformance(storage: &dyn Storage) {
         assert!(storage.list().unwrap().is_empty());
         assert_eq!(storage.open("a", false).err().map(|e| e.kind()), Some(io::ErrorKind::NotFound));
         let a = storage.open("a", true).unwrap();
