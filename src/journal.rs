@@ -12,4 +12,5 @@
 pub(crate) mod crc32c;
 pub(crate) mod faulty;
 pub(crate) mod record;
+pub(crate) mod segment;
 pub(crate) mod storage;
