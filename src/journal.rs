@@ -1,10 +1,13 @@
 //! The journal: an append-only, segmented, CRC-checked log that knows
 //! nothing about actors (opaque payloads, stream ids, sequence numbers).
 //!
-//! Status: being built for durable mailboxes (issue 5). What exists so far is
-//! the bottom layer, the record framing ([`record`]) and its checksum
-//! ([`crc32c`]); segments, the group-commit writer, the storage backends and
-//! recovery build on it. Nothing outside this module uses it yet.
+//! Status: being built for durable mailboxes (issue 5). What exists: the
+//! record framing ([`record`], [`crc32c`]), the storage seam with file,
+//! memory and fault-injecting backends ([`storage`], [`faulty`]), segments
+//! and crash recovery ([`segment`]), and the synchronous single writer
+//! ([`writer`]). Still to come: the group-commit loop and fsync policies,
+//! streams and consumers, reclamation, and the durable mailbox on top.
+//! Nothing outside this module uses it yet.
 
 // Wired into durable mailboxes as the rest of the journal lands.
 #![cfg_attr(not(test), allow(dead_code))]
@@ -14,3 +17,4 @@ pub(crate) mod faulty;
 pub(crate) mod record;
 pub(crate) mod segment;
 pub(crate) mod storage;
+pub(crate) mod writer;

@@ -22,7 +22,7 @@ use std::fmt;
 use std::io;
 
 use super::crc32c;
-use super::record::{self, Tail};
+use super::record::{self, FrameError, Tail};
 use super::storage::{Storage, StorageFile};
 
 /// Bytes of a segment header.
@@ -43,6 +43,11 @@ pub(crate) enum JournalError {
     Corrupt { segment: String, offset: u64, why: String },
     /// A segment written by a newer or unknown format.
     UnsupportedVersion { segment: String, version: u32 },
+    /// An earlier write or sync failed; the journal refuses further writes
+    /// rather than retry and report durable what may not be.
+    Poisoned(String),
+    /// A record that cannot be framed (the caller's input).
+    Frame(FrameError),
 }
 
 impl fmt::Display for JournalError {
@@ -55,6 +60,8 @@ impl fmt::Display for JournalError {
             JournalError::UnsupportedVersion { segment, version } => {
                 write!(f, "journal segment {segment} has format version {version}; this build reads {FORMAT_VERSION}")
             }
+            JournalError::Poisoned(reason) => write!(f, "journal refuses writes after an I/O error: {reason}"),
+            JournalError::Frame(error) => write!(f, "record cannot be written: {error}"),
         }
     }
 }

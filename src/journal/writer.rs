@@ -1,0 +1,224 @@
+//! The single writer of a journal: appends framed records to the active
+//! segment, rolls to a new segment when it is full, and syncs on request.
+//!
+//! This is the synchronous core; the group-commit loop that batches many
+//! senders' records into one write and one sync drives it.
+//!
+//! The fsync protocol (docs: "fsyncgate"): a failed write or sync poisons the
+//! writer. Every later call fails with [`JournalError::Poisoned`]: after a
+//! failed fsync the kernel may have dropped the dirty pages, so retrying
+//! could report durable what is not.
+
+use std::sync::Arc;
+
+use super::record::Record;
+use super::segment::{segment_header, segment_name, JournalError, Recovery, SEGMENT_HEADER};
+use super::storage::{Storage, StorageFile};
+
+/// Appends records to a journal directory. One per directory.
+pub(crate) struct Writer {
+    storage: Arc<dyn Storage>,
+    /// Bytes preallocated per segment; a segment rolls when the next frame
+    /// would not fit (a single larger frame gets a segment of its own).
+    segment_size: u64,
+    /// The active segment: its number, file and append offset.
+    active: Option<(u64, Box<dyn StorageFile>, u64)>,
+    /// Highest segment number seen (recovered or created).
+    last_number: u64,
+    /// Written since the last sync.
+    dirty: bool,
+    poisoned: Option<String>,
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    /// A writer that resumes where `recovery` says the log ends.
+    pub(crate) fn open(
+        storage: Arc<dyn Storage>,
+        segment_size: u64,
+        recovery: &Recovery,
+    ) -> Result<Writer, JournalError> {
+        let last_number = recovery.segments.last().map_or(0, |(number, _)| *number);
+        let active = match (recovery.segments.last(), recovery.append_at) {
+            (Some((number, name)), Some(at)) => Some((*number, storage.open(name, false)?, at)),
+            _ => None,
+        };
+        Ok(Writer { storage, segment_size, active, last_number, dirty: false, poisoned: None, buf: Vec::new() })
+    }
+
+    fn check(&self) -> Result<(), JournalError> {
+        match &self.poisoned {
+            Some(reason) => Err(JournalError::Poisoned(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `op`; an error poisons the writer.
+    fn guard<R>(&mut self, op: impl FnOnce(&mut Self) -> Result<R, JournalError>) -> Result<R, JournalError> {
+        self.check()?;
+        op(self).inspect_err(|error| {
+            self.poisoned = Some(error.to_string());
+        })
+    }
+
+    /// Appends `records` in order (not yet durable: see [`Writer::sync`]).
+    pub(crate) fn append(&mut self, records: &[Record<'_>]) -> Result<(), JournalError> {
+        self.check()?;
+        for record in records {
+            self.buf.clear();
+            if let Err(error) = record.encode_into(&mut self.buf) {
+                // The caller's bad input, not an I/O failure: nothing is poisoned.
+                return Err(JournalError::Frame(error));
+            }
+            self.guard(|writer| writer.write_frame())?;
+        }
+        Ok(())
+    }
+
+    fn write_frame(&mut self) -> Result<(), JournalError> {
+        let len = self.buf.len() as u64;
+        let full = match &self.active {
+            None => true,
+            Some((_, _, at)) => *at > SEGMENT_HEADER as u64 && at + len > self.segment_size,
+        };
+        if full {
+            self.roll()?;
+        }
+        let (_, file, at) = self.active.as_mut().expect("a segment after roll");
+        file.write_all_at(*at, &self.buf)?;
+        *at += len;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Seals the active segment (synced) and creates the next one.
+    fn roll(&mut self) -> Result<(), JournalError> {
+        if let Some((_, file, _)) = &self.active {
+            if self.dirty {
+                file.sync_data()?;
+                self.dirty = false;
+            }
+        }
+        let number = self.last_number + 1;
+        let file = self.storage.open(&segment_name(number), true)?;
+        file.set_len(self.segment_size)?;
+        file.write_all_at(0, &segment_header())?;
+        file.sync_data()?;
+        self.storage.sync_dir()?;
+        self.last_number = number;
+        self.active = Some((number, file, SEGMENT_HEADER as u64));
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable.
+    pub(crate) fn sync(&mut self) -> Result<(), JournalError> {
+        self.guard(|writer| {
+            if let (true, Some((_, file, _))) = (writer.dirty, &writer.active) {
+                file.sync_data()?;
+                writer.dirty = false;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether an I/O error has poisoned the writer.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::faulty::{Crash, FaultyStorage};
+    use crate::journal::segment::recover;
+    use crate::journal::storage::MemStorage;
+
+    fn record(seq: u64) -> Record<'static> {
+        Record { kind: 1, stream: 3, seq, payload: b"0123456789" } // 34 bytes framed
+    }
+
+    fn writer(storage: &Arc<dyn Storage>, segment_size: u64) -> Writer {
+        let recovery = recover(&**storage).unwrap();
+        Writer::open(storage.clone(), segment_size, &recovery).unwrap()
+    }
+
+    fn seqs(storage: &dyn Storage) -> Vec<u64> {
+        recover(storage).unwrap().records.iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn appends_roll_segments_and_recover_in_order() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mut w = writer(&storage, 100); // 16-byte header + 2 records of 34 bytes per segment
+        let batch: Vec<_> = (1..=7).map(record).collect();
+        w.append(&batch).unwrap();
+        w.sync().unwrap();
+        assert_eq!(seqs(&*storage), (1..=7).collect::<Vec<_>>());
+        assert_eq!(recover(&*storage).unwrap().segments.len(), 4);
+    }
+
+    #[test]
+    fn a_reopened_writer_resumes_after_the_last_record() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mut w = writer(&storage, 1_000);
+        w.append(&[record(1), record(2)]).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let mut w = writer(&storage, 1_000);
+        w.append(&[record(3)]).unwrap();
+        w.sync().unwrap();
+        assert_eq!(seqs(&*storage), [1, 2, 3]);
+        assert_eq!(recover(&*storage).unwrap().segments.len(), 1, "appended to the same segment");
+    }
+
+    #[test]
+    fn an_oversized_record_gets_a_segment_of_its_own() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mut w = writer(&storage, 64);
+        let big = vec![7u8; 200];
+        w.append(&[record(1), Record { kind: 1, stream: 3, seq: 2, payload: &big }, record(3)]).unwrap();
+        w.sync().unwrap();
+        assert_eq!(seqs(&*storage), [1, 2, 3]);
+    }
+
+    #[test]
+    fn synced_batches_survive_power_loss_and_unsynced_ones_may_not() {
+        let faulty = FaultyStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(faulty.clone());
+        let mut w = writer(&storage, 100);
+        w.append(&[record(1), record(2), record(3)]).unwrap(); // rolls once: 1 and 2 sealed and synced
+        w.sync().unwrap();
+        w.append(&[record(4)]).unwrap();
+        assert_eq!(seqs(&faulty.crash(Crash::PowerLoss)), [1, 2, 3]);
+        assert_eq!(seqs(&faulty.crash(Crash::Process)), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_failed_fsync_poisons_the_writer_for_good() {
+        let faulty = FaultyStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(faulty.clone());
+        let mut w = writer(&storage, 1_000);
+        w.append(&[record(1)]).unwrap();
+        faulty.fail_next_sync();
+        assert!(matches!(w.sync(), Err(JournalError::Io(_))));
+        assert!(w.is_poisoned());
+        // The storage would now succeed, but the writer never retries.
+        assert!(matches!(w.sync(), Err(JournalError::Poisoned(_))));
+        assert!(matches!(w.append(&[record(2)]), Err(JournalError::Poisoned(_))));
+    }
+
+    #[test]
+    fn a_failed_write_poisons_and_a_bad_record_does_not() {
+        let faulty = FaultyStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(faulty.clone());
+        let mut w = writer(&storage, 1_000);
+        let zero_kind = Record { kind: 0, stream: 1, seq: 1, payload: b"" };
+        assert!(matches!(w.append(&[zero_kind]), Err(JournalError::Frame(_))));
+        assert!(!w.is_poisoned());
+        w.append(&[record(1)]).unwrap();
+        faulty.fail_after(0);
+        assert!(matches!(w.append(&[record(2)]), Err(JournalError::Io(_))));
+        assert!(matches!(w.append(&[record(3)]), Err(JournalError::Poisoned(_))));
+    }
+}
