@@ -246,6 +246,10 @@ pub(crate) mod tests {
             let _ = fs::remove_dir_all(&dir);
             TempDir(dir)
         }
+
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
     }
 
     impl Drop for TempDir {
