@@ -198,6 +198,10 @@ impl Storage for FaultyStorage {
         state.locked = true;
         Ok(Box::new(FaultyLock(self.state.clone())))
     }
+
+    fn blocks(&self) -> bool {
+        false
+    }
 }
 
 struct FaultyLock(Arc<Mutex<State>>);

@@ -48,6 +48,8 @@ pub(crate) enum JournalError {
     Poisoned(String),
     /// A record that cannot be framed (the caller's input).
     Frame(FrameError),
+    /// Another journal (in this process or another) has the directory open.
+    Locked,
 }
 
 impl fmt::Display for JournalError {
@@ -62,6 +64,7 @@ impl fmt::Display for JournalError {
             }
             JournalError::Poisoned(reason) => write!(f, "journal refuses writes after an I/O error: {reason}"),
             JournalError::Frame(error) => write!(f, "record cannot be written: {error}"),
+            JournalError::Locked => f.write_str("the journal directory is in use by another journal"),
         }
     }
 }

@@ -28,6 +28,11 @@ pub(crate) trait Storage: Send + Sync + 'static {
     /// Takes the directory's exclusive lock, held until the returned guard
     /// drops; `WouldBlock` if someone else holds it.
     fn lock(&self) -> io::Result<Box<dyn Send + Sync>>;
+    /// Whether I/O may block for long (real devices): then the journal
+    /// writes on its own thread, else in the submitting task.
+    fn blocks(&self) -> bool {
+        true
+    }
 }
 
 /// One file of a journal directory.
@@ -182,6 +187,10 @@ impl Storage for MemStorage {
         }
         *locked = true;
         Ok(Box::new(MemLock(self.locked.clone())))
+    }
+
+    fn blocks(&self) -> bool {
+        false
     }
 }
 
