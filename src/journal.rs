@@ -6,8 +6,9 @@
 //! memory and fault-injecting backends ([`storage`], [`faulty`]), segments
 //! and crash recovery ([`segment`]), the single writer ([`writer`]) and group
 //! commit with the fsync policies ([`commit`]), and [`Journal`], which ties
-//! them together (lock, recover, submit). Still to come: streams and
-//! consumers, reclamation, and the durable mailbox on top.
+//! them together (lock, recover, submit); the queue records and the state
+//! they fold into ([`queue`]). Still to come: the queue operations on a live
+//! journal, reclamation, and the durable mailbox on top.
 //! Nothing outside this module uses it yet.
 
 // Wired into durable mailboxes as the rest of the journal lands.
@@ -16,6 +17,7 @@
 pub(crate) mod commit;
 pub(crate) mod crc32c;
 pub(crate) mod faulty;
+pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod segment;
 pub(crate) mod storage;
