@@ -26,8 +26,9 @@ pub(crate) mod writer;
 use std::io;
 use std::sync::Arc;
 
-use commit::{Committer, FsyncPolicy, OwnedRecord};
-use segment::{recover, JournalError, Recovered};
+use commit::{Committer, FsyncPolicy};
+use record::OwnedRecord;
+use segment::{recover, JournalError};
 use storage::Storage;
 use tokio::sync::oneshot;
 use writer::Writer;
@@ -59,7 +60,7 @@ impl Journal {
     pub(crate) fn open(
         storage: Arc<dyn Storage>,
         config: JournalConfig,
-    ) -> Result<(Journal, Vec<Recovered>), JournalError> {
+    ) -> Result<(Journal, Vec<OwnedRecord>), JournalError> {
         let lock = storage.lock().map_err(|error| match error.kind() {
             io::ErrorKind::WouldBlock => JournalError::Locked,
             _ => JournalError::Io(error),

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::record::Record;
+use super::record::{OwnedRecord, Record};
 use super::segment::JournalError;
 use super::writer::Writer;
 
@@ -35,21 +35,6 @@ pub(crate) enum FsyncPolicy {
     /// Never synced except when a segment is sealed: survives a process
     /// crash, not a power loss.
     OsBuffered,
-}
-
-/// A record with its payload owned, as senders submit it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct OwnedRecord {
-    pub(crate) kind: u8,
-    pub(crate) stream: u32,
-    pub(crate) seq: u64,
-    pub(crate) payload: Vec<u8>,
-}
-
-impl OwnedRecord {
-    fn as_record(&self) -> Record<'_> {
-        Record { kind: self.kind, stream: self.stream, seq: self.seq, payload: &self.payload }
-    }
 }
 
 type Done = oneshot::Sender<Result<(), JournalError>>;

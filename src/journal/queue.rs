@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::commit::OwnedRecord;
+use super::record::OwnedRecord;
 
 pub(crate) const CREATE: u8 = 1;
 pub(crate) const ENQUEUE: u8 = 2;

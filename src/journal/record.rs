@@ -38,6 +38,22 @@ pub(crate) struct Record<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+/// A record with its payload owned: as senders submit it, and as recovery
+/// returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OwnedRecord {
+    pub(crate) kind: u8,
+    pub(crate) stream: u32,
+    pub(crate) seq: u64,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl OwnedRecord {
+    pub(crate) fn as_record(&self) -> Record<'_> {
+        Record { kind: self.kind, stream: self.stream, seq: self.seq, payload: &self.payload }
+    }
+}
+
 /// A record that cannot be framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FrameError {

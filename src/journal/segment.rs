@@ -22,7 +22,7 @@ use std::fmt;
 use std::io;
 
 use super::crc32c;
-use super::record::{self, FrameError, Tail};
+use super::record::{self, FrameError, OwnedRecord, Tail};
 use super::storage::{Storage, StorageFile};
 
 /// Bytes of a segment header.
@@ -138,20 +138,11 @@ fn check_header(bytes: &[u8]) -> Header {
     }
 }
 
-/// One record as recovery returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Recovered {
-    pub(crate) kind: u8,
-    pub(crate) stream: u32,
-    pub(crate) seq: u64,
-    pub(crate) payload: Vec<u8>,
-}
-
 /// The log after recovery.
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
     /// Every valid record, in log order.
-    pub(crate) records: Vec<Recovered>,
+    pub(crate) records: Vec<OwnedRecord>,
     /// The segments, in order, with their numbers.
     pub(crate) segments: Vec<(u64, String)>,
     /// Where the next record goes in the last segment (`None`: no segment).
@@ -213,7 +204,7 @@ pub(crate) fn recover(storage: &dyn Storage) -> Result<Recovery, JournalError> {
             Tail::Torn => return Err(corrupt(end, "a record is cut short".into())),
             Tail::Corrupt(why) => return Err(corrupt(end, why.to_string())),
         }
-        recovery.records.extend(scan.records.iter().map(|r| Recovered {
+        recovery.records.extend(scan.records.iter().map(|r| OwnedRecord {
             kind: r.kind,
             stream: r.stream,
             seq: r.seq,
