@@ -1,18 +1,14 @@
 //! The journal: an append-only, segmented, CRC-checked log that knows
-//! nothing about actors (opaque payloads, stream ids, sequence numbers).
+//! nothing about actors (opaque payloads, stream ids, sequence numbers), and
+//! the durable queue records on it.
 //!
-//! Status: being built for durable mailboxes (issue 5). What exists: the
-//! record framing ([`record`], [`crc32c`]), the storage seam with file,
+//! The record framing ([`record`], [`crc32c`]), the storage seam with file,
 //! memory and fault-injecting backends ([`storage`], [`faulty`]), segments
-//! and crash recovery ([`segment`]), the single writer ([`writer`]) and group
-//! commit with the fsync policies ([`commit`]), and [`Journal`], which ties
-//! them together (lock, recover, submit); the queue records and the state
-//! they fold into ([`queue`]). Still to come: the queue operations on a live
-//! journal, reclamation, and the durable mailbox on top.
-//! Nothing outside this module uses it yet.
-
-// Wired into durable mailboxes as the rest of the journal lands.
-#![cfg_attr(not(test), allow(dead_code))]
+//! and crash recovery ([`segment`]), the single writer ([`writer`]), group
+//! commit with the fsync policies ([`commit`]), [`Journal`], which ties them
+//! together (lock, recover, submit), and the queue records and the state
+//! they fold into ([`queue`]). `src/durable/` builds durable mailboxes on it.
+//! The byte format is written down in `docs/journal-format.md`.
 
 pub(crate) mod commit;
 pub(crate) mod crc32c;
@@ -27,23 +23,22 @@ use std::io;
 use std::sync::Arc;
 
 use commit::{Committer, FsyncPolicy};
-use record::OwnedRecord;
-use segment::{recover, JournalError};
+use record::{Loc, OwnedRecord, Record};
+use segment::{recover_with, JournalError, Recovery};
 use storage::Storage;
-use tokio::sync::oneshot;
 use writer::Writer;
 
 /// How a journal writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct JournalConfig {
+pub(crate) struct Settings {
     /// Bytes preallocated per segment.
     pub(crate) segment_size: u64,
     pub(crate) fsync: FsyncPolicy,
 }
 
-impl Default for JournalConfig {
+impl Default for Settings {
     fn default() -> Self {
-        JournalConfig { segment_size: 64 << 20, fsync: FsyncPolicy::Always }
+        Settings { segment_size: 64 << 20, fsync: FsyncPolicy::Always }
     }
 }
 
@@ -57,28 +52,60 @@ pub(crate) struct Journal {
 impl Journal {
     /// Locks the directory, recovers it, and returns the journal with every
     /// record found, in log order.
+    #[cfg(test)]
     pub(crate) fn open(
         storage: Arc<dyn Storage>,
-        config: JournalConfig,
+        settings: Settings,
     ) -> Result<(Journal, Vec<OwnedRecord>), JournalError> {
+        let mut records = Vec::new();
+        let (journal, _) = Journal::open_with(storage, settings, &mut |record, _| {
+            records.push(OwnedRecord {
+                kind: record.kind,
+                stream: record.stream,
+                seq: record.seq,
+                payload: record.payload.to_vec(),
+            });
+            Ok(())
+        })?;
+        Ok((journal, records))
+    }
+
+    /// Locks the directory, recovers it handing every record and its place
+    /// to `visit` (an error from `visit` fails the open), and returns the
+    /// journal ready to append.
+    pub(crate) fn open_with(
+        storage: Arc<dyn Storage>,
+        settings: Settings,
+        visit: &mut dyn FnMut(Record<'_>, Loc) -> Result<(), JournalError>,
+    ) -> Result<(Journal, Recovery), JournalError> {
         let lock = storage.lock().map_err(|error| match error.kind() {
             io::ErrorKind::WouldBlock => JournalError::Locked,
             _ => JournalError::Io(error),
         })?;
-        let recovery = recover(&*storage)?;
-        let writer = Writer::open(storage.clone(), config.segment_size, &recovery)?;
+        let recovery = recover_with(&*storage, visit)?;
+        let writer = Writer::open(storage.clone(), settings.segment_size, &recovery)?;
         let committer = if storage.blocks() {
-            Committer::threaded(writer, config.fsync)?
+            Committer::threaded(writer, settings.fsync)?
         } else {
-            Committer::inline(writer, config.fsync)
+            Committer::inline(writer, settings.fsync)
         };
-        Ok((Journal { committer, _lock: lock }, recovery.records))
+        Ok((Journal { committer, _lock: lock }, recovery))
     }
 
+    #[cfg(test)]
     /// Appends `records` after everything submitted before; the receiver
     /// completes when they are written (and synced, under `Always`).
-    pub(crate) fn submit(&self, records: Vec<OwnedRecord>) -> oneshot::Receiver<Result<(), JournalError>> {
+    pub(crate) fn submit(
+        &self,
+        records: Vec<OwnedRecord>,
+    ) -> tokio::sync::oneshot::Receiver<Result<Loc, JournalError>> {
         self.committer.submit(records)
+    }
+
+    /// Appends `records` after everything submitted before and runs `done`
+    /// with where the first one landed (see [`commit::Done`]).
+    pub(crate) fn submit_with(&self, records: Vec<OwnedRecord>, done: commit::Done) {
+        self.committer.submit_with(records, done)
     }
 }
 
@@ -96,12 +123,12 @@ mod tests {
     fn a_journal_reopens_with_what_it_wrote_and_locks_its_directory() {
         let dir = TempDir::new();
         let storage = || -> Arc<dyn Storage> { Arc::new(FileStorage::new(dir.path()).unwrap()) };
-        let (journal, recovered) = Journal::open(storage(), JournalConfig::default()).unwrap();
+        let (journal, recovered) = Journal::open(storage(), Settings::default()).unwrap();
         assert!(recovered.is_empty());
-        assert!(matches!(Journal::open(storage(), JournalConfig::default()), Err(JournalError::Locked)));
+        assert!(matches!(Journal::open(storage(), Settings::default()), Err(JournalError::Locked)));
         futures::executor::block_on(journal.submit(vec![owned(1), owned(2)])).unwrap().unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(storage(), JournalConfig::default()).unwrap();
+        let (_journal, recovered) = Journal::open(storage(), Settings::default()).unwrap();
         assert_eq!(recovered.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(recovered[1].payload, [2, 2, 2]);
     }
@@ -109,10 +136,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn memory_journals_commit_inline() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-        let (journal, _) = Journal::open(storage.clone(), JournalConfig::default()).unwrap();
+        let (journal, _) = Journal::open(storage.clone(), Settings::default()).unwrap();
         journal.submit(vec![owned(1)]).await.unwrap().unwrap();
         drop(journal);
-        let (_journal, recovered) = Journal::open(storage, JournalConfig::default()).unwrap();
+        let (_journal, recovered) = Journal::open(storage, Settings::default()).unwrap();
         assert_eq!(recovered.len(), 1);
     }
 }

@@ -5,6 +5,7 @@ mod actor;
 mod addr;
 mod cell;
 mod dead_letter;
+mod durable;
 mod event;
 mod exit;
 mod journal;
@@ -23,8 +24,17 @@ pub use actor::{
 };
 pub use addr::{ActorId, ActorRef, CallError, Pid, Recipient, SendError, StopError, DEFAULT_CALL_TIMEOUT};
 pub use dead_letter::{DeadLetter, DeadLetterReason, DeadLetterStats};
+pub use durable::{
+    CodecError, Consume, DeadLetterCause, Delivery, Durable, DurableDeadLetter, DurableError, DurableQueue,
+    JournalConfig, JournalStats, QueueStats,
+};
 pub use event::Event;
 pub use exit::{ExitReason, PanicReason, Reason};
+pub use journal::commit::FsyncPolicy;
+pub use journal::faulty::{Crash, FaultyStorage};
+pub use journal::record::FrameError;
+pub use journal::segment::JournalError;
+pub use journal::storage::{FileStorage, MemStorage, Storage, StorageFile};
 pub use mailbox::{MailboxConfig, MailboxOverflow, Overflow};
 pub use registry::{
     Meta, Name, PublishError, Registry, RegistryError, RegistryEvent, RegistryKey, RegistryStats, Subscriber,

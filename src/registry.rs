@@ -51,6 +51,7 @@ use crate::addr::{ActorId, ActorRef, Pid};
 use crate::cell::{ActorCell, Offered, Process, Status};
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::event::Event;
+use crate::exit::ExitReason;
 use crate::mailbox::envelope::Kind;
 use crate::topic::{Pattern, Topic};
 
@@ -156,16 +157,28 @@ pub struct RegistryStats {
 #[derive(Clone)]
 pub(crate) enum Registration {
     Name(Arc<str>),
-    Topic { table: Arc<dyn ErasedTable>, pattern: Pattern },
+    Topic {
+        table: Arc<dyn ErasedTable>,
+        pattern: Pattern,
+    },
+    /// Something else the actor holds until it dies (a durable queue's
+    /// consumer slot), released with its exit reason.
+    Hook(Arc<dyn ReleaseHook>),
+}
+
+/// What a [`Registration::Hook`] does at its actor's death.
+pub(crate) trait ReleaseHook: Send + Sync {
+    fn release(&self, reason: &ExitReason);
 }
 
 impl Registration {
-    fn key(&self) -> RegistryKey {
+    fn key(&self) -> Option<RegistryKey> {
         match self {
-            Registration::Name(name) => RegistryKey::Name(name.clone()),
+            Registration::Name(name) => Some(RegistryKey::Name(name.clone())),
             Registration::Topic { table, pattern } => {
-                RegistryKey::Topic { pattern: pattern.clone(), event: table.event_type() }
+                Some(RegistryKey::Topic { pattern: pattern.clone(), event: table.event_type() })
             }
+            Registration::Hook(_) => None,
         }
     }
 }
@@ -390,7 +403,7 @@ impl Registry {
 
     /// Everything `pid` holds in the registry (Elixir `keys/2`).
     pub fn keys_of(&self, pid: &Pid) -> Vec<RegistryKey> {
-        pid.0.registrations().iter().map(Registration::key).collect()
+        pid.0.registrations().iter().filter_map(Registration::key).collect()
     }
 
     // --- topics ---
@@ -774,7 +787,7 @@ impl Registry {
     }
 
     /// Releases everything a dead actor held (no listener hears of it).
-    pub(crate) fn release(&self, id: ActorId, registrations: Vec<Registration>) {
+    pub(crate) fn release(&self, id: ActorId, registrations: Vec<Registration>, reason: &ExitReason) {
         for registration in registrations {
             match registration {
                 Registration::Name(name) => {
@@ -783,6 +796,7 @@ impl Registry {
                 Registration::Topic { table, pattern } => {
                     table.remove(&pattern, id);
                 }
+                Registration::Hook(hook) => hook.release(reason),
             }
         }
     }

@@ -21,8 +21,11 @@ use crate::actor::spawn::{self, Parent, StartError};
 use crate::actor::{Actor, Shutdown, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
+use crate::durable::store::Store;
+use crate::durable::{Durable, DurableError, DurableQueue, JournalConfig, JournalStats};
 use crate::event::Event;
 use crate::exit::ExitReason;
+use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, Registry};
 use crate::signal::{MonitorRef, Signal};
 use crate::topic::Topic;
@@ -69,12 +72,29 @@ struct SystemInner {
     deadlines: Arc<Deadlines>,
     registry: Registry,
     stopping: AtomicBool,
+    /// The journal of durable queues, if the System has one.
+    store: Option<Arc<Store>>,
+}
+
+/// A System that does not keep it alive (what a durable queue holds to
+/// publish dead letters).
+#[derive(Clone)]
+pub(crate) struct WeakSystem(std::sync::Weak<SystemInner>);
+
+impl WeakSystem {
+    pub(crate) fn upgrade(&self) -> Option<System> {
+        self.0.upgrade().map(|inner| System { inner })
+    }
 }
 
 impl System {
     /// A new, empty System.
     pub fn new() -> System {
-        System {
+        System::build(None)
+    }
+
+    fn build(store: Option<Arc<Store>>) -> System {
+        let system = System {
             inner: Arc::new(SystemInner {
                 next_id: AtomicU64::new(1),
                 next_ref: AtomicU64::new(1),
@@ -83,8 +103,57 @@ impl System {
                 deadlines: Deadlines::new(),
                 registry: Registry::new(),
                 stopping: AtomicBool::new(false),
+                store,
             }),
+        };
+        if let Some(store) = &system.inner.store {
+            store.set_system(WeakSystem(Arc::downgrade(&system.inner)));
         }
+        system
+    }
+
+    /// A System with a journal for durable queues: opens (locks and
+    /// recovers) the journal `config` names, and rebuilds every durable
+    /// queue in it, with the messages that were persisted and not acked.
+    ///
+    /// A journal belongs to one System at a time: a second open of the same
+    /// directory, from this process or another, fails with
+    /// [`JournalError::Locked`] until the first System is dropped.
+    /// Damage recovery must not repair (anything but a torn tail of the last
+    /// segment) fails with [`JournalError::Corrupt`].
+    ///
+    /// ```
+    /// use treeline::{JournalConfig, JournalError, MemStorage, System};
+    ///
+    /// let storage = MemStorage::new();
+    /// let system = System::with_journal(JournalConfig::storage(storage.clone())).unwrap();
+    /// let again = System::with_journal(JournalConfig::storage(storage.clone()));
+    /// assert!(matches!(again, Err(JournalError::Locked)));
+    /// drop(system);
+    /// assert!(System::with_journal(JournalConfig::storage(storage)).is_ok());
+    /// ```
+    pub fn with_journal(config: JournalConfig) -> Result<System, JournalError> {
+        Ok(System::build(Some(config.open()?)))
+    }
+
+    /// What the journal holds on disk; `None` without a journal.
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        self.inner.store.as_ref().map(|store| store.journal_stats())
+    }
+
+    /// Creates the durable queue `name` for messages of type `M`, or opens
+    /// it (with the messages it holds) if it exists. Creation is confirmed
+    /// by the journal before this returns.
+    ///
+    /// Fails with [`DurableError::NoJournal`] on a System without a journal,
+    /// [`DurableError::TypeMismatch`] if the queue holds another message
+    /// type, and [`DurableError::InvalidName`] for an empty name.
+    ///
+    /// See [`DurableQueue`] for an example.
+    pub async fn durable_queue<M: Durable>(&self, name: &str) -> Result<DurableQueue<M>, DurableError> {
+        let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
+        let id = store.open_queue(name, M::TAG).await?;
+        Ok(DurableQueue::new(store.clone(), id, name))
     }
 
     /// Spawns a top-level actor with default options. Returns once its `init`

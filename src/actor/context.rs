@@ -10,8 +10,10 @@ use tokio::sync::oneshot;
 use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
 use super::reply::{Deferred, Owed};
 use super::spawn::{self, Parent, StartError};
-use super::{Actor, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
+use super::{Actor, HandleCast, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
+use crate::durable::store::AckToken;
+use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
@@ -61,6 +63,8 @@ pub(crate) struct Extra<A: Actor> {
     pub(crate) on_exit: Option<Converter<A, Exit>>,
     pub(crate) on_timeout: Option<Converter<A, IdleTimeout>>,
     pub(crate) book: Book,
+    /// The durable message being handled, and its ack while not yet done.
+    pub(crate) delivery: Option<(Delivery, Option<AckToken>)>,
 }
 
 impl<A: Actor> Default for Extra<A> {
@@ -73,6 +77,7 @@ impl<A: Actor> Default for Extra<A> {
             on_exit: None,
             on_timeout: None,
             book: Book::default(),
+            delivery: None,
         }
     }
 }
@@ -119,6 +124,16 @@ impl<A: Actor> Context<A> {
             return None;
         }
         self.extra.as_ref().and_then(|extra| extra.stop.clone())
+    }
+
+    /// A durable message's handler starts.
+    pub(crate) fn begin_delivery(&mut self, delivery: Delivery, token: AckToken) {
+        self.extra().delivery = Some((delivery, Some(token)));
+    }
+
+    /// A durable message's handler returned: its ack, unless acked already.
+    pub(crate) fn end_delivery(&mut self) -> Option<AckToken> {
+        self.extra.as_mut().and_then(|extra| extra.delivery.take()).and_then(|(_, token)| token)
     }
 
     /// Takes the pending continue, if any.
@@ -735,6 +750,75 @@ impl<A: Actor> Context<A> {
     }
 
     // --- internal ---
+
+    /// Consumes the durable queue `queue` with the default [`Consume`]
+    /// settings (window 1, delivery limit 10): its messages, first those a
+    /// previous consumer left unacked, arrive as casts, one at a time, and
+    /// each is acked when its handler returns. Usually called in `init`;
+    /// the actor stays the queue's consumer until it dies.
+    ///
+    /// A queue has one consumer at a time: while another live actor consumes
+    /// it, this fails with [`DurableError::AlreadyConsumed`].
+    ///
+    /// See [`DurableQueue`] for an example.
+    pub fn consume<M: Durable>(&mut self, queue: &DurableQueue<M>) -> Result<(), DurableError>
+    where
+        A: HandleCast<M>,
+    {
+        self.consume_with(queue, Consume::new())
+    }
+
+    /// [`consume`](Self::consume) with a window and a delivery limit.
+    pub fn consume_with<M: Durable>(&mut self, queue: &DurableQueue<M>, settings: Consume) -> Result<(), DurableError>
+    where
+        A: HandleCast<M>,
+    {
+        crate::durable::attach(&self.myself.cell, queue, settings)
+    }
+
+    /// How the durable message being handled was delivered (its sequence
+    /// number, attempt and redelivered flag); `None` outside the handler of
+    /// a durable message.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, ExitReason, HandleCast, InitError};
+    ///
+    /// struct Mailer { last_sent: u64 }
+    /// impl Actor for Mailer {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Mailer { last_sent: 0 }) }
+    /// }
+    /// impl HandleCast<String> for Mailer {
+    ///     async fn handle_cast(&mut self, to: String, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         if let Some(delivery) = ctx.delivery() {
+    ///             if delivery.seq <= self.last_sent {
+    ///                 return Ok(()); // a redelivery of something already done: ack and skip
+    ///             }
+    ///             self.last_sent = delivery.seq;
+    ///         }
+    ///         println!("mail to {to}");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn delivery(&self) -> Option<Delivery> {
+        self.extra.as_ref().and_then(|extra| extra.delivery.as_ref()).map(|(delivery, _)| *delivery)
+    }
+
+    /// Acks the durable message being handled now, before its handler
+    /// returns: it will not be redelivered even if the handler then fails.
+    /// Returns false outside the handler of a durable message, or if it was
+    /// acked already.
+    pub fn ack(&mut self) -> bool {
+        let token = self.extra.as_mut().and_then(|extra| extra.delivery.as_mut()).and_then(|(_, token)| token.take());
+        match token {
+            Some(token) => {
+                token.ack();
+                true
+            }
+            None => false,
+        }
+    }
 
     /// Records a deferred reply the actor owes.
     pub(crate) fn owe<R: Send + 'static>(&mut self, shared: Arc<Deferred<R>>) {

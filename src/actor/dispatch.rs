@@ -34,7 +34,7 @@ pub(crate) struct ContinueMsg<C>(pub(crate) C);
 /// meanwhile (`demonitor` flushes, as OTP's `[flush]`).
 pub(crate) struct DownMsg(pub(crate) Down);
 
-fn outcome(result: Result<(), ExitReason>) -> Outcome {
+pub(crate) fn outcome(result: Result<(), ExitReason>) -> Outcome {
     match result {
         Ok(()) => Outcome::Continue,
         Err(reason) => Outcome::Stop(reason),

@@ -544,7 +544,7 @@ pub(crate) fn teardown<A: Actor>(
     let (queued, leftover, registrations) = cell.mailbox.close();
     let me = cell.id;
     // Names and subscriptions go before anyone hears of the death (§1.4).
-    cell.system.registry().release(me, registrations);
+    cell.system.registry().release(me, registrations, &reason);
     let book = ctx.take_extra().map(|extra| extra.book);
     if let Some(book) = &book {
         for timer in &book.timers {
@@ -555,8 +555,9 @@ pub(crate) fn teardown<A: Actor>(
         }
     }
     for envelope in batch.into_iter().chain(queued) {
-        // A queued call is not a dead letter: its caller learns the reason.
-        if envelope.kind() != Kind::Call {
+        // A queued call is not a dead letter: its caller learns the reason;
+        // a durable message is redelivered to the next consumer.
+        if !matches!(envelope.kind(), Kind::Call | Kind::Durable) {
             cell.dead_letter(envelope.message_type(), envelope.kind(), DeadLetterReason::ActorStopped);
         }
         drop(envelope);

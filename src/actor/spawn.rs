@@ -142,7 +142,7 @@ pub(crate) enum Parent<'a> {
 }
 
 /// Registrations a child spec makes for each incarnation before its `init`.
-pub(crate) type Setup<A> = Arc<dyn Fn(&Arc<ActorCell<A>>) -> Result<(), RegistryError> + Send + Sync>;
+pub(crate) type Setup<A> = Arc<dyn Fn(&Arc<ActorCell<A>>) -> Result<(), StartError> + Send + Sync>;
 
 /// Spawns an actor of type `A`: registers its name, runs `init`, then parks
 /// it dormant (its task starts with the first message or signal) or starts
@@ -186,8 +186,9 @@ pub(crate) async fn start_with_setup<A: Actor>(
     }
     for setup in setups {
         if let Err(error) = setup(&cell) {
-            system.registry().release(id, cell.mailbox.registrations());
-            return Err(StartError::Registry(error));
+            let reason = ExitReason::Normal;
+            system.registry().release(id, cell.mailbox.registrations(), &reason);
+            return Err(error);
         }
     }
     let myself = ActorRef { cell: cell.clone() };

@@ -17,15 +17,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
-use tokio::sync::oneshot;
 
-use super::record::{OwnedRecord, Record};
+use super::record::{Loc, OwnedRecord, Record};
 use super::segment::JournalError;
 use super::writer::Writer;
 
 /// When appended records are made durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FsyncPolicy {
+pub enum FsyncPolicy {
     /// Every batch is synced before its senders are told it is written: a
     /// confirm means durable (survives power loss).
     Always,
@@ -37,7 +36,10 @@ pub(crate) enum FsyncPolicy {
     OsBuffered,
 }
 
-type Done = oneshot::Sender<Result<(), JournalError>>;
+/// What runs when a submission's fate is known: with where its first record
+/// landed, or the error. It runs on the commit thread (or inline in the
+/// submitter), so it must be short and must not wait for the journal.
+pub(crate) type Done = Box<dyn FnOnce(Result<Loc, JournalError>) + Send>;
 
 struct Submission {
     records: Vec<OwnedRecord>,
@@ -54,7 +56,10 @@ fn duplicate(error: &JournalError) -> JournalError {
 }
 
 /// Writes one batch and applies the policy; tells every sender.
-fn commit(writer: &mut Writer, policy: FsyncPolicy, batch: Vec<Submission>) {
+/// Writes a batch, syncs it as the policy says, and returns each
+/// submission's callback with its result, to be run by the caller once it
+/// holds no lock (a callback may submit again).
+fn commit(writer: &mut Writer, policy: FsyncPolicy, batch: Vec<Submission>) -> Vec<(Done, Result<Loc, JournalError>)> {
     let mut outcomes = Vec::with_capacity(batch.len());
     for submission in &batch {
         let records: Vec<Record<'_>> = submission.records.iter().map(OwnedRecord::as_record).collect();
@@ -64,24 +69,42 @@ fn commit(writer: &mut Writer, policy: FsyncPolicy, batch: Vec<Submission>) {
         FsyncPolicy::Always if outcomes.iter().any(Result::is_ok) => writer.sync(),
         _ => Ok(()),
     };
-    for (submission, outcome) in batch.into_iter().zip(outcomes) {
-        let result = match (&outcome, &synced) {
-            (Err(error), _) | (Ok(()), Err(error)) => Err(duplicate(error)),
-            (Ok(()), Ok(())) => Ok(()),
-        };
-        let _ = submission.done.send(result);
+    batch
+        .into_iter()
+        .zip(outcomes)
+        .map(|(submission, outcome)| {
+            let result = match (outcome, &synced) {
+                (Err(error), _) => Err(duplicate(&error)),
+                (Ok(_), Err(error)) => Err(duplicate(error)),
+                (Ok(loc), Ok(())) => Ok(loc),
+            };
+            (submission.done, result)
+        })
+        .collect()
+}
+
+fn finish(done: Vec<(Done, Result<Loc, JournalError>)>) {
+    for (done, result) in done {
+        done(result);
     }
 }
 
-/// Where submissions go.
 enum Mode {
     /// A committer thread; the handle is joined when the journal closes.
     Thread { tx: Option<Sender<Submission>>, thread: Option<thread::JoinHandle<()>> },
     /// Committed in the submitting task.
-    Inline { writer: Mutex<Writer>, policy: FsyncPolicy },
+    Inline { writer: Mutex<Writer>, queue: Mutex<Inbox>, policy: FsyncPolicy },
 }
 
 /// The append side of a journal.
+/// Inline mode's queue: submissions made while another submitter (or a
+/// callback) is committing.
+#[derive(Default)]
+struct Inbox {
+    waiting: Vec<Submission>,
+    busy: bool,
+}
+
 pub(crate) struct Committer {
     mode: Mode,
 }
@@ -99,27 +122,63 @@ impl Committer {
 
     /// A committer that writes in the submitting task.
     pub(crate) fn inline(writer: Writer, policy: FsyncPolicy) -> Committer {
-        Committer { mode: Mode::Inline { writer: Mutex::new(writer), policy } }
+        Committer { mode: Mode::Inline { writer: Mutex::new(writer), queue: Mutex::default(), policy } }
     }
 
-    /// Submits `records` (written in order, after everything submitted
-    /// before); the returned receiver completes when they are written and,
-    /// under `Always`, durable.
-    pub(crate) fn submit(&self, records: Vec<OwnedRecord>) -> oneshot::Receiver<Result<(), JournalError>> {
-        let (done, confirm) = oneshot::channel();
+    /// Appends `records` after everything submitted before, then runs `done`.
+    pub(crate) fn submit_with(&self, records: Vec<OwnedRecord>, done: Done) {
         let submission = Submission { records, done };
         match &self.mode {
             Mode::Thread { tx: Some(tx), .. } => {
                 if let Err(crossbeam_channel::SendError(submission)) = tx.send(submission) {
-                    let _ = submission.done.send(Err(JournalError::Poisoned("journal writer stopped".into())));
+                    (submission.done)(Err(JournalError::Poisoned("journal writer stopped".into())));
                 }
             }
             Mode::Thread { tx: None, .. } => {
-                let _ = submission.done.send(Err(JournalError::Poisoned("journal closed".into())));
+                (submission.done)(Err(JournalError::Poisoned("journal closed".into())));
             }
-            Mode::Inline { writer, policy } => commit(&mut writer.lock(), *policy, vec![submission]),
+            Mode::Inline { writer, queue, policy } => {
+                {
+                    let mut inbox = queue.lock();
+                    inbox.waiting.push(submission);
+                    if inbox.busy {
+                        return; // the busy submitter commits it after its own
+                    }
+                    inbox.busy = true;
+                }
+                // Whoever finds the inbox idle commits for everyone, in
+                // order, and runs the callbacks in that order too; a callback
+                // that submits again only queues (no re-entrant lock).
+                loop {
+                    let batch = {
+                        let mut inbox = queue.lock();
+                        if inbox.waiting.is_empty() {
+                            inbox.busy = false;
+                            return;
+                        }
+                        std::mem::take(&mut inbox.waiting)
+                    };
+                    let done = commit(&mut writer.lock(), *policy, batch);
+                    finish(done);
+                }
+            }
         }
-        confirm
+    }
+
+    /// [`submit_with`](Self::submit_with), answering on a channel.
+    #[cfg(test)]
+    pub(crate) fn submit(
+        &self,
+        records: Vec<OwnedRecord>,
+    ) -> tokio::sync::oneshot::Receiver<Result<Loc, JournalError>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit_with(
+            records,
+            Box::new(move |result| {
+                let _ = tx.send(result);
+            }),
+        );
+        rx
     }
 }
 
@@ -160,7 +219,7 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>) {
             bytes += next.records.iter().map(|r| r.payload.len()).sum::<usize>();
             batch.push(next);
         }
-        commit(&mut writer, policy, batch);
+        finish(commit(&mut writer, policy, batch));
         if let FsyncPolicy::Interval(every) = policy {
             if last_sync.elapsed() >= every {
                 let _ = writer.sync();

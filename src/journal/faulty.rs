@@ -22,16 +22,19 @@ use parking_lot::Mutex;
 
 use super::storage::{Storage, StorageFile};
 
-/// What survives a simulated crash.
+/// What survives a simulated crash of a [`FaultyStorage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Crash {
+pub enum Crash {
     /// The process died (kill -9): everything written survives.
     Process,
     /// The machine lost power: only what was synced survives.
     PowerLoss,
     /// Power loss where some unsynced writes reached the disk, in any order,
     /// possibly torn at 512-byte sectors (chosen by `seed`).
-    PowerLossTorn { seed: u64 },
+    PowerLossTorn {
+        /// Picks which writes survive and where they tear.
+        seed: u64,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -56,9 +59,33 @@ struct State {
     locked: bool,
 }
 
-/// See the module docs. Clones share one directory.
+/// A journal directory in memory for crash tests: it keeps, per file, what a
+/// process crash would leave (the live image) and what a power loss would
+/// leave (the durable image: only what `sync_data` made durable, in files
+/// whose creation `sync_dir` made durable), and injects I/O errors on
+/// request. Clones share one directory; [`crash`](FaultyStorage::crash)
+/// returns what a crash leaves as a new, unlocked directory.
+///
+/// kill -9 cannot show a missing fsync (the page cache survives the
+/// process); this is how the journal's fsync protocol is tested.
+///
+/// ```
+/// use treeline::{Crash, FaultyStorage, JournalConfig, System};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let storage = FaultyStorage::new();
+/// let system = System::with_journal(JournalConfig::storage(storage.clone())).unwrap();
+/// let queue = system.durable_queue::<String>("mail").await.unwrap();
+/// queue.send("hello".to_owned()).await.unwrap(); // confirmed: synced
+///
+/// // The machine loses power; a new System opens what the disk kept.
+/// let after = System::with_journal(JournalConfig::storage(storage.crash(Crash::PowerLoss))).unwrap();
+/// let queue = after.durable_queue::<String>("mail").await.unwrap();
+/// assert_eq!(queue.stats().pending, 1);
+/// # }
+/// ```
 #[derive(Clone, Debug, Default)]
-pub(crate) struct FaultyStorage {
+pub struct FaultyStorage {
     state: Arc<Mutex<State>>,
 }
 
@@ -81,22 +108,23 @@ impl State {
 }
 
 impl FaultyStorage {
-    pub(crate) fn new() -> FaultyStorage {
+    /// An empty directory.
+    pub fn new() -> FaultyStorage {
         FaultyStorage::default()
     }
 
     /// After `ops` more writes or syncs, every write and sync fails.
-    pub(crate) fn fail_after(&self, ops: u64) {
+    pub fn fail_after(&self, ops: u64) {
         self.state.lock().ops_left = Some(ops);
     }
 
     /// The next `sync_data` fails (and makes nothing durable).
-    pub(crate) fn fail_next_sync(&self) {
+    pub fn fail_next_sync(&self) {
         self.state.lock().fail_next_sync = true;
     }
 
     /// Flips one bit of the live and durable images (media corruption).
-    pub(crate) fn flip(&self, name: &str, offset: usize, bit: u8) {
+    pub fn flip(&self, name: &str, offset: usize, bit: u8) {
         let mut state = self.state.lock();
         if let Some(file) = state.files.get_mut(name) {
             for image in [&mut file.live, &mut file.durable] {
@@ -109,7 +137,7 @@ impl FaultyStorage {
 
     /// The directory as the crash leaves it, as a new storage (unlocked, no
     /// faults armed); this one is unchanged.
-    pub(crate) fn crash(&self, crash: Crash) -> FaultyStorage {
+    pub fn crash(&self, crash: Crash) -> FaultyStorage {
         let state = self.state.lock();
         let mut rng = match crash {
             Crash::PowerLossTorn { seed } => seed | 1,
@@ -155,7 +183,7 @@ impl FaultyStorage {
     }
 
     /// The live bytes of `name` (for assertions).
-    pub(crate) fn live(&self, name: &str) -> Option<Vec<u8>> {
+    pub fn live(&self, name: &str) -> Option<Vec<u8>> {
         self.state.lock().files.get(name).map(|file| file.live.clone())
     }
 }

@@ -7,31 +7,42 @@
 //!
 //! | kind | seq | payload | meaning |
 //! |---|---|---|---|
-//! | `CREATE` | 0 | `u16` name length, name, `u16` tag length, tag | the queue exists |
+//! | `CREATE` | the queue's next seq | `u16` name length, name, `u16` tag length, tag | the queue exists (restated by compaction) |
 //! | `ENQUEUE` | message seq | the message | persisted, not yet acked |
 //! | `DELIVER` | message seq | empty | handed to a handler once more (the attempt count) |
 //! | `ACK` | message seq | empty | done: never delivered again |
 //! | `DEAD` | message seq | the reason | given up after the delivery limit: done too |
+//! | `KEEP` | message seq | `u32` attempts, the message | a pending message restated by compaction |
 //!
 //! The state is a pure fold over the records in log order, so recovery is
 //! "apply every recovered record" and a crash loses at most a suffix of the
-//! events, never reorders them.
+//! events, never reorders them. The fold tolerates what compaction leaves
+//! (a prefix of segments deleted after their live records were restated at
+//! the end): records of a queue before its restated `CREATE`, and `DELIVER`
+//! or `ACK` of a message whose `ENQUEUE` is gone.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::record::OwnedRecord;
+use super::record::{Loc, HEADER};
 
 pub(crate) const CREATE: u8 = 1;
 pub(crate) const ENQUEUE: u8 = 2;
 pub(crate) const DELIVER: u8 = 3;
 pub(crate) const ACK: u8 = 4;
 pub(crate) const DEAD: u8 = 5;
+pub(crate) const KEEP: u8 = 6;
 
-/// A message persisted and not yet acked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A message persisted and not yet acked: where its bytes are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pending {
-    pub(crate) payload: Vec<u8>,
+    /// The record holding it (`ENQUEUE` or `KEEP`).
+    pub(crate) record: Loc,
+    /// Where the message bytes start (after the record header, and after the
+    /// attempt count of a `KEEP`).
+    pub(crate) at: u64,
+    /// Message bytes.
+    pub(crate) len: u32,
     /// Deliveries so far (0: never handed to a handler).
     pub(crate) attempts: u32,
 }
@@ -39,23 +50,27 @@ pub(crate) struct Pending {
 /// One durable queue.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Queue {
-    pub(crate) name: String,
+    /// `None` until its `CREATE` is seen.
+    pub(crate) name: Option<String>,
     pub(crate) tag: String,
     /// The seq the next enqueue gets.
     pub(crate) next_seq: u64,
     /// Unacked messages by seq, in order.
     pub(crate) pending: BTreeMap<u64, Pending>,
+    /// The latest `CREATE` (which compaction must restate before deleting it).
+    pub(crate) created_at: Option<Loc>,
 }
 
 /// Records that do not fit the queue protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum QueueError {
-    /// A record for a stream that was never created.
+    /// Records for a stream that was never created.
     UnknownStream(u32),
-    /// A create record whose payload does not parse, or that reuses an id.
+    /// A create record whose payload does not parse, or that renames a
+    /// stream or gives a name a second stream.
     BadCreate(u32),
-    /// An enqueue whose seq is not the next one.
-    OutOfOrder { stream: u32, seq: u64, expected: u64 },
+    /// A `KEEP` whose payload is too short.
+    BadKeep(u32),
     /// A record kind this version does not know.
     UnknownKind(u8),
 }
@@ -63,11 +78,9 @@ pub(crate) enum QueueError {
 impl fmt::Display for QueueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            QueueError::UnknownStream(stream) => write!(f, "record for unknown stream {stream}"),
-            QueueError::BadCreate(stream) => write!(f, "malformed or repeated creation of stream {stream}"),
-            QueueError::OutOfOrder { stream, seq, expected } => {
-                write!(f, "stream {stream}: message {seq} where {expected} was expected")
-            }
+            QueueError::UnknownStream(stream) => write!(f, "records for stream {stream}, which was never created"),
+            QueueError::BadCreate(stream) => write!(f, "malformed or conflicting creation of stream {stream}"),
+            QueueError::BadKeep(stream) => write!(f, "malformed restated message in stream {stream}"),
             QueueError::UnknownKind(kind) => write!(f, "unknown record kind {kind}"),
         }
     }
@@ -91,6 +104,14 @@ pub(crate) fn create_payload(name: &str, tag: &str) -> Vec<u8> {
     out
 }
 
+/// The payload of a keep record: the attempt count, then the message.
+pub(crate) fn keep_payload(attempts: u32, message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + message.len());
+    out.extend_from_slice(&attempts.to_le_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
 fn parse_create(payload: &[u8]) -> Option<(String, String)> {
     let mut rest = payload;
     let mut take = || -> Option<String> {
@@ -106,29 +127,53 @@ fn parse_create(payload: &[u8]) -> Option<(String, String)> {
 
 impl Queues {
     /// The stream id of the queue `name`.
+    #[cfg(test)]
     pub(crate) fn id(&self, name: &str) -> Option<u32> {
         self.names.get(name).copied()
     }
 
-    /// Applies one record.
-    pub(crate) fn apply(&mut self, kind: u8, stream: u32, seq: u64, payload: &[u8]) -> Result<(), QueueError> {
+    /// Applies one record, found at `loc`.
+    pub(crate) fn apply(
+        &mut self,
+        kind: u8,
+        stream: u32,
+        seq: u64,
+        payload: &[u8],
+        loc: Loc,
+    ) -> Result<(), QueueError> {
         if kind == CREATE {
             let (name, tag) = parse_create(payload).ok_or(QueueError::BadCreate(stream))?;
-            if self.queues.contains_key(&stream) || self.names.contains_key(&name) {
+            if self.names.get(&name).is_some_and(|&id| id != stream) {
                 return Err(QueueError::BadCreate(stream));
             }
-            self.names.insert(name.clone(), stream);
-            self.queues.insert(stream, Queue { name, tag, next_seq: 1, pending: BTreeMap::new() });
+            let queue = self.queues.entry(stream).or_default();
+            match &queue.name {
+                Some(known) if *known != name || queue.tag != tag => return Err(QueueError::BadCreate(stream)),
+                Some(_) => {}
+                None => {
+                    self.names.insert(name.clone(), stream);
+                    queue.name = Some(name);
+                    queue.tag = tag;
+                }
+            }
+            queue.next_seq = queue.next_seq.max(seq).max(1);
+            queue.created_at = Some(loc);
             return Ok(());
         }
-        let queue = self.queues.get_mut(&stream).ok_or(QueueError::UnknownStream(stream))?;
+        let queue = self.queues.entry(stream).or_default();
         match kind {
             ENQUEUE => {
-                if seq != queue.next_seq {
-                    return Err(QueueError::OutOfOrder { stream, seq, expected: queue.next_seq });
-                }
-                queue.next_seq += 1;
-                queue.pending.insert(seq, Pending { payload: payload.to_vec(), attempts: 0 });
+                let len = payload.len() as u32;
+                let at = loc.offset + HEADER as u64;
+                queue.pending.insert(seq, Pending { record: loc, at, len, attempts: 0 });
+                queue.next_seq = queue.next_seq.max(seq + 1);
+            }
+            KEEP => {
+                let (count, message) = payload.split_first_chunk::<4>().ok_or(QueueError::BadKeep(stream))?;
+                let attempts = u32::from_le_bytes(*count);
+                let at = loc.offset + HEADER as u64 + 4;
+                queue.pending.insert(seq, Pending { record: loc, at, len: message.len() as u32, attempts });
+                queue.next_seq = queue.next_seq.max(seq + 1);
             }
             DELIVER => {
                 if let Some(pending) = queue.pending.get_mut(&seq) {
@@ -144,9 +189,12 @@ impl Queues {
         Ok(())
     }
 
-    /// Applies a record as the journal will write it.
-    pub(crate) fn apply_record(&mut self, record: &OwnedRecord) -> Result<(), QueueError> {
-        self.apply(record.kind, record.stream, record.seq, &record.payload)
+    /// Checks what a complete log must satisfy: every stream was created.
+    pub(crate) fn finish(&self) -> Result<(), QueueError> {
+        match self.queues.iter().find(|(_, queue)| queue.name.is_none()) {
+            Some((&stream, _)) => Err(QueueError::UnknownStream(stream)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -156,38 +204,77 @@ mod tests {
 
     use super::*;
 
-    fn record(kind: u8, stream: u32, seq: u64, payload: &[u8]) -> OwnedRecord {
-        OwnedRecord { kind, stream, seq, payload: payload.to_vec() }
+    /// Applies records as if written one after another in segment 1.
+    struct Log {
+        queues: Queues,
+        at: u64,
+    }
+
+    impl Log {
+        fn new() -> Log {
+            Log { queues: Queues::default(), at: 16 }
+        }
+
+        fn apply(&mut self, kind: u8, stream: u32, seq: u64, payload: &[u8]) -> Result<Loc, QueueError> {
+            let loc = Loc { segment: 1, offset: self.at };
+            self.at += (HEADER + payload.len()) as u64;
+            self.queues.apply(kind, stream, seq, payload, loc).map(|()| loc)
+        }
     }
 
     #[test]
-    fn a_queue_tracks_pending_messages_and_attempts() {
-        let mut queues = Queues::default();
-        queues.apply_record(&record(CREATE, 1, 0, &create_payload("billing", "OrderPlaced"))).unwrap();
+    fn a_queue_tracks_pending_messages_attempts_and_locations() {
+        let mut log = Log::new();
+        log.apply(CREATE, 1, 1, &create_payload("billing", "OrderPlaced")).unwrap();
+        let mut locs = Vec::new();
         for seq in 1..=3 {
-            queues.apply_record(&record(ENQUEUE, 1, seq, &[seq as u8])).unwrap();
+            locs.push(log.apply(ENQUEUE, 1, seq, &[seq as u8; 5]).unwrap());
         }
-        queues.apply_record(&record(DELIVER, 1, 1, b"")).unwrap();
-        queues.apply_record(&record(ACK, 1, 1, b"")).unwrap();
-        queues.apply_record(&record(DELIVER, 1, 2, b"")).unwrap();
-        queues.apply_record(&record(DELIVER, 1, 2, b"")).unwrap();
-        queues.apply_record(&record(DEAD, 1, 3, b"poison")).unwrap();
-        let queue = &queues.queues[&1];
-        assert_eq!((queue.name.as_str(), queue.tag.as_str(), queue.next_seq), ("billing", "OrderPlaced", 4));
+        log.apply(DELIVER, 1, 1, b"").unwrap();
+        log.apply(ACK, 1, 1, b"").unwrap();
+        log.apply(DELIVER, 1, 2, b"").unwrap();
+        log.apply(DELIVER, 1, 2, b"").unwrap();
+        log.apply(DEAD, 1, 3, b"poison").unwrap();
+        let queue = &log.queues.queues[&1];
+        assert_eq!((queue.name.as_deref(), queue.tag.as_str(), queue.next_seq), (Some("billing"), "OrderPlaced", 4));
         assert_eq!(queue.pending.keys().copied().collect::<Vec<_>>(), [2]);
-        assert_eq!(queue.pending[&2], Pending { payload: vec![2], attempts: 2 });
-        assert_eq!(queues.id("billing"), Some(1));
+        let at = locs[1].offset + HEADER as u64;
+        assert_eq!(queue.pending[&2], Pending { record: locs[1], at, len: 5, attempts: 2 });
+        assert_eq!(log.queues.id("billing"), Some(1));
+        log.queues.finish().unwrap();
+    }
+
+    #[test]
+    fn compaction_leftovers_fold_to_the_same_state() {
+        // What remains after the segment with CREATE and ENQUEUE 1..2 was
+        // deleted: an ACK of 1, a DELIVER of 2, then the restatements.
+        let mut log = Log::new();
+        log.apply(ACK, 1, 1, b"").unwrap();
+        log.apply(DELIVER, 1, 2, b"").unwrap();
+        log.apply(CREATE, 1, 3, &create_payload("q", "T")).unwrap();
+        let keep = log.apply(KEEP, 1, 2, &keep_payload(1, b"two")).unwrap();
+        log.apply(DELIVER, 1, 2, b"").unwrap();
+        log.queues.finish().unwrap();
+        let queue = &log.queues.queues[&1];
+        assert_eq!(queue.next_seq, 3, "seqs are never reused");
+        let at = keep.offset + HEADER as u64 + 4;
+        assert_eq!(queue.pending[&2], Pending { record: keep, at, len: 3, attempts: 2 });
     }
 
     #[test]
     fn records_outside_the_protocol_are_errors() {
+        let loc = Loc { segment: 1, offset: 16 };
         let mut queues = Queues::default();
-        assert_eq!(queues.apply(ENQUEUE, 9, 1, b""), Err(QueueError::UnknownStream(9)));
-        assert_eq!(queues.apply(CREATE, 1, 0, b"\x05"), Err(QueueError::BadCreate(1)));
-        queues.apply(CREATE, 1, 0, &create_payload("a", "T")).unwrap();
-        assert_eq!(queues.apply(CREATE, 2, 0, &create_payload("a", "T")), Err(QueueError::BadCreate(2)));
-        assert_eq!(queues.apply(ENQUEUE, 1, 2, b""), Err(QueueError::OutOfOrder { stream: 1, seq: 2, expected: 1 }));
-        assert_eq!(queues.apply(99, 1, 1, b""), Err(QueueError::UnknownKind(99)));
+        queues.apply(ENQUEUE, 9, 1, b"", loc).unwrap();
+        assert_eq!(queues.finish(), Err(QueueError::UnknownStream(9)));
+        let mut queues = Queues::default();
+        assert_eq!(queues.apply(CREATE, 1, 0, b"\x05", loc), Err(QueueError::BadCreate(1)));
+        queues.apply(CREATE, 1, 0, &create_payload("a", "T"), loc).unwrap();
+        queues.apply(CREATE, 1, 5, &create_payload("a", "T"), loc).unwrap();
+        assert_eq!(queues.apply(CREATE, 2, 0, &create_payload("a", "T"), loc), Err(QueueError::BadCreate(2)));
+        assert_eq!(queues.apply(CREATE, 1, 0, &create_payload("a", "U"), loc), Err(QueueError::BadCreate(1)));
+        assert_eq!(queues.apply(KEEP, 1, 1, b"ab", loc), Err(QueueError::BadKeep(1)));
+        assert_eq!(queues.apply(99, 1, 1, b"", loc), Err(QueueError::UnknownKind(99)));
     }
 
     #[derive(Clone, Debug)]
@@ -212,44 +299,43 @@ mod tests {
         /// (what a crash leaves) is a consistent earlier state.
         #[test]
         fn the_fold_matches_a_model_at_every_prefix(ops in prop::collection::vec(op(), 0..80)) {
-            let mut records = vec![record(CREATE, 1, 0, &create_payload("q", "M"))];
-            // The model: seq -> (payload, attempts, done), after each record.
-            let mut model: BTreeMap<u64, (Vec<u8>, u32, bool)> = BTreeMap::new();
+            let mut records: Vec<(u8, u64, Vec<u8>)> = vec![(CREATE, 1, create_payload("q", "M"))];
+            // The model: seq -> (length, attempts, done), after each record.
+            let mut model: BTreeMap<u64, (u32, u32, bool)> = BTreeMap::new();
             let mut models = vec![model.clone()];
             let mut next = 1u64;
             for op in ops {
                 let pick = |n: u8| if next > 1 { 1 + u64::from(n) % (next - 1) } else { 1 };
                 let rec = match op {
                     Op::Enqueue(byte) => {
-                        model.insert(next, (vec![byte], 0, false));
+                        model.insert(next, (u32::from(byte % 7), 0, false));
                         next += 1;
-                        record(ENQUEUE, 1, next - 1, &[byte])
+                        (ENQUEUE, next - 1, vec![byte; usize::from(byte % 7)])
                     }
                     Op::Deliver(n) => {
                         let seq = pick(n);
                         if let Some(entry) = model.get_mut(&seq).filter(|e| !e.2) { entry.1 += 1; }
-                        record(DELIVER, 1, seq, b"")
+                        (DELIVER, seq, Vec::new())
                     }
                     Op::Ack(n) | Op::Dead(n) => {
                         let seq = pick(n);
                         if let Some(entry) = model.get_mut(&seq) { entry.2 = true; }
-                        record(if matches!(op, Op::Ack(_)) { ACK } else { DEAD }, 1, seq, b"")
+                        (if matches!(op, Op::Ack(_)) { ACK } else { DEAD }, seq, Vec::new())
                     }
                 };
                 records.push(rec);
                 models.push(model.clone());
             }
             for (cut, expected) in models.iter().enumerate() {
-                let mut queues = Queues::default();
-                for rec in &records[..=cut] {
-                    queues.apply_record(rec).unwrap();
+                let mut log = Log::new();
+                for (kind, seq, payload) in &records[..=cut] {
+                    log.apply(*kind, 1, *seq, payload).unwrap();
                 }
-                let pending: BTreeMap<u64, Pending> = expected
-                    .iter()
-                    .filter(|(_, e)| !e.2)
-                    .map(|(seq, e)| (*seq, Pending { payload: e.0.clone(), attempts: e.1 }))
-                    .collect();
-                prop_assert_eq!(&queues.queues[&1].pending, &pending);
+                let got: BTreeMap<u64, (u32, u32)> =
+                    log.queues.queues[&1].pending.iter().map(|(seq, p)| (*seq, (p.len, p.attempts))).collect();
+                let want: BTreeMap<u64, (u32, u32)> =
+                    expected.iter().filter(|(_, e)| !e.2).map(|(seq, e)| (*seq, (e.0, e.1))).collect();
+                prop_assert_eq!(got, want);
             }
         }
     }

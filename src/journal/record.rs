@@ -38,6 +38,13 @@ pub(crate) struct Record<'a> {
     pub(crate) payload: &'a [u8],
 }
 
+/// Where a record starts: its segment's number and its byte offset there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Loc {
+    pub(crate) segment: u64,
+    pub(crate) offset: u64,
+}
+
 /// A record with its payload owned: as senders submit it, and as recovery
 /// returns it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,10 +63,10 @@ impl OwnedRecord {
 
 /// A record that cannot be framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// Kind 0 is reserved for "no record here".
     ZeroKind,
-    /// The payload is longer than [`MAX_PAYLOAD`].
+    /// The payload is longer than the 16 MiB a record may carry.
     TooLong(usize),
 }
 

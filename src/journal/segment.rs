@@ -22,7 +22,7 @@ use std::fmt;
 use std::io;
 
 use super::crc32c;
-use super::record::{self, FrameError, OwnedRecord, Tail};
+use super::record::{self, FrameError, Loc, OwnedRecord, Record, Tail};
 use super::storage::{Storage, StorageFile};
 
 /// Bytes of a segment header.
@@ -35,14 +35,26 @@ const SUFFIX: &str = ".seg";
 /// A journal that cannot be opened or written.
 #[derive(Debug)]
 #[non_exhaustive]
-pub(crate) enum JournalError {
+pub enum JournalError {
     /// The storage failed.
     Io(io::Error),
     /// Damage recovery must not repair: a bad record or header in a segment
     /// that is not the last.
-    Corrupt { segment: String, offset: u64, why: String },
+    Corrupt {
+        /// The segment file.
+        segment: String,
+        /// The byte offset of the damage in it.
+        offset: u64,
+        /// What is wrong.
+        why: String,
+    },
     /// A segment written by a newer or unknown format.
-    UnsupportedVersion { segment: String, version: u32 },
+    UnsupportedVersion {
+        /// The segment file.
+        segment: String,
+        /// The version its header names.
+        version: u32,
+    },
     /// An earlier write or sync failed; the journal refuses further writes
     /// rather than retry and report durable what may not be.
     Poisoned(String),
@@ -141,7 +153,8 @@ fn check_header(bytes: &[u8]) -> Header {
 /// The log after recovery.
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
-    /// Every valid record, in log order.
+    /// Every valid record, in log order (filled by [`recover`] only).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) records: Vec<OwnedRecord>,
     /// The segments, in order, with their numbers.
     pub(crate) segments: Vec<(u64, String)>,
@@ -160,12 +173,34 @@ fn read_all(file: &dyn StorageFile) -> io::Result<Vec<u8>> {
 
 /// Scans every segment of `storage`, repairs a torn tail of the last one,
 /// and returns the records. Linear in the size of the log.
+#[cfg(test)]
 pub(crate) fn recover(storage: &dyn Storage) -> Result<Recovery, JournalError> {
+    let mut records = Vec::new();
+    let mut recovery = recover_with(storage, &mut |record, _| {
+        records.push(OwnedRecord {
+            kind: record.kind,
+            stream: record.stream,
+            seq: record.seq,
+            payload: record.payload.to_vec(),
+        });
+        Ok(())
+    })?;
+    recovery.records = records;
+    Ok(recovery)
+}
+
+/// [`recover`], handing each record and where it starts to `visit` instead
+/// of collecting them (memory stays bounded by one segment); an error from
+/// `visit` ends the scan.
+pub(crate) fn recover_with(
+    storage: &dyn Storage,
+    visit: &mut dyn FnMut(Record<'_>, Loc) -> Result<(), JournalError>,
+) -> Result<Recovery, JournalError> {
     let mut segments: Vec<(u64, String)> =
         storage.list()?.into_iter().filter_map(|name| Some((parse_segment_name(&name)?, name))).collect();
     segments.sort();
     let mut recovery = Recovery { segments: segments.clone(), ..Recovery::default() };
-    for (index, (_, name)) in segments.iter().enumerate() {
+    for (index, (number, name)) in segments.iter().enumerate() {
         let last = index + 1 == segments.len();
         let file = storage.open(name, false)?;
         let bytes = read_all(&*file)?;
@@ -204,12 +239,11 @@ pub(crate) fn recover(storage: &dyn Storage) -> Result<Recovery, JournalError> {
             Tail::Torn => return Err(corrupt(end, "a record is cut short".into())),
             Tail::Corrupt(why) => return Err(corrupt(end, why.to_string())),
         }
-        recovery.records.extend(scan.records.iter().map(|r| OwnedRecord {
-            kind: r.kind,
-            stream: r.stream,
-            seq: r.seq,
-            payload: r.payload.to_vec(),
-        }));
+        let mut offset = SEGMENT_HEADER as u64;
+        for record in &scan.records {
+            visit(*record, Loc { segment: *number, offset })?;
+            offset += record.framed_len() as u64;
+        }
         if last {
             recovery.append_at = Some(end as u64);
         }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 /// A journal directory.
-pub(crate) trait Storage: Send + Sync + 'static {
+pub trait Storage: Send + Sync + 'static {
     /// The names of the files in the directory, sorted.
     fn list(&self) -> io::Result<Vec<String>>;
     /// Opens `name`, creating it (empty) if `create` and it is missing.
@@ -36,10 +36,13 @@ pub(crate) trait Storage: Send + Sync + 'static {
 }
 
 /// One file of a journal directory.
-pub(crate) trait StorageFile: Send + Sync {
+#[allow(clippy::len_without_is_empty)] // a file's length is an I/O result, not a collection size
+pub trait StorageFile: Send + Sync {
+    /// The file's length in bytes.
     fn len(&self) -> io::Result<u64>;
     /// Reads exactly `buf.len()` bytes at `offset` (`UnexpectedEof` past the end).
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// Writes all of `data` at `offset`, growing the file if needed.
     fn write_all_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
     /// Grows (with zeros) or shrinks the file.
     fn set_len(&self, len: u64) -> io::Result<()>;
@@ -51,13 +54,13 @@ pub(crate) trait StorageFile: Send + Sync {
 
 /// A real directory.
 #[derive(Debug)]
-pub(crate) struct FileStorage {
+pub struct FileStorage {
     dir: PathBuf,
 }
 
 impl FileStorage {
     /// Uses `dir`, creating it if missing.
-    pub(crate) fn new(dir: impl AsRef<Path>) -> io::Result<FileStorage> {
+    pub fn new(dir: impl AsRef<Path>) -> io::Result<FileStorage> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir)?;
         Ok(FileStorage { dir })
@@ -122,6 +125,7 @@ impl StorageFile for fs::File {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
     }
 
+    /// Writes all of `data` at `offset`, growing the file if needed.
     fn write_all_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         std::os::unix::fs::FileExt::write_all_at(self, data, offset)
     }
@@ -142,13 +146,14 @@ type MemFile = Arc<Mutex<Vec<u8>>>;
 /// A directory in memory, shared by its clones: what a test reopens after a
 /// simulated process crash. Everything is durable at once.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct MemStorage {
+pub struct MemStorage {
     files: Arc<Mutex<BTreeMap<String, MemFile>>>,
     locked: Arc<Mutex<bool>>,
 }
 
 impl MemStorage {
-    pub(crate) fn new() -> MemStorage {
+    /// An empty directory.
+    pub fn new() -> MemStorage {
         MemStorage::default()
     }
 }
@@ -216,6 +221,7 @@ impl StorageFile for MemFile {
         Ok(())
     }
 
+    /// Writes all of `data` at `offset`, growing the file if needed.
     fn write_all_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
         let mut data = self.lock();
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;

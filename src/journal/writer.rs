@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::record::Record;
+use super::record::{Loc, Record};
 use super::segment::{segment_header, segment_name, JournalError, Recovery, SEGMENT_HEADER};
 use super::storage::{Storage, StorageFile};
 
@@ -62,20 +62,23 @@ impl Writer {
     }
 
     /// Appends `records` in order (not yet durable: see [`Writer::sync`]).
-    pub(crate) fn append(&mut self, records: &[Record<'_>]) -> Result<(), JournalError> {
+    /// Appends `records` contiguously in one segment (rolling first if they
+    /// do not fit, unless the segment is empty) and returns where the first
+    /// one starts; the others follow it, each `HEADER + payload` bytes long.
+    /// A record that cannot be framed fails the whole call before anything
+    /// is written.
+    pub(crate) fn append(&mut self, records: &[Record<'_>]) -> Result<Loc, JournalError> {
         self.check()?;
+        self.buf.clear();
         for record in records {
-            self.buf.clear();
             if let Err(error) = record.encode_into(&mut self.buf) {
-                // The caller's bad input, not an I/O failure: nothing is poisoned.
                 return Err(JournalError::Frame(error));
             }
-            self.guard(|writer| writer.write_frame())?;
         }
-        Ok(())
+        self.guard(|writer| writer.write_buf())
     }
 
-    fn write_frame(&mut self) -> Result<(), JournalError> {
+    fn write_buf(&mut self) -> Result<Loc, JournalError> {
         let len = self.buf.len() as u64;
         let full = match &self.active {
             None => true,
@@ -84,14 +87,16 @@ impl Writer {
         if full {
             self.roll()?;
         }
-        let (_, file, at) = self.active.as_mut().expect("a segment after roll");
-        file.write_all_at(*at, &self.buf)?;
-        *at += len;
-        self.dirty = true;
-        Ok(())
+        let (number, file, at) = self.active.as_mut().expect("a segment after roll");
+        let loc = Loc { segment: *number, offset: *at };
+        if len > 0 {
+            file.write_all_at(*at, &self.buf)?;
+            *at += len;
+            self.dirty = true;
+        }
+        Ok(loc)
     }
 
-    /// Seals the active segment (synced) and creates the next one.
     fn roll(&mut self) -> Result<(), JournalError> {
         if let Some((_, file, _)) = &self.active {
             if self.dirty {
@@ -122,6 +127,7 @@ impl Writer {
     }
 
     /// Whether an I/O error has poisoned the writer.
+    #[cfg(test)]
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.is_some()
     }
@@ -151,11 +157,27 @@ mod tests {
     fn appends_roll_segments_and_recover_in_order() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
         let mut w = writer(&storage, 100); // 16-byte header + 2 records of 34 bytes per segment
-        let batch: Vec<_> = (1..=7).map(record).collect();
-        w.append(&batch).unwrap();
+        let mut locs = Vec::new();
+        for seq in 1..=7 {
+            locs.push(w.append(&[record(seq)]).unwrap());
+        }
         w.sync().unwrap();
+        assert_eq!(locs[0], Loc { segment: 1, offset: 16 });
+        assert_eq!(locs[1], Loc { segment: 1, offset: 50 });
+        assert_eq!(locs[2], Loc { segment: 2, offset: 16 });
         assert_eq!(seqs(&*storage), (1..=7).collect::<Vec<_>>());
         assert_eq!(recover(&*storage).unwrap().segments.len(), 4);
+    }
+
+    #[test]
+    fn one_append_is_contiguous_in_one_segment() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mut w = writer(&storage, 100);
+        w.append(&[record(1)]).unwrap();
+        let loc = w.append(&[record(2), record(3)]).unwrap();
+        assert_eq!(loc, Loc { segment: 2, offset: 16 }, "rolled rather than split");
+        w.sync().unwrap();
+        assert_eq!(seqs(&*storage), [1, 2, 3]);
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub(crate) enum Kind {
     Info,
     Event,
     Continue,
+    /// A message from a durable queue (redelivered, never lost, if the
+    /// actor dies with it).
+    Durable,
 }
 
 impl Kind {
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Info => "info",
             Kind::Event => "event",
             Kind::Continue => "continue",
+            Kind::Durable => "durable",
         }
     }
 }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use super::handle::{ChildRef, ChildSlot};
 use super::snapshot::SupervisorSnapshot;
 use crate::actor::spawn::{Setup, StartError};
-use crate::actor::{Actor, Context, HandleEvent, Shutdown, SpawnOptions};
+use crate::actor::{Actor, Context, HandleCast, HandleEvent, Shutdown, SpawnOptions};
 use crate::addr::{ActorRef, Pid};
 use crate::cell::ActorCell;
+use crate::durable::{Consume, Durable, DurableQueue};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::MailboxConfig;
@@ -276,8 +277,53 @@ impl<A: Actor> ChildSpec<A> {
     {
         let pattern = Pattern::new(pattern);
         self.setups.push(Arc::new(move |cell: &Arc<ActorCell<A>>| {
-            let pattern = pattern.clone()?;
-            cell.system.registry().subscribe_cell::<E, A>(cell, pattern, None)
+            let pattern = pattern.clone().map_err(|error| StartError::Registry(error.into()))?;
+            cell.system.registry().subscribe_cell::<E, A>(cell, pattern, None).map_err(StartError::Registry)
+        }));
+        self
+    }
+
+    /// Makes every incarnation of the child consume `queue` (with the
+    /// default [`Consume`] settings) before its `init` runs, so a restarted
+    /// child gets the messages its predecessor left unacked, first.
+    ///
+    /// If the queue has another live consumer, the start fails with
+    /// [`StartError::Exit`] carrying a [`DurableError::AlreadyConsumed`].
+    ///
+    /// ```
+    /// use treeline::{Actor, ChildSpec, Context, DurableQueue, ExitReason, HandleCast, InitError};
+    ///
+    /// struct Billing;
+    /// impl Actor for Billing {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Billing) }
+    /// }
+    /// impl HandleCast<u64> for Billing {
+    ///     async fn handle_cast(&mut self, _order: u64, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// fn spec(charges: DurableQueue<u64>) -> ChildSpec<Billing> {
+    ///     ChildSpec::worker("billing", ()).consume(charges)
+    /// }
+    /// ```
+    ///
+    /// [`DurableError::AlreadyConsumed`]: crate::DurableError::AlreadyConsumed
+    pub fn consume<M: Durable>(self, queue: DurableQueue<M>) -> Self
+    where
+        A: HandleCast<M>,
+    {
+        self.consume_with(queue, Consume::new())
+    }
+
+    /// [`consume`](Self::consume) with a window and delivery limit.
+    pub fn consume_with<M: Durable>(mut self, queue: DurableQueue<M>, settings: Consume) -> Self
+    where
+        A: HandleCast<M>,
+    {
+        self.setups.push(Arc::new(move |cell: &Arc<ActorCell<A>>| {
+            crate::durable::attach(cell, &queue, settings).map_err(|error| StartError::Exit(ExitReason::error(error)))
         }));
         self
     }

@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per feature area.
 
+mod durable;
 mod gen_server;
 mod mailbox;
 mod pubsub;

@@ -1,0 +1,62 @@
+//! Durable mailboxes: messages persisted in an embedded journal, delivered
+//! at least once, in order, to the actor consuming their queue, across
+//! actor restarts and process restarts.
+//!
+//! * [`JournalConfig`] says where the journal lives (a directory, or any
+//!   [`Storage`](crate::Storage)) and when it syncs ([`FsyncPolicy`](crate::FsyncPolicy));
+//!   [`System::with_journal`](crate::System::with_journal) opens it.
+//! * [`DurableQueue<M>`] (from [`System::durable_queue`](crate::System::durable_queue))
+//!   is a named queue of `M: Durable`; [`DurableQueue::send`] returns once
+//!   the message is persisted.
+//! * An actor consumes a queue with [`Context::consume`](crate::Context::consume)
+//!   or [`ChildSpec::consume`](crate::ChildSpec::consume) and handles its
+//!   messages with `HandleCast<M>`. Returning acks the message; a panic or
+//!   an abnormal stop does not, and the message is redelivered to the next
+//!   consumer (the restarted actor) with [`Delivery::attempt`] and
+//!   [`Delivery::redelivered`] telling so. After the delivery limit it is
+//!   dead-lettered ([`DurableDeadLetter`]).
+//!
+//! The exact guarantees are in `docs/semantics.md` ("Durable mailboxes").
+
+mod codec;
+mod config;
+mod delivery;
+mod error;
+mod queue;
+pub(crate) mod store;
+
+pub use codec::{CodecError, Durable};
+pub use config::JournalConfig;
+pub(crate) use delivery::{ActorSink, Detach};
+pub use delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
+pub use error::DurableError;
+pub use queue::{Consume, DurableQueue};
+pub use store::{JournalStats, QueueStats};
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::actor::HandleCast;
+use crate::cell::{ActorCell, Process};
+use crate::registry::Registration;
+
+/// Makes the actor of `cell` the consumer of `queue`; its teardown detaches
+/// it (and gives back what it held).
+pub(crate) fn attach<A: HandleCast<M>, M: Durable>(
+    cell: &Arc<ActorCell<A>>,
+    queue: &DurableQueue<M>,
+    settings: Consume,
+) -> Result<(), DurableError> {
+    let sink = Box::new(ActorSink::<A, M> { cell: cell.clone(), message: PhantomData });
+    let epoch = queue.store.attach(queue.id, sink, settings.get_window(), settings.get_delivery_limit())?;
+    let detach = Detach { store: queue.store.clone(), queue: queue.id, epoch };
+    if let Err(registration) = cell.mailbox.record(Registration::Hook(Arc::new(detach))) {
+        // Dead already: detach now, with the reason it died of.
+        if let Registration::Hook(hook) = registration {
+            let reason = cell.exit_reason().unwrap_or(crate::exit::ExitReason::Normal);
+            hook.release(&reason);
+        }
+        return Err(DurableError::NoProc);
+    }
+    Ok(())
+}

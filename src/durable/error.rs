@@ -1,0 +1,79 @@
+//! Errors of durable queues.
+
+use std::fmt;
+
+use super::codec::CodecError;
+use crate::addr::ActorId;
+use crate::journal::segment::JournalError;
+
+/// A durable queue operation that failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DurableError {
+    /// The System was created without a journal (see
+    /// [`System::with_journal`](crate::System::with_journal)).
+    NoJournal,
+    /// The queue exists with messages of another type: its name was reused
+    /// for a different [`Durable::TAG`](crate::Durable::TAG).
+    TypeMismatch {
+        /// The queue's name.
+        queue: String,
+        /// The tag it was created with.
+        stored: String,
+        /// The tag asked for.
+        requested: String,
+    },
+    /// A queue name must be 1 to 65,535 bytes.
+    InvalidName(String),
+    /// The message could not be encoded; nothing was persisted.
+    Codec(CodecError),
+    /// The queue already has a consumer (a durable queue has one at a time,
+    /// so order holds).
+    AlreadyConsumed {
+        /// The queue's name.
+        queue: String,
+        /// The consuming actor.
+        by: ActorId,
+    },
+    /// The consuming actor is dead.
+    NoProc,
+    /// The journal failed; nothing is confirmed. An error of the storage
+    /// poisons the journal: every later write fails too
+    /// ([`JournalError::Poisoned`]), and a message whose send failed may
+    /// still be delivered after a restart if it did reach the disk.
+    Journal(JournalError),
+}
+
+impl fmt::Display for DurableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DurableError::NoJournal => write!(f, "this System has no journal"),
+            DurableError::TypeMismatch { queue, stored, requested } => {
+                write!(f, "durable queue {queue:?} holds messages of type {stored:?}, not {requested:?}")
+            }
+            DurableError::InvalidName(name) => write!(f, "invalid durable queue name {name:?}"),
+            DurableError::Codec(error) => write!(f, "{error}"),
+            DurableError::AlreadyConsumed { queue, by } => {
+                write!(f, "durable queue {queue:?} is already consumed by {by}")
+            }
+            DurableError::NoProc => write!(f, "the consuming actor is dead"),
+            DurableError::Journal(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::error::Error for DurableError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DurableError::Codec(error) => Some(error),
+            DurableError::Journal(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<JournalError> for DurableError {
+    fn from(error: JournalError) -> Self {
+        DurableError::Journal(error)
+    }
+}

@@ -1,0 +1,168 @@
+//! [`DurableQueue`], the sending side of a durable mailbox, and [`Consume`],
+//! how an actor takes its messages.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::codec::Durable;
+use super::error::DurableError;
+use super::store::{QueueStats, Store};
+use crate::journal::segment::JournalError;
+
+/// A durable queue: messages of type `M` persisted in the System's journal
+/// under a stable name, and delivered in order to the one actor consuming
+/// it, at least once.
+///
+/// Get one with [`System::durable_queue`](crate::System::durable_queue);
+/// clones are handles to the same queue. An actor consumes it with
+/// [`Context::consume`](crate::Context::consume) (or
+/// [`ChildSpec::consume`](crate::ChildSpec::consume), so every restart
+/// consumes it again) and handles its messages with
+/// [`HandleCast<M>`](crate::HandleCast), where
+/// [`Context::delivery`](crate::Context::delivery) tells the sequence
+/// number and the attempt.
+///
+/// Unlike an actor's mailbox, the queue outlives its consumer: messages sent
+/// while the consumer is dead, restarting, or the program is down wait in
+/// the journal.
+///
+/// # Example
+///
+/// ```
+/// use treeline::{Actor, Context, ExitReason, HandleCast, InitError, JournalConfig, MemStorage, System};
+/// use treeline::DurableQueue;
+///
+/// struct Ledger { total: u64 }
+///
+/// impl Actor for Ledger {
+///     type Args = DurableQueue<u64>;
+///     async fn init(queue: DurableQueue<u64>, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+///         ctx.consume(&queue).map_err(|e| InitError::Stop(ExitReason::error(e)))?;
+///         Ok(Ledger { total: 0 })
+///     }
+/// }
+///
+/// impl HandleCast<u64> for Ledger {
+///     async fn handle_cast(&mut self, amount: u64, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+///         let delivery = ctx.delivery().expect("a durable message");
+///         println!("#{} (attempt {}): +{amount}", delivery.seq, delivery.attempt);
+///         self.total += amount;
+///         Ok(()) // returning acks it
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
+/// let payments = system.durable_queue::<u64>("payments").await.unwrap();
+/// let seq = payments.send(250).await.unwrap(); // persisted when this returns
+/// assert_eq!(seq, 1);
+/// system.spawn::<Ledger>(payments.clone()).await.unwrap();
+/// # }
+/// ```
+pub struct DurableQueue<M> {
+    pub(crate) store: Arc<Store>,
+    pub(crate) id: u32,
+    name: Arc<str>,
+    message: PhantomData<fn(M) -> M>,
+}
+
+impl<M> Clone for DurableQueue<M> {
+    fn clone(&self) -> Self {
+        DurableQueue { store: self.store.clone(), id: self.id, name: self.name.clone(), message: PhantomData }
+    }
+}
+
+impl<M> fmt::Debug for DurableQueue<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DurableQueue").field("name", &self.name).finish()
+    }
+}
+
+impl<M: Durable> DurableQueue<M> {
+    pub(crate) fn new(store: Arc<Store>, id: u32, name: &str) -> Self {
+        DurableQueue { store, id, name: name.into(), message: PhantomData }
+    }
+
+    /// Persists `msg` and returns its sequence number once the journal
+    /// confirms it: under [`FsyncPolicy::Always`](crate::FsyncPolicy) (the
+    /// default) it is then on disk, and survives a crash of the process or
+    /// of the machine. Sends from one task are delivered in the order they
+    /// were sent.
+    ///
+    /// A message that does not encode is refused with
+    /// [`DurableError::Codec`] and nothing is written; a journal that
+    /// fails gives [`DurableError::Journal`].
+    pub async fn send(&self, msg: M) -> Result<u64, DurableError> {
+        let mut bytes = Vec::new();
+        msg.encode(&mut bytes).map_err(DurableError::Codec)?;
+        match self.store.enqueue(self.id, bytes).await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(error)) => Err(DurableError::Journal(error)),
+            Err(_) => Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+        }
+    }
+
+    /// The queue's durable name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> QueueStats {
+        self.store.stats(self.id)
+    }
+}
+
+/// How an actor consumes a durable queue: its in-flight window and the
+/// delivery limit.
+///
+/// ```
+/// let consume = treeline::Consume::new().window(10).delivery_limit(3);
+/// assert_eq!((consume.get_window(), consume.get_delivery_limit()), (10, 3));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consume {
+    window: u32,
+    limit: u32,
+}
+
+impl Default for Consume {
+    fn default() -> Self {
+        Consume { window: 1, limit: 10 }
+    }
+}
+
+impl Consume {
+    /// Window 1 (strict order: the next message is handed over only after
+    /// the previous one was acked), delivery limit 10.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many messages may be delivered and not yet acked at once (at
+    /// least 1). With more than one, the messages behind the first are
+    /// already in the actor's mailbox: if it dies they all come back flagged
+    /// redelivered, as RabbitMQ's prefetch.
+    pub fn window(mut self, window: u32) -> Self {
+        self.window = window.max(1);
+        self
+    }
+
+    /// How many deliveries a message gets before it is dead-lettered (at
+    /// least 1): the poison-message guard.
+    pub fn delivery_limit(mut self, limit: u32) -> Self {
+        self.limit = limit.max(1);
+        self
+    }
+
+    /// The window.
+    pub fn get_window(&self) -> u32 {
+        self.window
+    }
+
+    /// The delivery limit.
+    pub fn get_delivery_limit(&self) -> u32 {
+        self.limit
+    }
+}

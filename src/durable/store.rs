@@ -1,0 +1,789 @@
+//! The durable queues of one System on one journal: their state in memory,
+//! delivery to the consuming actor, acks, redelivery, dead letters, and the
+//! reclamation of journal space.
+//!
+//! The state is the fold of the journal's records ([`crate::journal::queue`])
+//! plus what only a live process has: the consumer, which messages are in
+//! its hands, and a bounded cache of message bytes (the rest is read back
+//! from the journal when delivered, so a backlog costs disk, not memory: 20
+//! bytes of index per message).
+//!
+//! Locking: one mutex over the state, never held across I/O that waits on
+//! the journal. Operations collect the records they append in an [`Outbox`]
+//! and submit them after unlocking; journal callbacks (which run in log
+//! order, on the journal's thread or inline) take the lock themselves.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use super::codec::CodecError;
+use super::delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
+use super::error::DurableError;
+use crate::addr::ActorId;
+use crate::exit::ExitReason;
+use crate::journal::queue::{create_payload, keep_payload, Queues, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP};
+use crate::journal::record::{Loc, OwnedRecord, HEADER};
+use crate::journal::segment::{segment_name, JournalError};
+use crate::journal::storage::{Storage, StorageFile};
+use crate::journal::{Journal, Settings};
+use crate::system::WeakSystem;
+
+/// Message bytes kept in memory per queue for delivery without a read.
+const CACHE_BYTES: usize = 1 << 20;
+
+/// Where a consuming actor takes deliveries (typed by the actor and the
+/// message type; see `delivery.rs`).
+pub(crate) trait Sink: Send + Sync {
+    /// Decodes the message and puts it in the consumer's mailbox.
+    fn offer(&self, delivery: Delivery, payload: &[u8], token: AckToken) -> Offer;
+    /// The consuming actor.
+    fn consumer(&self) -> ActorId;
+}
+
+/// What became of an offer.
+pub(crate) enum Offer {
+    Queued,
+    /// The consumer is dead.
+    Gone,
+    Undecodable(CodecError),
+}
+
+/// Acks one delivery (held by the envelope, then by the handler's context).
+pub(crate) struct AckToken {
+    store: Arc<Store>,
+    queue: u32,
+    seq: u64,
+    epoch: u64,
+}
+
+impl AckToken {
+    pub(crate) fn ack(self) {
+        self.store.ack(self.queue, self.seq, self.epoch);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// Submitted; not yet written (and synced, under `Always`).
+    Unconfirmed,
+    Waiting,
+    InFlight,
+    Done,
+}
+
+/// One message of a queue's window of unfinished seqs (20 bytes: what a
+/// backlog costs in memory per message).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    segment: u32,
+    /// Where the message bytes start in the segment.
+    at: u32,
+    len: u32,
+    attempts: u32,
+    status: Status,
+}
+
+struct Consumer {
+    sink: Box<dyn Sink>,
+    window: u32,
+    limit: u32,
+}
+
+struct QueueState {
+    name: Arc<str>,
+    tag: String,
+    next_seq: u64,
+    /// The seq of `slots[0]`.
+    base: u64,
+    slots: VecDeque<Slot>,
+    /// Bytes of messages not yet delivered, by seq, oldest first.
+    cache: VecDeque<(u64, Box<[u8]>)>,
+    cache_bytes: usize,
+    consumer: Option<Consumer>,
+    /// Bumped at every attach and detach; a token of another epoch is stale.
+    epoch: u64,
+    in_flight: u32,
+    /// Why the consumer last died holding a message (for dead letters).
+    last_exit: HashMap<u64, ExitReason>,
+    created_at: Option<Loc>,
+    acked: u64,
+    dead: u64,
+}
+
+impl QueueState {
+    fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
+        let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        self.slots.get_mut(index)
+    }
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+struct Live {
+    records: u64,
+    bytes: u64,
+}
+
+struct State {
+    queues: HashMap<u32, QueueState>,
+    names: HashMap<Arc<str>, u32>,
+    next_stream: u32,
+    /// Every segment on disk, with what it holds that is still needed.
+    segments: BTreeMap<u64, Live>,
+    /// The newest segment a write was seen in; older ones are sealed.
+    newest: u64,
+    compacting: bool,
+    readers: HashMap<u64, Box<dyn StorageFile>>,
+}
+
+/// What an operation does once the state lock is released.
+#[derive(Default)]
+struct Outbox {
+    records: Vec<OwnedRecord>,
+    extra: Vec<(Vec<OwnedRecord>, crate::journal::commit::Done)>,
+    dead: Vec<DurableDeadLetter>,
+    sinks: Vec<Box<dyn Sink>>,
+    remove: Vec<u64>,
+}
+
+/// Counters of one durable queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Messages persisted and not yet acked or dead-lettered (in flight
+    /// included).
+    pub pending: u64,
+    /// Messages handed to the consumer and not yet acked.
+    pub in_flight: u32,
+    /// Messages acked since the journal was opened.
+    pub acked: u64,
+    /// Messages dead-lettered since the journal was opened.
+    pub dead_lettered: u64,
+    /// The sequence number the next message gets.
+    pub next_seq: u64,
+}
+
+/// What a System's journal holds on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalStats {
+    /// Segment files (each preallocated to `segment_size` bytes; the last
+    /// one is being written).
+    pub segments: usize,
+    /// Records still needed: unacked messages and queue definitions.
+    pub live_records: u64,
+    /// Bytes per segment.
+    pub segment_size: u64,
+}
+
+pub(crate) struct Store {
+    journal: Journal,
+    storage: Arc<dyn Storage>,
+    segment_size: u64,
+    state: Mutex<State>,
+    me: Weak<Store>,
+    /// Where dead letters are published (set by the System that owns it).
+    system: Mutex<Option<WeakSystem>>,
+}
+
+fn corrupt(loc: Loc, why: String) -> JournalError {
+    JournalError::Corrupt { segment: segment_name(loc.segment), offset: loc.offset, why }
+}
+
+impl Store {
+    /// Opens (locks and recovers) the journal and rebuilds every queue.
+    pub(crate) fn open(storage: Arc<dyn Storage>, settings: Settings) -> Result<Arc<Store>, JournalError> {
+        let mut queues = Queues::default();
+        let (journal, recovery) = Journal::open_with(storage.clone(), settings, &mut |record, loc| {
+            queues
+                .apply(record.kind, record.stream, record.seq, record.payload, loc)
+                .map_err(|error| corrupt(loc, error.to_string()))
+        })?;
+        queues.finish().map_err(|error| JournalError::Corrupt {
+            segment: String::new(),
+            offset: 0,
+            why: error.to_string(),
+        })?;
+        let mut segments: BTreeMap<u64, Live> =
+            recovery.segments.iter().map(|(number, _)| (*number, Live::default())).collect();
+        let newest = recovery.segments.last().map_or(0, |(number, _)| *number);
+        let mut state = State {
+            queues: HashMap::new(),
+            names: HashMap::new(),
+            next_stream: 1,
+            segments: BTreeMap::new(),
+            newest,
+            compacting: false,
+            readers: HashMap::new(),
+        };
+        for (id, recovered) in queues.queues {
+            let name: Arc<str> = recovered.name.unwrap_or_default().into();
+            let base = recovered.pending.keys().next().copied().unwrap_or(recovered.next_seq);
+            let mut slots = VecDeque::new();
+            for seq in base..recovered.next_seq {
+                let slot = match recovered.pending.get(&seq) {
+                    Some(pending) => {
+                        let live = segments.entry(pending.record.segment).or_default();
+                        live.records += 1;
+                        live.bytes += u64::from(pending.len) + HEADER as u64;
+                        Slot {
+                            segment: pending.record.segment as u32,
+                            at: pending.at as u32,
+                            len: pending.len,
+                            attempts: pending.attempts,
+                            status: Status::Waiting,
+                        }
+                    }
+                    None => Slot { segment: 0, at: 0, len: 0, attempts: 0, status: Status::Done },
+                };
+                slots.push_back(slot);
+            }
+            if let Some(loc) = recovered.created_at {
+                segments.entry(loc.segment).or_default().records += 1;
+            }
+            state.names.insert(name.clone(), id);
+            state.next_stream = state.next_stream.max(id + 1);
+            state.queues.insert(
+                id,
+                QueueState {
+                    name,
+                    tag: recovered.tag,
+                    next_seq: recovered.next_seq,
+                    base,
+                    slots,
+                    cache: VecDeque::new(),
+                    cache_bytes: 0,
+                    consumer: None,
+                    epoch: 0,
+                    in_flight: 0,
+                    last_exit: HashMap::new(),
+                    created_at: recovered.created_at,
+                    acked: 0,
+                    dead: 0,
+                },
+            );
+        }
+        state.segments = segments;
+        let store = Arc::new_cyclic(|me| Store {
+            journal,
+            storage,
+            segment_size: settings.segment_size,
+            state: Mutex::new(state),
+            me: me.clone(),
+            system: Mutex::new(None),
+        });
+        let mut out = Outbox::default();
+        store.maintain(&mut store.state.lock(), &mut out);
+        store.flush(out);
+        Ok(store)
+    }
+
+    /// Publishes dead letters on `system` from now on.
+    pub(crate) fn set_system(&self, system: WeakSystem) {
+        *self.system.lock() = Some(system);
+    }
+
+    fn strong(&self) -> Arc<Store> {
+        self.me.upgrade().expect("a store outlives its operations")
+    }
+
+    /// Runs `f` under the state lock, then does what it left in the outbox.
+    fn run<R>(&self, f: impl FnOnce(&mut State, &mut Outbox) -> R) -> R {
+        let mut out = Outbox::default();
+        let result = {
+            let mut state = self.state.lock();
+            let result = f(&mut state, &mut out);
+            self.maintain(&mut state, &mut out);
+            result
+        };
+        self.flush(out);
+        result
+    }
+
+    fn flush(&self, mut out: Outbox) {
+        for number in out.remove.drain(..) {
+            // Deleting a segment whose records are all dead is safe in any
+            // crash order; the directory sync makes it stick.
+            let _ = self.storage.remove(&segment_name(number));
+            let _ = self.storage.sync_dir();
+        }
+        if !out.records.is_empty() {
+            let records = std::mem::take(&mut out.records);
+            self.journal.submit_with(records, self.note_done());
+        }
+        for (records, done) in out.extra.drain(..) {
+            self.journal.submit_with(records, done);
+        }
+        if !out.dead.is_empty() {
+            if let Some(system) = self.system.lock().as_ref().and_then(WeakSystem::upgrade) {
+                for letter in out.dead.drain(..) {
+                    let _ = system.registry().try_publish(letter);
+                }
+            }
+        }
+        drop(out.sinks);
+    }
+
+    /// The callback of appends nobody waits for: it notes the segment.
+    fn note_done(&self) -> crate::journal::commit::Done {
+        let me = self.me.clone();
+        Box::new(move |result| {
+            if let (Ok(loc), Some(store)) = (result, me.upgrade()) {
+                store.run(|state, _| state.newest = state.newest.max(loc.segment));
+            }
+        })
+    }
+
+    /// Creates the queue `name` for messages tagged `tag`, or opens it if it
+    /// exists with that tag; the first creation is confirmed durable.
+    pub(crate) async fn open_queue(&self, name: &str, tag: &str) -> Result<u32, DurableError> {
+        if name.is_empty() || name.len() > usize::from(u16::MAX) || tag.len() > usize::from(u16::MAX) {
+            return Err(DurableError::InvalidName(name.to_owned()));
+        }
+        let created = self.run(|state, out| {
+            if let Some(&id) = state.names.get(name) {
+                let queue = &state.queues[&id];
+                if queue.tag != tag {
+                    return Err(DurableError::TypeMismatch {
+                        queue: name.to_owned(),
+                        stored: queue.tag.clone(),
+                        requested: tag.to_owned(),
+                    });
+                }
+                return Ok((id, None));
+            }
+            let id = state.next_stream;
+            state.next_stream += 1;
+            let name: Arc<str> = name.into();
+            state.names.insert(name.clone(), id);
+            state.queues.insert(
+                id,
+                QueueState {
+                    name,
+                    tag: tag.to_owned(),
+                    next_seq: 1,
+                    base: 1,
+                    slots: VecDeque::new(),
+                    cache: VecDeque::new(),
+                    cache_bytes: 0,
+                    consumer: None,
+                    epoch: 0,
+                    in_flight: 0,
+                    last_exit: HashMap::new(),
+                    created_at: None,
+                    acked: 0,
+                    dead: 0,
+                },
+            );
+            let (tx, rx) = oneshot::channel();
+            let me = self.me.clone();
+            let record =
+                OwnedRecord { kind: CREATE, stream: id, seq: 1, payload: create_payload(&name_of(state, id), tag) };
+            out.extra.push((
+                vec![record],
+                Box::new(move |result: Result<Loc, JournalError>| {
+                    if let (Ok(loc), Some(store)) = (&result, me.upgrade()) {
+                        store.run(|state, _| {
+                            state.newest = state.newest.max(loc.segment);
+                            state.segments.entry(loc.segment).or_default().records += 1;
+                            if let Some(queue) = state.queues.get_mut(&id) {
+                                queue.created_at = Some(*loc);
+                            }
+                        });
+                    }
+                    let _ = tx.send(result.map(|_| ()));
+                }),
+            ));
+            Ok((id, Some(rx)))
+        })?;
+        match created {
+            (id, None) => Ok(id),
+            (id, Some(confirm)) => match confirm.await {
+                Ok(Ok(())) => Ok(id),
+                Ok(Err(error)) => Err(DurableError::Journal(error)),
+                Err(_) => Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+            },
+        }
+    }
+
+    /// Persists one message; the receiver completes with its seq once the
+    /// journal confirmed it (under `Always`: synced).
+    pub(crate) fn enqueue(&self, id: u32, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
+        let (tx, rx) = oneshot::channel();
+        let seq = self.run(|state, _| {
+            let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
+            let seq = queue.next_seq;
+            queue.next_seq += 1;
+            queue.slots.push_back(Slot {
+                segment: 0,
+                at: 0,
+                len: bytes.len() as u32,
+                attempts: 0,
+                status: Status::Unconfirmed,
+            });
+            if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
+                queue.cache_bytes += bytes.len();
+                queue.cache.push_back((seq, bytes.as_slice().into()));
+            }
+            seq
+        });
+        let me = self.me.clone();
+        let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
+        self.journal.submit_with(
+            vec![record],
+            Box::new(move |result| {
+                let result = match me.upgrade() {
+                    Some(store) => store.confirmed(id, seq, result),
+                    None => result.map(|_| seq),
+                };
+                let _ = tx.send(result);
+            }),
+        );
+        rx
+    }
+
+    /// An enqueue's fate is known: make it deliverable, or drop it.
+    fn confirmed(&self, id: u32, seq: u64, result: Result<Loc, JournalError>) -> Result<u64, JournalError> {
+        self.run(|state, out| {
+            if let Ok(loc) = &result {
+                state.newest = state.newest.max(loc.segment);
+            }
+            let Some(queue) = state.queues.get_mut(&id) else { return result.map(|_| seq) };
+            let Some(slot) = queue.slot(seq) else { return result.map(|_| seq) };
+            match &result {
+                Ok(loc) => {
+                    slot.segment = loc.segment as u32;
+                    slot.at = (loc.offset + HEADER as u64) as u32;
+                    slot.status = Status::Waiting;
+                    let live = state.segments.entry(loc.segment).or_default();
+                    live.records += 1;
+                    live.bytes += u64::from(slot.len) + HEADER as u64;
+                }
+                // Not confirmed: never delivered by this process (after a
+                // restart it may be, if it did reach the disk).
+                Err(_) => slot.status = Status::Done,
+            }
+            deliver(self, state, id, out);
+            result.map(|_| seq)
+        })
+    }
+
+    /// Makes `sink` the queue's one consumer.
+    pub(crate) fn attach(&self, id: u32, sink: Box<dyn Sink>, window: u32, limit: u32) -> Result<u64, DurableError> {
+        self.run(|state, out| {
+            let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
+            if let Some(consumer) = &queue.consumer {
+                return Err(DurableError::AlreadyConsumed {
+                    queue: queue.name.to_string(),
+                    by: consumer.sink.consumer(),
+                });
+            }
+            queue.epoch += 1;
+            queue.consumer = Some(Consumer { sink, window: window.max(1), limit: limit.max(1) });
+            let epoch = queue.epoch;
+            deliver(self, state, id, out);
+            Ok(epoch)
+        })
+    }
+
+    /// The consumer of `epoch` died: what it held goes back, first in line.
+    pub(crate) fn detach(&self, id: u32, epoch: u64, reason: &ExitReason) {
+        self.run(|state, out| {
+            let Some(queue) = state.queues.get_mut(&id) else { return };
+            if queue.epoch != epoch {
+                return;
+            }
+            queue.epoch += 1;
+            if let Some(consumer) = queue.consumer.take() {
+                out.sinks.push(consumer.sink);
+            }
+            queue.in_flight = 0;
+            let base = queue.base;
+            for (index, slot) in queue.slots.iter_mut().enumerate() {
+                if slot.status == Status::InFlight {
+                    slot.status = Status::Waiting;
+                    queue.last_exit.insert(base + index as u64, reason.clone());
+                }
+            }
+        });
+    }
+
+    fn ack(&self, id: u32, seq: u64, epoch: u64) {
+        self.run(|state, out| {
+            let Some(queue) = state.queues.get_mut(&id) else { return };
+            if queue.epoch != epoch {
+                return; // the consumer died; the message goes around again
+            }
+            let Some(slot) = queue.slot(seq) else { return };
+            if slot.status != Status::InFlight {
+                return;
+            }
+            slot.status = Status::Done;
+            queue.in_flight -= 1;
+            queue.acked += 1;
+            queue.last_exit.remove(&seq);
+            out.records.push(OwnedRecord { kind: ACK, stream: id, seq, payload: Vec::new() });
+            deliver(self, state, id, out);
+        });
+    }
+
+    pub(crate) fn stats(&self, id: u32) -> QueueStats {
+        let state = self.state.lock();
+        let queue = &state.queues[&id];
+        QueueStats {
+            pending: queue.slots.iter().filter(|slot| matches!(slot.status, Status::Waiting | Status::InFlight)).count()
+                as u64,
+            in_flight: queue.in_flight,
+            acked: queue.acked,
+            dead_lettered: queue.dead,
+            next_seq: queue.next_seq,
+        }
+    }
+
+    pub(crate) fn journal_stats(&self) -> JournalStats {
+        let state = self.state.lock();
+        JournalStats {
+            segments: state.segments.len(),
+            live_records: state.segments.values().map(|live| live.records).sum(),
+            segment_size: self.segment_size,
+        }
+    }
+
+    fn read(&self, state: &mut State, segment: u64, at: u64, len: u32) -> std::io::Result<Vec<u8>> {
+        let file = match state.readers.entry(segment) {
+            std::collections::hash_map::Entry::Occupied(file) => file.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(self.storage.open(&segment_name(segment), false)?)
+            }
+        };
+        let mut bytes = vec![0; len as usize];
+        file.read_exact_at(at, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Deletes sealed segments with nothing live, oldest first, and
+    /// restates the few live records pinning the oldest one (copy-forward)
+    /// so that it can go too.
+    fn maintain(&self, state: &mut State, out: &mut Outbox) {
+        while let Some((&oldest, &live)) = state.segments.first_key_value() {
+            if oldest >= state.newest {
+                return;
+            }
+            if live.records == 0 {
+                state.segments.remove(&oldest);
+                state.readers.remove(&oldest);
+                out.remove.push(oldest);
+                continue;
+            }
+            // Copy forward only a segment pinned by a little live data; a
+            // real backlog keeps its segments.
+            if state.compacting || live.bytes.saturating_mul(4) > self.segment_size {
+                return;
+            }
+            self.compact(state, oldest, out);
+            return;
+        }
+    }
+
+    fn compact(&self, state: &mut State, oldest: u64, out: &mut Outbox) {
+        // (queue, seq or 0 for the queue's CREATE, old segment)
+        let mut moved: Vec<(u32, u64)> = Vec::new();
+        let mut records = Vec::new();
+        let ids: Vec<u32> = state.queues.keys().copied().collect();
+        for id in ids {
+            let queue = &state.queues[&id];
+            if queue.created_at.is_some_and(|loc| loc.segment == oldest) {
+                let payload = create_payload(&queue.name, &queue.tag);
+                records.push(OwnedRecord { kind: CREATE, stream: id, seq: queue.next_seq, payload });
+                moved.push((id, 0));
+            }
+            let pinned: Vec<(u64, Slot)> = queue
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, slot)| {
+                    matches!(slot.status, Status::Waiting | Status::InFlight) && u64::from(slot.segment) == oldest
+                })
+                .map(|(index, slot)| (queue.base + index as u64, *slot))
+                .collect();
+            for (seq, slot) in pinned {
+                let Ok(bytes) = self.read(state, oldest, u64::from(slot.at), slot.len) else {
+                    return; // leave the segment; an I/O error here costs space, not data
+                };
+                records.push(OwnedRecord { kind: KEEP, stream: id, seq, payload: keep_payload(slot.attempts, &bytes) });
+                moved.push((id, seq));
+            }
+        }
+        state.compacting = true;
+        let me = self.me.clone();
+        let sizes: Vec<u64> = records.iter().map(|record| (HEADER + record.payload.len()) as u64).collect();
+        out.extra.push((
+            records,
+            Box::new(move |result: Result<Loc, JournalError>| {
+                let Some(store) = me.upgrade() else { return };
+                store.run(|state, _| {
+                    state.compacting = false;
+                    let Ok(first) = result else { return };
+                    state.newest = state.newest.max(first.segment);
+                    let mut offset = first.offset;
+                    for ((id, seq), size) in moved.into_iter().zip(sizes) {
+                        let loc = Loc { segment: first.segment, offset };
+                        offset += size;
+                        let Some(queue) = state.queues.get_mut(&id) else { continue };
+                        let moved_live = if seq == 0 {
+                            queue.created_at = Some(loc);
+                            Live { records: 1, bytes: 0 }
+                        } else {
+                            match queue.slot(seq) {
+                                Some(slot)
+                                    if matches!(slot.status, Status::Waiting | Status::InFlight)
+                                        && u64::from(slot.segment) == oldest =>
+                                {
+                                    slot.segment = loc.segment as u32;
+                                    slot.at = (loc.offset + HEADER as u64 + 4) as u32;
+                                    Live { records: 1, bytes: u64::from(slot.len) + HEADER as u64 }
+                                }
+                                _ => continue, // acked meanwhile: the restatement is dead on arrival
+                            }
+                        };
+                        let from = state.segments.entry(oldest).or_default();
+                        from.records = from.records.saturating_sub(moved_live.records);
+                        from.bytes = from.bytes.saturating_sub(moved_live.bytes);
+                        let to = state.segments.entry(loc.segment).or_default();
+                        to.records += moved_live.records;
+                        to.bytes += moved_live.bytes + if seq == 0 { 0 } else { 4 };
+                    }
+                });
+            }),
+        ));
+    }
+}
+
+fn name_of(state: &State, id: u32) -> Arc<str> {
+    state.queues[&id].name.clone()
+}
+
+/// Hands out messages while the consumer's window has room, in seq order;
+/// then drops finished slots from the front.
+fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
+    loop {
+        let queue = state.queues.get_mut(&id).expect("queue exists");
+        let Some(consumer) = &queue.consumer else { break };
+        if queue.in_flight >= consumer.window {
+            break;
+        }
+        // The first waiting message, unless an unconfirmed one comes first.
+        let Some(index) =
+            queue.slots.iter().position(|slot| matches!(slot.status, Status::Waiting | Status::Unconfirmed))
+        else {
+            break;
+        };
+        let slot = queue.slots[index];
+        if slot.status == Status::Unconfirmed {
+            break;
+        }
+        let seq = queue.base + index as u64;
+        if slot.attempts >= consumer.limit {
+            let reason = queue.last_exit.remove(&seq);
+            dead_letter(store, state, id, seq, index, DeadLetterCause::DeliveryLimit { last_exit: reason }, out);
+            continue;
+        }
+        // The bytes: from the cache, or read back from the journal.
+        let mut cached = None;
+        while let Some((front, _)) = queue.cache.front() {
+            if *front > seq {
+                break;
+            }
+            let (front, bytes) = queue.cache.pop_front().expect("front exists");
+            queue.cache_bytes -= bytes.len();
+            if front == seq {
+                cached = Some(bytes);
+                break;
+            }
+        }
+        let bytes: Box<[u8]> = match cached {
+            Some(bytes) => bytes,
+            None => match store.read(state, u64::from(slot.segment), u64::from(slot.at), slot.len) {
+                Ok(bytes) => bytes.into(),
+                Err(error) => {
+                    tracing::error!(queue = %state.queues[&id].name, seq, %error, "cannot read a durable message back; delivery paused");
+                    break;
+                }
+            },
+        };
+        let queue = state.queues.get_mut(&id).expect("queue exists");
+        let attempt = slot.attempts + 1;
+        let delivery = Delivery { seq, attempt, redelivered: attempt > 1 };
+        let token = AckToken { store: store.strong(), queue: id, seq, epoch: queue.epoch };
+        let consumer = queue.consumer.as_ref().expect("checked above");
+        match consumer.sink.offer(delivery, &bytes, token) {
+            Offer::Queued => {
+                let slot = &mut queue.slots[index];
+                slot.attempts = attempt;
+                slot.status = Status::InFlight;
+                queue.in_flight += 1;
+                out.records.push(OwnedRecord { kind: DELIVER, stream: id, seq, payload: Vec::new() });
+            }
+            Offer::Gone => {
+                // Its teardown will detach it; until then nothing more goes out.
+                queue.cache.push_front((seq, bytes));
+                queue.cache_bytes += queue.cache.front().map_or(0, |(_, b)| b.len());
+                break;
+            }
+            Offer::Undecodable(error) => {
+                queue.slots[index].attempts = attempt;
+                dead_letter(store, state, id, seq, index, DeadLetterCause::Undecodable(error), out);
+            }
+        }
+    }
+    let queue = state.queues.get_mut(&id).expect("queue exists");
+    while let Some(slot) = queue.slots.front() {
+        if slot.status != Status::Done {
+            break;
+        }
+        let slot = queue.slots.pop_front().expect("front exists");
+        queue.base += 1;
+        if slot.len > 0 || slot.segment > 0 {
+            if let Some(live) = state.segments.get_mut(&u64::from(slot.segment)) {
+                live.records = live.records.saturating_sub(1);
+                live.bytes = live.bytes.saturating_sub(u64::from(slot.len) + HEADER as u64);
+            }
+        }
+    }
+}
+
+/// Gives up on one message: a `DEAD` record, and the message published as a
+/// [`DurableDeadLetter`] on the consumer's System.
+fn dead_letter(
+    store: &Store,
+    state: &mut State,
+    id: u32,
+    seq: u64,
+    index: usize,
+    cause: DeadLetterCause,
+    out: &mut Outbox,
+) {
+    let queue = state.queues.get_mut(&id).expect("queue exists");
+    let slot = queue.slots[index];
+    queue.slots[index].status = Status::Done;
+    queue.dead += 1;
+    let payload = match queue.cache.iter().position(|(s, _)| *s == seq) {
+        Some(at) => {
+            let (_, bytes) = queue.cache.remove(at).expect("position is valid");
+            queue.cache_bytes -= bytes.len();
+            bytes.into_vec()
+        }
+        None => store.read(state, u64::from(slot.segment), u64::from(slot.at), slot.len).unwrap_or_default(),
+    };
+    let queue = &state.queues[&id];
+    out.records.push(OwnedRecord { kind: DEAD, stream: id, seq, payload: cause.to_string().into_bytes() });
+    let letter = DurableDeadLetter { queue: queue.name.to_string(), seq, attempts: slot.attempts, cause, payload };
+    tracing::warn!(
+        queue = %letter.queue,
+        seq,
+        attempts = letter.attempts,
+        cause = %letter.cause,
+        "durable message dead-lettered"
+    );
+    out.dead.push(letter);
+}
