@@ -24,6 +24,7 @@ use super::delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
 use super::error::DurableError;
 use crate::addr::ActorId;
 use crate::exit::ExitReason;
+use crate::journal::commit::Done;
 use crate::journal::queue::{create_payload, keep_payload, Queues, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP};
 use crate::journal::record::{Loc, OwnedRecord, HEADER};
 use crate::journal::segment::{segment_name, JournalError};
@@ -136,13 +137,24 @@ struct State {
     newest: u64,
     compacting: bool,
     readers: HashMap<u64, Box<dyn StorageFile>>,
+    /// The last ticket handed out (see [`Sequencer`]).
+    next_ticket: u64,
+}
+
+/// Orders the appends of operations by ticket (taken under the state lock).
+#[derive(Default)]
+struct Sequencer {
+    ready: BTreeMap<u64, Vec<(Vec<OwnedRecord>, Done)>>,
+    /// The last ticket submitted.
+    submitted: u64,
+    draining: bool,
 }
 
 /// What an operation does once the state lock is released.
 #[derive(Default)]
 struct Outbox {
     records: Vec<OwnedRecord>,
-    extra: Vec<(Vec<OwnedRecord>, crate::journal::commit::Done)>,
+    extra: Vec<(Vec<OwnedRecord>, Done)>,
     dead: Vec<DurableDeadLetter>,
     sinks: Vec<Box<dyn Sink>>,
     remove: Vec<u64>,
@@ -181,6 +193,7 @@ pub(crate) struct Store {
     storage: Arc<dyn Storage>,
     segment_size: u64,
     state: Mutex<State>,
+    sequencer: Mutex<Sequencer>,
     me: Weak<Store>,
     /// Where dead letters are published (set by the System that owns it).
     system: Mutex<Option<WeakSystem>>,
@@ -215,6 +228,7 @@ impl Store {
             newest,
             compacting: false,
             readers: HashMap::new(),
+            next_ticket: 0,
         };
         for (id, recovered) in queues.queues {
             let name: Arc<str> = recovered.name.unwrap_or_default().into();
@@ -269,12 +283,11 @@ impl Store {
             storage,
             segment_size: settings.segment_size,
             state: Mutex::new(state),
+            sequencer: Mutex::default(),
             me: me.clone(),
             system: Mutex::new(None),
         });
-        let mut out = Outbox::default();
-        store.maintain(&mut store.state.lock(), &mut out);
-        store.flush(out);
+        store.run(|_, _| ()); // reclaim what recovery found reclaimable
         Ok(store)
     }
 
@@ -290,29 +303,36 @@ impl Store {
     /// Runs `f` under the state lock, then does what it left in the outbox.
     fn run<R>(&self, f: impl FnOnce(&mut State, &mut Outbox) -> R) -> R {
         let mut out = Outbox::default();
-        let result = {
+        let (result, ticket) = {
             let mut state = self.state.lock();
             let result = f(&mut state, &mut out);
             self.maintain(&mut state, &mut out);
-            result
+            // Appends leave in the order their operations changed the state
+            // (a restated message must never land after its ack).
+            let ticket = (!out.records.is_empty() || !out.extra.is_empty()).then(|| {
+                state.next_ticket += 1;
+                state.next_ticket
+            });
+            (result, ticket)
         };
-        self.flush(out);
+        self.flush(out, ticket);
         result
     }
 
-    fn flush(&self, mut out: Outbox) {
+    fn flush(&self, mut out: Outbox, ticket: Option<u64>) {
         for number in out.remove.drain(..) {
             // Deleting a segment whose records are all dead is safe in any
             // crash order; the directory sync makes it stick.
             let _ = self.storage.remove(&segment_name(number));
             let _ = self.storage.sync_dir();
         }
-        if !out.records.is_empty() {
-            let records = std::mem::take(&mut out.records);
-            self.journal.submit_with(records, self.note_done());
-        }
-        for (records, done) in out.extra.drain(..) {
-            self.journal.submit_with(records, done);
+        if let Some(ticket) = ticket {
+            let mut batch = Vec::with_capacity(1 + out.extra.len());
+            if !out.records.is_empty() {
+                batch.push((std::mem::take(&mut out.records), self.note_done()));
+            }
+            batch.append(&mut out.extra);
+            self.sequence(ticket, batch);
         }
         if !out.dead.is_empty() {
             if let Some(system) = self.system.lock().as_ref().and_then(WeakSystem::upgrade) {
@@ -324,8 +344,42 @@ impl Store {
         drop(out.sinks);
     }
 
+    /// Submits the appends of operation `ticket` once those of every earlier
+    /// ticket are submitted. Whoever finds the next ticket ready submits
+    /// everything ready, in order, holding no lock (a journal callback may
+    /// run inline and come back here: it then only queues).
+    fn sequence(&self, ticket: u64, batch: Vec<(Vec<OwnedRecord>, Done)>) {
+        {
+            let mut sequencer = self.sequencer.lock();
+            sequencer.ready.insert(ticket, batch);
+            if sequencer.draining {
+                return;
+            }
+            sequencer.draining = true;
+        }
+        loop {
+            let next = {
+                let mut sequencer = self.sequencer.lock();
+                let expected = sequencer.submitted + 1;
+                match sequencer.ready.remove(&expected) {
+                    Some(batch) => {
+                        sequencer.submitted = expected;
+                        batch
+                    }
+                    None => {
+                        sequencer.draining = false;
+                        return;
+                    }
+                }
+            };
+            for (records, done) in next {
+                self.journal.submit_with(records, done);
+            }
+        }
+    }
+
     /// The callback of appends nobody waits for: it notes the segment.
-    fn note_done(&self) -> crate::journal::commit::Done {
+    fn note_done(&self) -> Done {
         let me = self.me.clone();
         Box::new(move |result| {
             if let (Ok(loc), Some(store)) = (result, me.upgrade()) {
@@ -410,35 +464,29 @@ impl Store {
     /// journal confirmed it (under `Always`: synced).
     pub(crate) fn enqueue(&self, id: u32, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
         let (tx, rx) = oneshot::channel();
-        let seq = self.run(|state, _| {
+        let me = self.me.clone();
+        self.run(|state, out| {
             let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
             let seq = queue.next_seq;
             queue.next_seq += 1;
-            queue.slots.push_back(Slot {
-                segment: 0,
-                at: 0,
-                len: bytes.len() as u32,
-                attempts: 0,
-                status: Status::Unconfirmed,
-            });
+            let len = bytes.len() as u32;
+            queue.slots.push_back(Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
             if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
                 queue.cache_bytes += bytes.len();
                 queue.cache.push_back((seq, bytes.as_slice().into()));
             }
-            seq
+            let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
+            out.extra.push((
+                vec![record],
+                Box::new(move |result| {
+                    let result = match me.upgrade() {
+                        Some(store) => store.confirmed(id, seq, result),
+                        None => result.map(|_| seq),
+                    };
+                    let _ = tx.send(result);
+                }),
+            ));
         });
-        let me = self.me.clone();
-        let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
-        self.journal.submit_with(
-            vec![record],
-            Box::new(move |result| {
-                let result = match me.upgrade() {
-                    Some(store) => store.confirmed(id, seq, result),
-                    None => result.map(|_| seq),
-                };
-                let _ = tx.send(result);
-            }),
-        );
         rx
     }
 
