@@ -10,6 +10,8 @@
 //! they fold into ([`queue`]). `src/durable/` builds durable mailboxes on it.
 //! The byte format is written down in `docs/journal-format.md`.
 
+#[doc(hidden)]
+pub mod bench;
 pub(crate) mod commit;
 pub(crate) mod crc32c;
 pub(crate) mod faulty;
@@ -46,7 +48,8 @@ impl Default for Settings {
 pub(crate) struct Journal {
     // Declared first: dropped (and its thread joined) before the lock goes.
     committer: Committer,
-    _lock: Box<dyn Send + Sync>,
+    /// The directory lock (held by the commit thread in threaded mode).
+    _lock: Option<Box<dyn Send + Sync>>,
 }
 
 impl Journal {
@@ -84,10 +87,10 @@ impl Journal {
         })?;
         let recovery = recover_with(&*storage, visit)?;
         let writer = Writer::open(storage.clone(), settings.segment_size, &recovery)?;
-        let committer = if storage.blocks() {
-            Committer::threaded(writer, settings.fsync)?
+        let (committer, lock) = if storage.blocks() {
+            (Committer::threaded(writer, settings.fsync, lock)?, None)
         } else {
-            Committer::inline(writer, settings.fsync)
+            (Committer::inline(writer, settings.fsync), Some(lock))
         };
         Ok((Journal { committer, _lock: lock }, recovery))
     }

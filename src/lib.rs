@@ -30,6 +30,8 @@ pub use durable::{
 };
 pub use event::Event;
 pub use exit::{ExitReason, PanicReason, Reason};
+#[doc(hidden)]
+pub use journal::bench as __bench;
 pub use journal::commit::FsyncPolicy;
 pub use journal::faulty::{Crash, FaultyStorage};
 pub use journal::record::FrameError;

@@ -14,6 +14,7 @@
 //! order, on the journal's thread or inline) take the lock themselves.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -194,6 +195,8 @@ pub(crate) struct Store {
     segment_size: u64,
     state: Mutex<State>,
     sequencer: Mutex<Sequencer>,
+    /// The newest segment fire-and-forget appends were seen in.
+    newest_seen: AtomicU64,
     me: Weak<Store>,
     /// Where dead letters are published (set by the System that owns it).
     system: Mutex<Option<WeakSystem>>,
@@ -284,6 +287,7 @@ impl Store {
             segment_size: settings.segment_size,
             state: Mutex::new(state),
             sequencer: Mutex::default(),
+            newest_seen: AtomicU64::new(0),
             me: me.clone(),
             system: Mutex::new(None),
         });
@@ -383,7 +387,9 @@ impl Store {
         let me = self.me.clone();
         Box::new(move |result| {
             if let (Ok(loc), Some(store)) = (result, me.upgrade()) {
-                store.run(|state, _| state.newest = state.newest.max(loc.segment));
+                // No lock: `maintain` reads it (callbacks run in log order,
+                // so every record before this one has been accounted).
+                store.newest_seen.fetch_max(loc.segment, Ordering::AcqRel);
             }
         })
     }
@@ -613,6 +619,7 @@ impl Store {
     /// restates the few live records pinning the oldest one (copy-forward)
     /// so that it can go too.
     fn maintain(&self, state: &mut State, out: &mut Outbox) {
+        state.newest = state.newest.max(self.newest_seen.load(Ordering::Acquire));
         while let Some((&oldest, &live)) = state.segments.first_key_value() {
             if oldest >= state.newest {
                 return;

@@ -60,11 +60,9 @@ fn duplicate(error: &JournalError) -> JournalError {
 /// submission's callback with its result, to be run by the caller once it
 /// holds no lock (a callback may submit again).
 fn commit(writer: &mut Writer, policy: FsyncPolicy, batch: Vec<Submission>) -> Vec<(Done, Result<Loc, JournalError>)> {
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for submission in &batch {
-        let records: Vec<Record<'_>> = submission.records.iter().map(OwnedRecord::as_record).collect();
-        outcomes.push(writer.append(&records));
-    }
+    let records: Vec<Vec<Record<'_>>> =
+        batch.iter().map(|submission| submission.records.iter().map(OwnedRecord::as_record).collect()).collect();
+    let outcomes = writer.append_all(&records);
     let synced = match policy {
         FsyncPolicy::Always if outcomes.iter().any(Result::is_ok) => writer.sync(),
         _ => Ok(()),
@@ -114,9 +112,19 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 
 impl Committer {
     /// A committer thread that owns `writer`.
-    pub(crate) fn threaded(writer: Writer, policy: FsyncPolicy) -> std::io::Result<Committer> {
+    /// A committer with its own thread; `guard` (the directory lock) lives
+    /// as long as the thread, which may outlive the committer by a batch
+    /// when the last handle is dropped by a callback on that thread.
+    pub(crate) fn threaded(
+        writer: Writer,
+        policy: FsyncPolicy,
+        guard: Box<dyn Send + Sync>,
+    ) -> std::io::Result<Committer> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let thread = thread::Builder::new().name("treeline-journal".into()).spawn(move || run(writer, policy, rx))?;
+        let thread = thread::Builder::new().name("treeline-journal".into()).spawn(move || {
+            run(writer, policy, rx);
+            drop(guard);
+        })?;
         Ok(Committer { mode: Mode::Thread { tx: Some(tx), thread: Some(thread) } })
     }
 
@@ -187,7 +195,11 @@ impl Drop for Committer {
         if let Mode::Thread { tx, thread } = &mut self.mode {
             drop(tx.take()); // the thread finishes what is queued, then exits
             if let Some(thread) = thread.take() {
-                let _ = thread.join();
+                // Dropped by a callback on the commit thread itself: it
+                // exits on its own once the queue is drained.
+                if thread.thread().id() != thread::current().id() {
+                    let _ = thread.join();
+                }
             }
         }
     }
@@ -280,7 +292,7 @@ mod tests {
     fn the_commit_thread_serves_concurrent_senders_each_in_its_order() {
         let dir = TempDir::new();
         let storage: Arc<dyn Storage> = Arc::new(FileStorage::new(dir.path()).unwrap());
-        let committer = Arc::new(Committer::threaded(writer(&storage), FsyncPolicy::Always).unwrap());
+        let committer = Arc::new(Committer::threaded(writer(&storage), FsyncPolicy::Always, Box::new(())).unwrap());
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
         runtime.block_on(async {
             let mut senders = Vec::new();
@@ -313,7 +325,7 @@ mod tests {
     fn os_buffered_and_interval_confirm_written_records() {
         for policy in [FsyncPolicy::OsBuffered, FsyncPolicy::Interval(Duration::from_millis(5))] {
             let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-            let committer = Committer::threaded(writer(&storage), policy).unwrap();
+            let committer = Committer::threaded(writer(&storage), policy, Box::new(())).unwrap();
             let confirm = committer.submit(vec![owned(1), owned(2)]);
             futures::executor::block_on(confirm).unwrap().unwrap();
             drop(committer);

@@ -67,34 +67,74 @@ impl Writer {
     /// one starts; the others follow it, each `HEADER + payload` bytes long.
     /// A record that cannot be framed fails the whole call before anything
     /// is written.
+    #[cfg(test)]
     pub(crate) fn append(&mut self, records: &[Record<'_>]) -> Result<Loc, JournalError> {
-        self.check()?;
-        self.buf.clear();
-        for record in records {
-            if let Err(error) = record.encode_into(&mut self.buf) {
-                return Err(JournalError::Frame(error));
-            }
-        }
-        self.guard(|writer| writer.write_buf())
+        self.append_all(&[records.to_vec()]).pop().expect("one result per submission")
     }
 
-    fn write_buf(&mut self) -> Result<Loc, JournalError> {
-        let len = self.buf.len() as u64;
-        let full = match &self.active {
-            None => true,
-            Some((_, _, at)) => *at > SEGMENT_HEADER as u64 && at + len > self.segment_size,
-        };
-        if full {
-            self.roll()?;
+    /// Appends several submissions with as few writes as possible (one per
+    /// segment touched): each submission stays contiguous in one segment, as
+    /// with [`append`](Self::append), and gets its own result. A submission
+    /// that cannot be framed fails alone; a failed write fails every
+    /// submission not yet written and poisons the writer.
+    pub(crate) fn append_all(&mut self, submissions: &[Vec<Record<'_>>]) -> Vec<Result<Loc, JournalError>> {
+        let mut results: Vec<Result<Loc, JournalError>> = Vec::with_capacity(submissions.len());
+        if let Err(error) = self.check() {
+            return submissions.iter().map(|_| Err(JournalError::Poisoned(error.to_string()))).collect();
         }
-        let (number, file, at) = self.active.as_mut().expect("a segment after roll");
-        let loc = Loc { segment: *number, offset: *at };
-        if len > 0 {
-            file.write_all_at(*at, &self.buf)?;
-            *at += len;
-            self.dirty = true;
+        self.buf.clear();
+        // Results from this index on are in `buf`, not yet written.
+        let mut unwritten = 0;
+        for records in submissions {
+            let mark = self.buf.len();
+            let framed = records.iter().try_for_each(|record| record.encode_into(&mut self.buf));
+            if let Err(error) = framed {
+                self.buf.truncate(mark);
+                results.push(Err(JournalError::Frame(error)));
+                continue;
+            }
+            let len = (self.buf.len() - mark) as u64;
+            let at = self.active.as_ref().map(|(_, _, at)| *at);
+            let fits = match at {
+                None => false,
+                Some(at) => {
+                    at + mark as u64 == SEGMENT_HEADER as u64 || at + self.buf.len() as u64 <= self.segment_size
+                }
+            };
+            if !fits {
+                // Write what precedes this submission, then start a segment.
+                let tail = self.buf.split_off(mark);
+                if let Err(error) = self.guard(|writer| writer.flush_buf().and_then(|()| writer.roll())) {
+                    fail_from(&mut results, unwritten, &error);
+                    results.extend(
+                        (results.len()..submissions.len()).map(|_| Err(JournalError::Poisoned(error.to_string()))),
+                    );
+                    return results;
+                }
+                unwritten = results.len();
+                self.buf = tail;
+            }
+            let (number, _, at) = self.active.as_ref().expect("a segment after roll");
+            let offset = at + (self.buf.len() as u64 - len);
+            results.push(Ok(Loc { segment: *number, offset }));
         }
-        Ok(loc)
+        if let Err(error) = self.guard(|writer| writer.flush_buf()) {
+            fail_from(&mut results, unwritten, &error);
+        }
+        results
+    }
+
+    /// Writes `buf` at the end of the active segment.
+    fn flush_buf(&mut self) -> Result<(), JournalError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let (_, file, at) = self.active.as_mut().expect("bytes are only framed for an active segment");
+        file.write_all_at(*at, &self.buf)?;
+        *at += self.buf.len() as u64;
+        self.buf.clear();
+        self.dirty = true;
+        Ok(())
     }
 
     fn roll(&mut self) -> Result<(), JournalError> {
@@ -130,6 +170,18 @@ impl Writer {
     #[cfg(test)]
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.is_some()
+    }
+}
+
+/// Turns the results from `from` on that claimed a location into `error`.
+fn fail_from(results: &mut [Result<Loc, JournalError>], from: usize, error: &JournalError) {
+    for result in &mut results[from..] {
+        if result.is_ok() {
+            *result = Err(match error {
+                JournalError::Io(io) => JournalError::Io(std::io::Error::new(io.kind(), io.to_string())),
+                other => JournalError::Poisoned(other.to_string()),
+            });
+        }
     }
 }
 
@@ -178,6 +230,32 @@ mod tests {
         assert_eq!(loc, Loc { segment: 2, offset: 16 }, "rolled rather than split");
         w.sync().unwrap();
         assert_eq!(seqs(&*storage), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_batch_is_written_per_segment_with_a_result_per_submission() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        let mut w = writer(&storage, 100); // two 34-byte records per segment
+        let bad = Record { kind: 0, stream: 3, seq: 9, payload: b"" };
+        let results = w.append_all(&[vec![record(1)], vec![bad], vec![record(2)], vec![record(3), record(4)]]);
+        assert_eq!(results[0].as_ref().unwrap(), &Loc { segment: 1, offset: 16 });
+        assert!(matches!(results[1], Err(JournalError::Frame(_))), "a bad submission fails alone");
+        assert_eq!(results[2].as_ref().unwrap(), &Loc { segment: 1, offset: 50 });
+        assert_eq!(results[3].as_ref().unwrap(), &Loc { segment: 2, offset: 16 }, "kept together in a new segment");
+        w.sync().unwrap();
+        assert_eq!(seqs(&*storage), [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_failed_batch_write_fails_every_unwritten_submission() {
+        let faulty = FaultyStorage::new();
+        let storage: Arc<dyn Storage> = Arc::new(faulty.clone());
+        let mut w = writer(&storage, 1_000);
+        w.append(&[record(1)]).unwrap();
+        faulty.fail_after(0);
+        let results = w.append_all(&[vec![record(2)], vec![record(3)]]);
+        assert!(results.iter().all(|r| matches!(r, Err(JournalError::Io(_)))), "{results:?}");
+        assert!(w.is_poisoned());
     }
 
     #[test]
