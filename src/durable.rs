@@ -24,20 +24,23 @@ mod delivery;
 mod error;
 mod queue;
 pub(crate) mod store;
+mod topic;
 
 pub use codec::{CodecError, Durable};
 pub use config::JournalConfig;
-pub(crate) use delivery::{ActorSink, Detach};
+pub(crate) use delivery::{ActorSink, Detach, EventSink};
 pub use delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
 pub use error::DurableError;
 pub use queue::{Consume, DurableQueue};
 pub use store::{JournalStats, QueueStats};
+pub use topic::{DurableSubscription, Retention, StartFrom};
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::actor::HandleCast;
+use crate::actor::{HandleCast, HandleEvent};
 use crate::cell::{ActorCell, Process};
+use crate::event::Event;
 use crate::registry::Registration;
 
 /// Makes the actor of `cell` the consumer of `queue`; its teardown detaches
@@ -48,8 +51,28 @@ pub(crate) fn attach<A: HandleCast<M>, M: Durable>(
     settings: Consume,
 ) -> Result<(), DurableError> {
     let sink = Box::new(ActorSink::<A, M> { cell: cell.clone(), message: PhantomData });
-    let epoch = queue.store.attach(queue.id, sink, settings.get_window(), settings.get_delivery_limit())?;
-    let detach = Detach { store: queue.store.clone(), queue: queue.id, epoch };
+    attach_sink(cell, &queue.store, queue.id, sink, settings)
+}
+
+/// [`attach`] for a durable subscription (events go to `HandleEvent<E>`).
+pub(crate) fn attach_events<A: HandleEvent<E>, E: Event + Durable>(
+    cell: &Arc<ActorCell<A>>,
+    subscription: &DurableSubscription<E>,
+    settings: Consume,
+) -> Result<(), DurableError> {
+    let sink = Box::new(EventSink::<A, E> { cell: cell.clone(), event: PhantomData });
+    attach_sink(cell, &subscription.store, subscription.id, sink, settings)
+}
+
+fn attach_sink<A: crate::actor::Actor>(
+    cell: &Arc<ActorCell<A>>,
+    store: &Arc<store::Store>,
+    id: u32,
+    sink: Box<dyn store::Sink>,
+    settings: Consume,
+) -> Result<(), DurableError> {
+    let epoch = store.attach(id, sink, settings.get_window(), settings.get_delivery_limit())?;
+    let detach = Detach { store: store.clone(), queue: id, epoch };
     if let Err(registration) = cell.mailbox.record(Registration::Hook(Arc::new(detach))) {
         // Dead already: detach now, with the reason it died of.
         if let Registration::Hook(hook) = registration {

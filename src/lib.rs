@@ -26,7 +26,7 @@ pub use addr::{ActorId, ActorRef, CallError, Pid, Recipient, SendError, StopErro
 pub use dead_letter::{DeadLetter, DeadLetterReason, DeadLetterStats};
 pub use durable::{
     CodecError, Consume, DeadLetterCause, Delivery, Durable, DurableDeadLetter, DurableError, DurableQueue,
-    JournalConfig, JournalStats, QueueStats,
+    DurableSubscription, JournalConfig, JournalStats, QueueStats, Retention, StartFrom,
 };
 pub use event::Event;
 pub use exit::{ExitReason, PanicReason, Reason};

@@ -21,13 +21,16 @@ use crate::actor::spawn::{self, Parent, StartError};
 use crate::actor::{Actor, Shutdown, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
-use crate::durable::store::Store;
+use crate::durable::store::{Start, Store};
 use crate::durable::{Durable, DurableError, DurableQueue, JournalConfig, JournalStats};
+use crate::durable::{DurableSubscription, Retention, StartFrom};
 use crate::event::Event;
 use crate::exit::ExitReason;
+use crate::journal::queue::Role;
 use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, Registry};
 use crate::signal::{MonitorRef, Signal};
+use crate::topic::Pattern;
 use crate::topic::Topic;
 use deadlines::Deadlines;
 use table::ProcessTable;
@@ -151,9 +154,91 @@ impl System {
     ///
     /// See [`DurableQueue`] for an example.
     pub async fn durable_queue<M: Durable>(&self, name: &str) -> Result<DurableQueue<M>, DurableError> {
-        let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
-        let id = store.open_queue(name, M::TAG).await?;
+        let store = self.store(name)?;
+        let id = store.open_queue(name, M::TAG, Role::Mailbox, Start::New).await?;
         Ok(DurableQueue::new(store.clone(), id, name))
+    }
+
+    fn store(&self, name: &str) -> Result<&Arc<Store>, DurableError> {
+        let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
+        if name.starts_with('$') {
+            return Err(DurableError::InvalidName(name.to_owned()));
+        }
+        Ok(store)
+    }
+
+    /// Keeps a history of the events of type `E` published durably from now
+    /// on, trimmed to `retention`, so that a new durable subscription can
+    /// start from the past ([`StartFrom::Origin`], [`StartFrom::Seq`]).
+    /// Calling it again with the same retention is a no-op; with another,
+    /// [`DurableError::Conflict`].
+    pub async fn event_log<E: Event + Durable>(&self, retention: Retention) -> Result<(), DurableError> {
+        let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
+        let name = format!("$log:{}", E::TAG);
+        store.open_queue(&name, E::TAG, Role::Log(retention.keep()), Start::New).await?;
+        Ok(())
+    }
+
+    /// Creates (or reopens) the durable subscription `name` to the events
+    /// of type `E` on their own topic ([`Event::TOPIC`]). See
+    /// [`DurableSubscription`].
+    pub async fn durable_subscription<E: Event + Durable>(
+        &self,
+        name: &str,
+        from: StartFrom,
+    ) -> Result<DurableSubscription<E>, DurableError> {
+        self.durable_subscription_to(name, E::TOPIC, from).await
+    }
+
+    /// Creates (or reopens) the durable subscription `name` to the events of
+    /// type `E` published on topics matching `pattern` (NATS wildcards `*`
+    /// and `>`). `from` applies only at creation; a subscription that
+    /// exists resumes after its last ack. Reusing the name with another
+    /// pattern is [`DurableError::Conflict`]; starting from the past without
+    /// an event log is [`DurableError::NoHistory`].
+    pub async fn durable_subscription_to<E: Event + Durable>(
+        &self,
+        name: &str,
+        pattern: &str,
+        from: StartFrom,
+    ) -> Result<DurableSubscription<E>, DurableError> {
+        let store = self.store(name)?;
+        let pattern = Pattern::new(pattern).map_err(DurableError::InvalidPattern)?;
+        let start = match from {
+            StartFrom::New => Start::New,
+            StartFrom::Origin => Start::Origin,
+            StartFrom::Seq(seq) => Start::Seq(seq),
+        };
+        let role = Role::Subscription(pattern.as_str().to_owned());
+        let id = store.open_queue(name, E::TAG, role, start).await?;
+        Ok(DurableSubscription::new(store.clone(), id, name))
+    }
+
+    /// Publishes `event` on its topic durably: it is persisted for every
+    /// durable subscription whose pattern matches (and in the type's event
+    /// log, if any) before this returns, then published to the plain
+    /// subscribers as [`publish`](Self::publish) does (at most once).
+    /// Returns how many durable subscriptions got it.
+    pub async fn publish_durable<E: Event + Durable>(&self, event: E) -> Result<usize, DurableError> {
+        let topic = Topic::new(E::TOPIC).map_err(DurableError::InvalidPattern)?;
+        self.publish_durable_to(&topic, event).await
+    }
+
+    /// [`publish_durable`](Self::publish_durable) on another topic.
+    pub async fn publish_durable_to<E: Event + Durable>(&self, topic: &Topic, event: E) -> Result<usize, DurableError> {
+        let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
+        let mut bytes = Vec::new();
+        event.encode(&mut bytes).map_err(DurableError::Codec)?;
+        let (confirms, subscriptions) = store.publish(E::TAG, topic, bytes);
+        for confirm in confirms {
+            match confirm.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => return Err(DurableError::Journal(error)),
+                Err(_) => return Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+            }
+        }
+        let _ = self.registry().publish_to(topic, event).await;
+        Ok(subscriptions)
     }
 
     /// Spawns a top-level actor with default options. Returns once its `init`

@@ -13,7 +13,7 @@ use super::spawn::{self, Parent, StartError};
 use super::{Actor, HandleCast, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::durable::store::AckToken;
-use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue};
+use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue, DurableSubscription};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
@@ -774,6 +774,33 @@ impl<A: Actor> Context<A> {
         A: HandleCast<M>,
     {
         crate::durable::attach(&self.myself.cell, queue, settings)
+    }
+
+    /// Consumes the durable subscription `subscription` (window 1, delivery
+    /// limit 10): its events arrive through `HandleEvent<E>`, at least
+    /// once, in publish order, each acked when its handler returns. See
+    /// [`DurableSubscription`].
+    pub fn consume_events<E: Event + Durable>(
+        &mut self,
+        subscription: &DurableSubscription<E>,
+    ) -> Result<(), DurableError>
+    where
+        A: HandleEvent<E>,
+    {
+        self.consume_events_with(subscription, Consume::new())
+    }
+
+    /// [`consume_events`](Self::consume_events) with a window and a delivery
+    /// limit.
+    pub fn consume_events_with<E: Event + Durable>(
+        &mut self,
+        subscription: &DurableSubscription<E>,
+        settings: Consume,
+    ) -> Result<(), DurableError>
+    where
+        A: HandleEvent<E>,
+    {
+        crate::durable::attach_events(&self.myself.cell, subscription, settings)
     }
 
     /// How the durable message being handled was delivered (its sequence

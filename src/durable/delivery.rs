@@ -12,7 +12,7 @@ use super::store::{AckToken, Offer, Sink, Store};
 use crate::actor::dispatch::outcome;
 use crate::actor::run::HandlerFuture;
 use crate::actor::slot::FutureSlot;
-use crate::actor::{Context, HandleCast};
+use crate::actor::{Context, HandleCast, HandleEvent};
 use crate::addr::ActorId;
 use crate::cell::ActorCell;
 use crate::event::Event;
@@ -121,6 +121,60 @@ impl<A: HandleCast<M>, M: Durable> Dispatch<A> for DurableMsg<M> {
             }
             outcome(result)
         })
+    }
+}
+
+/// A durable subscription's event in a mailbox.
+pub(crate) struct DurableEventMsg<E> {
+    event: E,
+    delivery: Delivery,
+    token: AckToken,
+}
+
+impl<A: HandleEvent<E>, E: Event + Durable> Dispatch<A> for DurableEventMsg<E> {
+    const KIND: Kind = Kind::Durable;
+
+    fn message_type() -> &'static str {
+        type_name::<E>()
+    }
+
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        slot.place(async move {
+            let DurableEventMsg { event, delivery, token } = self;
+            ctx.begin_delivery(delivery, token);
+            let result = actor.handle_event(event, ctx).await;
+            if let Some(token) = ctx.end_delivery() {
+                if acks(&result) {
+                    token.ack();
+                }
+            }
+            outcome(result)
+        })
+    }
+}
+
+/// Deliveries of a durable subscription into the mailbox of an actor `A`
+/// that handles events `E`.
+pub(crate) struct EventSink<A: HandleEvent<E>, E: Event + Durable> {
+    pub(crate) cell: Arc<ActorCell<A>>,
+    pub(crate) event: PhantomData<fn() -> E>,
+}
+
+impl<A: HandleEvent<E>, E: Event + Durable> Sink for EventSink<A, E> {
+    fn offer(&self, delivery: Delivery, payload: &[u8], token: AckToken) -> Offer {
+        let event = match E::decode(payload) {
+            Ok(event) => event,
+            Err(error) => return Offer::Undecodable(error),
+        };
+        let envelope = Envelope::new::<_, false>(DurableEventMsg { event, delivery, token });
+        match self.cell.mailbox.push_internal(envelope) {
+            Ok(()) => Offer::Queued,
+            Err(_) => Offer::Gone,
+        }
+    }
+
+    fn consumer(&self) -> ActorId {
+        self.cell.id
     }
 }
 

@@ -5,6 +5,7 @@ use std::fmt;
 use super::codec::CodecError;
 use crate::addr::ActorId;
 use crate::journal::segment::JournalError;
+use crate::topic::TopicError;
 
 /// A durable queue operation that failed.
 #[derive(Debug)]
@@ -23,8 +24,26 @@ pub enum DurableError {
         /// The tag asked for.
         requested: String,
     },
-    /// A queue name must be 1 to 65,535 bytes.
+    /// A queue name must be 1 to 65,535 bytes, and not start with `$`
+    /// (reserved for the runtime's own queues).
     InvalidName(String),
+    /// The name is taken by a queue of another kind (a durable queue, a
+    /// subscription to another pattern, an event log with another
+    /// retention).
+    Conflict {
+        /// The name.
+        queue: String,
+        /// What it already is.
+        existing: String,
+    },
+    /// A subscription asked to start before "now", but its event type has
+    /// no event log (see [`System::event_log`](crate::System::event_log)).
+    NoHistory {
+        /// The subscription's name.
+        queue: String,
+    },
+    /// A subscription pattern that is not a valid topic pattern.
+    InvalidPattern(TopicError),
     /// The message could not be encoded; nothing was persisted.
     Codec(CodecError),
     /// The queue already has a consumer (a durable queue has one at a time,
@@ -52,6 +71,11 @@ impl fmt::Display for DurableError {
                 write!(f, "durable queue {queue:?} holds messages of type {stored:?}, not {requested:?}")
             }
             DurableError::InvalidName(name) => write!(f, "invalid durable queue name {name:?}"),
+            DurableError::Conflict { queue, existing } => write!(f, "{queue:?} is already {existing}"),
+            DurableError::NoHistory { queue } => {
+                write!(f, "subscription {queue:?} asks for past events, but its event type keeps no log")
+            }
+            DurableError::InvalidPattern(error) => write!(f, "{error}"),
             DurableError::Codec(error) => write!(f, "{error}"),
             DurableError::AlreadyConsumed { queue, by } => {
                 write!(f, "durable queue {queue:?} is already consumed by {by}")
@@ -67,6 +91,7 @@ impl std::error::Error for DurableError {
         match self {
             DurableError::Codec(error) => Some(error),
             DurableError::Journal(error) => Some(error),
+            DurableError::InvalidPattern(error) => Some(error),
             _ => None,
         }
     }

@@ -26,12 +26,13 @@ use super::error::DurableError;
 use crate::addr::ActorId;
 use crate::exit::ExitReason;
 use crate::journal::commit::Done;
-use crate::journal::queue::{create_payload, keep_payload, Queues, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP};
+use crate::journal::queue::{create_payload, keep_payload, Queues, Role, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP};
 use crate::journal::record::{Loc, OwnedRecord, HEADER};
 use crate::journal::segment::{segment_name, JournalError};
 use crate::journal::storage::{Storage, StorageFile};
 use crate::journal::{Journal, Settings};
 use crate::system::WeakSystem;
+use crate::topic::{Pattern, Topic};
 
 /// Message bytes kept in memory per queue for delivery without a read.
 const CACHE_BYTES: usize = 1 << 20;
@@ -97,6 +98,9 @@ struct Consumer {
 struct QueueState {
     name: Arc<str>,
     tag: String,
+    role: Role,
+    /// A subscription's pattern, parsed.
+    pattern: Option<Pattern>,
     next_seq: u64,
     /// The seq of `slots[0]`.
     base: u64,
@@ -116,6 +120,31 @@ struct QueueState {
 }
 
 impl QueueState {
+    fn new(name: Arc<str>, tag: String, role: Role) -> QueueState {
+        let pattern = match &role {
+            Role::Subscription(pattern) => Pattern::new(pattern).ok(),
+            _ => None,
+        };
+        QueueState {
+            name,
+            tag,
+            role,
+            pattern,
+            next_seq: 1,
+            base: 1,
+            slots: VecDeque::new(),
+            cache: VecDeque::new(),
+            cache_bytes: 0,
+            consumer: None,
+            epoch: 0,
+            in_flight: 0,
+            last_exit: HashMap::new(),
+            created_at: None,
+            acked: 0,
+            dead: 0,
+        }
+    }
+
     fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
         let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
         self.slots.get_mut(index)
@@ -260,25 +289,12 @@ impl Store {
             }
             state.names.insert(name.clone(), id);
             state.next_stream = state.next_stream.max(id + 1);
-            state.queues.insert(
-                id,
-                QueueState {
-                    name,
-                    tag: recovered.tag,
-                    next_seq: recovered.next_seq,
-                    base,
-                    slots,
-                    cache: VecDeque::new(),
-                    cache_bytes: 0,
-                    consumer: None,
-                    epoch: 0,
-                    in_flight: 0,
-                    last_exit: HashMap::new(),
-                    created_at: recovered.created_at,
-                    acked: 0,
-                    dead: 0,
-                },
-            );
+            let mut queue = QueueState::new(name, recovered.tag, recovered.role);
+            queue.next_seq = recovered.next_seq;
+            queue.base = base;
+            queue.slots = slots;
+            queue.created_at = recovered.created_at;
+            state.queues.insert(id, queue);
         }
         state.segments = segments;
         let store = Arc::new_cyclic(|me| Store {
@@ -394,9 +410,18 @@ impl Store {
         })
     }
 
-    /// Creates the queue `name` for messages tagged `tag`, or opens it if it
-    /// exists with that tag; the first creation is confirmed durable.
-    pub(crate) async fn open_queue(&self, name: &str, tag: &str) -> Result<u32, DurableError> {
+    /// Creates the queue `name` for messages tagged `tag` in `role`, or
+    /// opens it if it exists as such; a creation is confirmed durable before
+    /// this returns. A new subscription starting before "now" is filled from
+    /// the event log of its type (in the same step, so no publish is missed
+    /// or doubled).
+    pub(crate) async fn open_queue(
+        &self,
+        name: &str,
+        tag: &str,
+        role: Role,
+        start: Start,
+    ) -> Result<u32, DurableError> {
         if name.is_empty() || name.len() > usize::from(u16::MAX) || tag.len() > usize::from(u16::MAX) {
             return Err(DurableError::InvalidName(name.to_owned()));
         }
@@ -410,37 +435,31 @@ impl Store {
                         requested: tag.to_owned(),
                     });
                 }
-                return Ok((id, None));
+                if queue.role != role {
+                    return Err(DurableError::Conflict { queue: name.to_owned(), existing: describe(&queue.role) });
+                }
+                return Ok((id, Vec::new()));
             }
+            let replay = match (&role, start) {
+                (Role::Subscription(pattern), Start::Origin | Start::Seq(_)) => {
+                    let from = if let Start::Seq(seq) = start { seq } else { 0 };
+                    let Some(log) = find_log(state, tag) else {
+                        return Err(DurableError::NoHistory { queue: name.to_owned() });
+                    };
+                    self.history(state, log, from, &Pattern::new(pattern).expect("validated by the caller"))?
+                }
+                _ => Vec::new(),
+            };
             let id = state.next_stream;
             state.next_stream += 1;
-            let name: Arc<str> = name.into();
-            state.names.insert(name.clone(), id);
-            state.queues.insert(
-                id,
-                QueueState {
-                    name,
-                    tag: tag.to_owned(),
-                    next_seq: 1,
-                    base: 1,
-                    slots: VecDeque::new(),
-                    cache: VecDeque::new(),
-                    cache_bytes: 0,
-                    consumer: None,
-                    epoch: 0,
-                    in_flight: 0,
-                    last_exit: HashMap::new(),
-                    created_at: None,
-                    acked: 0,
-                    dead: 0,
-                },
-            );
+            let queue = QueueState::new(name.into(), tag.to_owned(), role.clone());
+            state.names.insert(queue.name.clone(), id);
+            state.queues.insert(id, queue);
             let (tx, rx) = oneshot::channel();
             let me = self.me.clone();
-            let record =
-                OwnedRecord { kind: CREATE, stream: id, seq: 1, payload: create_payload(&name_of(state, id), tag) };
+            let payload = create_payload(name, tag, &role);
             out.extra.push((
-                vec![record],
+                vec![OwnedRecord { kind: CREATE, stream: id, seq: 1, payload }],
                 Box::new(move |result: Result<Loc, JournalError>| {
                     if let (Ok(loc), Some(store)) = (&result, me.upgrade()) {
                         store.run(|state, _| {
@@ -451,48 +470,122 @@ impl Store {
                             }
                         });
                     }
-                    let _ = tx.send(result.map(|_| ()));
+                    let _ = tx.send(result.map(|_| 0));
                 }),
             ));
-            Ok((id, Some(rx)))
+            let mut confirms = vec![rx];
+            for bytes in replay {
+                confirms.push(self.enqueue_locked(state, out, id, bytes));
+            }
+            Ok((id, confirms))
         })?;
-        match created {
-            (id, None) => Ok(id),
-            (id, Some(confirm)) => match confirm.await {
-                Ok(Ok(())) => Ok(id),
-                Ok(Err(error)) => Err(DurableError::Journal(error)),
-                Err(_) => Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
-            },
+        let (id, confirms) = created;
+        for confirm in confirms {
+            wait(confirm).await?;
         }
+        Ok(id)
+    }
+
+    /// The events retained by `log` from seq `from` on whose topic matches
+    /// `pattern`, oldest first (their bytes, without the topic).
+    fn history(&self, state: &mut State, log: u32, from: u64, pattern: &Pattern) -> Result<Vec<Vec<u8>>, DurableError> {
+        let queue = &state.queues[&log];
+        let base = queue.base;
+        let entries: Vec<(u64, Slot)> = queue
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(index, slot)| (base + index as u64, *slot))
+            .filter(|(seq, slot)| *seq >= from && slot.status == Status::Waiting)
+            .collect();
+        let mut events = Vec::new();
+        for (seq, slot) in entries {
+            let cached = state.queues[&log].cache.iter().find(|(s, _)| *s == seq).map(|(_, bytes)| bytes.to_vec());
+            let bytes = match cached {
+                Some(bytes) => bytes,
+                None => self
+                    .read(state, u64::from(slot.segment), u64::from(slot.at), slot.len)
+                    .map_err(|error| DurableError::Journal(JournalError::Io(error)))?,
+            };
+            let Some((topic, event)) = split_topic(&bytes) else { continue };
+            if Topic::new(topic).is_ok_and(|topic| pattern.matches(&topic)) {
+                events.push(event.to_vec());
+            }
+        }
+        Ok(events)
     }
 
     /// Persists one message; the receiver completes with its seq once the
     /// journal confirmed it (under `Always`: synced).
     pub(crate) fn enqueue(&self, id: u32, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
+        self.run(|state, out| self.enqueue_locked(state, out, id, bytes))
+    }
+
+    /// Publishes an event durably: into every subscription of its type whose
+    /// pattern matches `topic`, and into the type's log if it has one
+    /// (trimmed to its retention). The receivers complete when each copy is
+    /// confirmed.
+    pub(crate) fn publish(
+        &self,
+        tag: &str,
+        topic: &Topic,
+        bytes: Vec<u8>,
+    ) -> (Vec<oneshot::Receiver<Result<u64, JournalError>>>, usize) {
+        self.run(|state, out| {
+            let targets: Vec<(u32, bool)> = state
+                .queues
+                .iter()
+                .filter(|(_, queue)| queue.tag == tag)
+                .filter_map(|(&id, queue)| match &queue.role {
+                    Role::Subscription(_) => {
+                        queue.pattern.as_ref().is_some_and(|pattern| pattern.matches(topic)).then_some((id, false))
+                    }
+                    Role::Log(_) => Some((id, true)),
+                    Role::Mailbox => None,
+                })
+                .collect();
+            let mut confirms = Vec::with_capacity(targets.len());
+            let subscriptions = targets.iter().filter(|(_, log)| !log).count();
+            for (id, log) in targets {
+                let payload = if log { with_topic(topic.as_str(), &bytes) } else { bytes.clone() };
+                confirms.push(self.enqueue_locked(state, out, id, payload));
+                if log {
+                    trim(state, id, out);
+                }
+            }
+            (confirms, subscriptions)
+        })
+    }
+
+    fn enqueue_locked(
+        &self,
+        state: &mut State,
+        out: &mut Outbox,
+        id: u32,
+        bytes: Vec<u8>,
+    ) -> oneshot::Receiver<Result<u64, JournalError>> {
         let (tx, rx) = oneshot::channel();
         let me = self.me.clone();
-        self.run(|state, out| {
-            let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
-            let seq = queue.next_seq;
-            queue.next_seq += 1;
-            let len = bytes.len() as u32;
-            queue.slots.push_back(Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
-            if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
-                queue.cache_bytes += bytes.len();
-                queue.cache.push_back((seq, bytes.as_slice().into()));
-            }
-            let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
-            out.extra.push((
-                vec![record],
-                Box::new(move |result| {
-                    let result = match me.upgrade() {
-                        Some(store) => store.confirmed(id, seq, result),
-                        None => result.map(|_| seq),
-                    };
-                    let _ = tx.send(result);
-                }),
-            ));
-        });
+        let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
+        let seq = queue.next_seq;
+        queue.next_seq += 1;
+        let len = bytes.len() as u32;
+        queue.slots.push_back(Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
+        if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
+            queue.cache_bytes += bytes.len();
+            queue.cache.push_back((seq, bytes.as_slice().into()));
+        }
+        let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
+        out.extra.push((
+            vec![record],
+            Box::new(move |result| {
+                let result = match me.upgrade() {
+                    Some(store) => store.confirmed(id, seq, result),
+                    None => result.map(|_| seq),
+                };
+                let _ = tx.send(result);
+            }),
+        ));
         rx
     }
 
@@ -648,7 +741,7 @@ impl Store {
         for id in ids {
             let queue = &state.queues[&id];
             if queue.created_at.is_some_and(|loc| loc.segment == oldest) {
-                let payload = create_payload(&queue.name, &queue.tag);
+                let payload = create_payload(&queue.name, &queue.tag, &queue.role);
                 records.push(OwnedRecord { kind: CREATE, stream: id, seq: queue.next_seq, payload });
                 moved.push((id, 0));
             }
@@ -714,8 +807,69 @@ impl Store {
     }
 }
 
-fn name_of(state: &State, id: u32) -> Arc<str> {
-    state.queues[&id].name.clone()
+/// How a log or subscription is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// Only what is published from now on.
+    New,
+    /// Everything the log retains.
+    Origin,
+    /// What the log retains from this seq on.
+    Seq(u64),
+}
+
+fn describe(role: &Role) -> String {
+    match role {
+        Role::Mailbox => "a durable queue".to_owned(),
+        Role::Subscription(pattern) => format!("a durable subscription to {pattern:?}"),
+        Role::Log(keep) => format!("an event log keeping {keep} events"),
+    }
+}
+
+fn find_log(state: &State, tag: &str) -> Option<u32> {
+    state.queues.iter().find(|(_, queue)| queue.tag == tag && matches!(queue.role, Role::Log(_))).map(|(&id, _)| id)
+}
+
+async fn wait(confirm: oneshot::Receiver<Result<u64, JournalError>>) -> Result<u64, DurableError> {
+    match confirm.await {
+        Ok(result) => result.map_err(DurableError::Journal),
+        Err(_) => Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+    }
+}
+
+/// A log record's payload: `u16` topic length, topic, event bytes.
+fn with_topic(topic: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + topic.len() + bytes.len());
+    out.extend_from_slice(&(topic.len() as u16).to_le_bytes());
+    out.extend_from_slice(topic.as_bytes());
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn split_topic(payload: &[u8]) -> Option<(&str, &[u8])> {
+    let (len, rest) = payload.split_first_chunk::<2>()?;
+    let len = usize::from(u16::from_le_bytes(*len));
+    let topic = std::str::from_utf8(rest.get(..len)?).ok()?;
+    Some((topic, &rest[len..]))
+}
+
+/// Drops a log's oldest events beyond its retention (acked, so reclaimed).
+fn trim(state: &mut State, id: u32, out: &mut Outbox) {
+    let queue = state.queues.get_mut(&id).expect("queue exists");
+    let Role::Log(keep) = queue.role else { return };
+    let mut kept = queue.slots.iter().filter(|slot| slot.status != Status::Done).count() as u64;
+    let base = queue.base;
+    for (index, slot) in queue.slots.iter_mut().enumerate() {
+        if kept <= keep {
+            break;
+        }
+        if slot.status == Status::Waiting {
+            slot.status = Status::Done;
+            kept -= 1;
+            out.records.push(OwnedRecord { kind: ACK, stream: id, seq: base + index as u64, payload: Vec::new() });
+        }
+    }
+    pop_done(state, id);
 }
 
 /// Hands out messages while the consumer's window has room, in seq order;
@@ -791,6 +945,11 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
             }
         }
     }
+    pop_done(state, id);
+}
+
+/// Drops finished slots from the front of a queue.
+fn pop_done(state: &mut State, id: u32) {
     let queue = state.queues.get_mut(&id).expect("queue exists");
     while let Some(slot) = queue.slots.front() {
         if slot.status != Status::Done {
@@ -798,12 +957,16 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
         }
         let slot = queue.slots.pop_front().expect("front exists");
         queue.base += 1;
-        if slot.len > 0 || slot.segment > 0 {
+        if slot.segment > 0 {
             if let Some(live) = state.segments.get_mut(&u64::from(slot.segment)) {
                 live.records = live.records.saturating_sub(1);
                 live.bytes = live.bytes.saturating_sub(u64::from(slot.len) + HEADER as u64);
             }
         }
+    }
+    while queue.cache.front().is_some_and(|(seq, _)| *seq < queue.base) {
+        let (_, bytes) = queue.cache.pop_front().expect("front exists");
+        queue.cache_bytes -= bytes.len();
     }
 }
 

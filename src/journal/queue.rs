@@ -53,6 +53,7 @@ pub(crate) struct Queue {
     /// `None` until its `CREATE` is seen.
     pub(crate) name: Option<String>,
     pub(crate) tag: String,
+    pub(crate) role: Role,
     /// The seq the next enqueue gets.
     pub(crate) next_seq: u64,
     /// Unacked messages by seq, in order.
@@ -93,13 +94,42 @@ pub(crate) struct Queues {
     names: HashMap<String, u32>,
 }
 
-/// The payload of a create record.
-pub(crate) fn create_payload(name: &str, tag: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + name.len() + tag.len());
-    for text in [name, tag] {
-        let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
+/// What a queue is for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A durable mailbox: messages sent to it by name.
+    #[default]
+    Mailbox,
+    /// A durable topic subscription: events published durably on topics
+    /// matching the pattern.
+    Subscription(String),
+    /// The retained history of one event type (payloads carry the topic),
+    /// keeping the last `n` events.
+    Log(u64),
+}
+
+fn put_text(out: &mut Vec<u8>, text: &str) {
+    let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&text.as_bytes()[..usize::from(len)]);
+}
+
+/// The payload of a create record: name, tag, then the role (nothing for a
+/// mailbox; 1 and the pattern for a subscription; 2 and a `u64` for a log).
+pub(crate) fn create_payload(name: &str, tag: &str, role: &Role) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + name.len() + tag.len());
+    put_text(&mut out, name);
+    put_text(&mut out, tag);
+    match role {
+        Role::Mailbox => {}
+        Role::Subscription(pattern) => {
+            out.push(1);
+            put_text(&mut out, pattern);
+        }
+        Role::Log(keep) => {
+            out.push(2);
+            out.extend_from_slice(&keep.to_le_bytes());
+        }
     }
     out
 }
@@ -112,17 +142,31 @@ pub(crate) fn keep_payload(attempts: u32, message: &[u8]) -> Vec<u8> {
     out
 }
 
-fn parse_create(payload: &[u8]) -> Option<(String, String)> {
+fn take_text(rest: &mut &[u8]) -> Option<String> {
+    let len = usize::from(u16::from_le_bytes([*rest.first()?, *rest.get(1)?]));
+    let text = std::str::from_utf8(rest.get(2..2 + len)?).ok()?.to_owned();
+    *rest = &rest[2 + len..];
+    Some(text)
+}
+
+fn parse_create(payload: &[u8]) -> Option<(String, String, Role)> {
     let mut rest = payload;
-    let mut take = || -> Option<String> {
-        let len = usize::from(u16::from_le_bytes([*rest.first()?, *rest.get(1)?]));
-        let text = std::str::from_utf8(rest.get(2..2 + len)?).ok()?.to_owned();
-        rest = &rest[2 + len..];
-        Some(text)
+    let name = take_text(&mut rest)?;
+    let tag = take_text(&mut rest)?;
+    let role = match rest.split_first() {
+        None => Role::Mailbox,
+        Some((1, tail)) => {
+            rest = tail;
+            Role::Subscription(take_text(&mut rest)?)
+        }
+        Some((2, tail)) => {
+            let (keep, tail) = tail.split_first_chunk::<8>()?;
+            rest = tail;
+            Role::Log(u64::from_le_bytes(*keep))
+        }
+        Some(_) => return None,
     };
-    let name = take()?;
-    let tag = take()?;
-    rest.is_empty().then_some((name, tag))
+    rest.is_empty().then_some((name, tag, role))
 }
 
 impl Queues {
@@ -142,18 +186,21 @@ impl Queues {
         loc: Loc,
     ) -> Result<(), QueueError> {
         if kind == CREATE {
-            let (name, tag) = parse_create(payload).ok_or(QueueError::BadCreate(stream))?;
+            let (name, tag, role) = parse_create(payload).ok_or(QueueError::BadCreate(stream))?;
             if self.names.get(&name).is_some_and(|&id| id != stream) {
                 return Err(QueueError::BadCreate(stream));
             }
             let queue = self.queues.entry(stream).or_default();
             match &queue.name {
-                Some(known) if *known != name || queue.tag != tag => return Err(QueueError::BadCreate(stream)),
+                Some(known) if *known != name || queue.tag != tag || queue.role != role => {
+                    return Err(QueueError::BadCreate(stream))
+                }
                 Some(_) => {}
                 None => {
                     self.names.insert(name.clone(), stream);
                     queue.name = Some(name);
                     queue.tag = tag;
+                    queue.role = role;
                 }
             }
             queue.next_seq = queue.next_seq.max(seq).max(1);
@@ -225,7 +272,7 @@ mod tests {
     #[test]
     fn a_queue_tracks_pending_messages_attempts_and_locations() {
         let mut log = Log::new();
-        log.apply(CREATE, 1, 1, &create_payload("billing", "OrderPlaced")).unwrap();
+        log.apply(CREATE, 1, 1, &create_payload("billing", "OrderPlaced", &Role::Mailbox)).unwrap();
         let mut locs = Vec::new();
         for seq in 1..=3 {
             locs.push(log.apply(ENQUEUE, 1, seq, &[seq as u8; 5]).unwrap());
@@ -251,7 +298,7 @@ mod tests {
         let mut log = Log::new();
         log.apply(ACK, 1, 1, b"").unwrap();
         log.apply(DELIVER, 1, 2, b"").unwrap();
-        log.apply(CREATE, 1, 3, &create_payload("q", "T")).unwrap();
+        log.apply(CREATE, 1, 3, &create_payload("q", "T", &Role::Mailbox)).unwrap();
         let keep = log.apply(KEEP, 1, 2, &keep_payload(1, b"two")).unwrap();
         log.apply(DELIVER, 1, 2, b"").unwrap();
         log.queues.finish().unwrap();
@@ -262,6 +309,23 @@ mod tests {
     }
 
     #[test]
+    fn create_records_carry_the_role() {
+        let loc = Loc { segment: 1, offset: 16 };
+        let mut queues = Queues::default();
+        let sub = Role::Subscription("orders.>".into());
+        queues.apply(CREATE, 1, 1, &create_payload("billing", "E", &sub), loc).unwrap();
+        queues.apply(CREATE, 2, 1, &create_payload("$log", "E", &Role::Log(100)), loc).unwrap();
+        assert_eq!(queues.queues[&1].role, sub);
+        assert_eq!(queues.queues[&2].role, Role::Log(100));
+        let other = create_payload("billing", "E", &Role::Subscription("orders.*".into()));
+        assert_eq!(queues.apply(CREATE, 1, 1, &other, loc), Err(QueueError::BadCreate(1)));
+        assert_eq!(
+            queues.apply(CREATE, 3, 1, &[create_payload("x", "E", &Role::Mailbox), vec![9]].concat(), loc),
+            Err(QueueError::BadCreate(3))
+        );
+    }
+
+    #[test]
     fn records_outside_the_protocol_are_errors() {
         let loc = Loc { segment: 1, offset: 16 };
         let mut queues = Queues::default();
@@ -269,10 +333,16 @@ mod tests {
         assert_eq!(queues.finish(), Err(QueueError::UnknownStream(9)));
         let mut queues = Queues::default();
         assert_eq!(queues.apply(CREATE, 1, 0, b"\x05", loc), Err(QueueError::BadCreate(1)));
-        queues.apply(CREATE, 1, 0, &create_payload("a", "T"), loc).unwrap();
-        queues.apply(CREATE, 1, 5, &create_payload("a", "T"), loc).unwrap();
-        assert_eq!(queues.apply(CREATE, 2, 0, &create_payload("a", "T"), loc), Err(QueueError::BadCreate(2)));
-        assert_eq!(queues.apply(CREATE, 1, 0, &create_payload("a", "U"), loc), Err(QueueError::BadCreate(1)));
+        queues.apply(CREATE, 1, 0, &create_payload("a", "T", &Role::Mailbox), loc).unwrap();
+        queues.apply(CREATE, 1, 5, &create_payload("a", "T", &Role::Mailbox), loc).unwrap();
+        assert_eq!(
+            queues.apply(CREATE, 2, 0, &create_payload("a", "T", &Role::Mailbox), loc),
+            Err(QueueError::BadCreate(2))
+        );
+        assert_eq!(
+            queues.apply(CREATE, 1, 0, &create_payload("a", "U", &Role::Mailbox), loc),
+            Err(QueueError::BadCreate(1))
+        );
         assert_eq!(queues.apply(KEEP, 1, 1, b"ab", loc), Err(QueueError::BadKeep(1)));
         assert_eq!(queues.apply(99, 1, 1, b"", loc), Err(QueueError::UnknownKind(99)));
     }
@@ -299,7 +369,7 @@ mod tests {
         /// (what a crash leaves) is a consistent earlier state.
         #[test]
         fn the_fold_matches_a_model_at_every_prefix(ops in prop::collection::vec(op(), 0..80)) {
-            let mut records: Vec<(u8, u64, Vec<u8>)> = vec![(CREATE, 1, create_payload("q", "M"))];
+            let mut records: Vec<(u8, u64, Vec<u8>)> = vec![(CREATE, 1, create_payload("q", "M", &Role::Mailbox))];
             // The model: seq -> (length, attempts, done), after each record.
             let mut model: BTreeMap<u64, (u32, u32, bool)> = BTreeMap::new();
             let mut models = vec![model.clone()];

@@ -12,7 +12,7 @@ use crate::actor::spawn::{Setup, StartError};
 use crate::actor::{Actor, Context, HandleCast, HandleEvent, Shutdown, SpawnOptions};
 use crate::addr::{ActorRef, Pid};
 use crate::cell::ActorCell;
-use crate::durable::{Consume, Durable, DurableQueue};
+use crate::durable::{Consume, Durable, DurableQueue, DurableSubscription};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::MailboxConfig;
@@ -315,6 +315,20 @@ impl<A: Actor> ChildSpec<A> {
         A: HandleCast<M>,
     {
         self.consume_with(queue, Consume::new())
+    }
+
+    /// Makes every incarnation of the child consume the durable
+    /// subscription `subscription` before its `init` runs (see
+    /// [`consume`](Self::consume)).
+    pub fn consume_events<E: Event + Durable>(mut self, subscription: DurableSubscription<E>) -> Self
+    where
+        A: HandleEvent<E>,
+    {
+        self.setups.push(Arc::new(move |cell: &Arc<ActorCell<A>>| {
+            crate::durable::attach_events(cell, &subscription, Consume::new())
+                .map_err(|error| StartError::Exit(ExitReason::error(error)))
+        }));
+        self
     }
 
     /// [`consume`](Self::consume) with a window and delivery limit.
