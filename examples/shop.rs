@@ -10,16 +10,30 @@
 //! 3. runs a flash sale: Email is slow and has a bounded `DropOldest` mailbox,
 //!    so it sheds confirmation mails, each a dead letter that an auditor sees,
 //!    while the publisher and the other subscribers are not slowed down;
-//! 4. prints every projection and the final tree, and shuts down.
+//! 4. prints every projection and the final tree, and shuts down;
+//! 5. shows that Billing is durable: its subscription lives in the node's
+//!    journal, so a node process killed with SIGKILL in the middle of a
+//!    stream of orders loses none of them: the journal is reopened, and
+//!    Billing charges every order that was placed and not yet charged.
+//!
+//! Billing consumes a durable subscription (`System::durable_subscription`),
+//! and Orders publishes with `publish_durable`: an order is persisted for
+//! Billing before it is confirmed. The other subscribers are plain
+//! (at-most-once), as a mail or a projection can afford to be.
 //!
 //! Run: `cargo run --release --example shop`
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use treeline::{
-    Actor, ChildRef, ChildSpec, Context, DeadLetter, Event, ExitReason, HandleCall, HandleEvent, InitError,
-    MailboxConfig, Name, Overflow, Reply, Supervisor, System, Topic,
+    Actor, ChildRef, ChildSpec, CodecError, Context, DeadLetter, Durable, DurableSubscription, Event, ExitReason,
+    HandleCall, HandleEvent, InitError, JournalConfig, MailboxConfig, Name, Overflow, Reply, StartFrom, Supervisor,
+    System, Topic,
 };
 
 // ---------------------------------------------------------------- events --
@@ -36,6 +50,41 @@ struct OrderPlaced {
 
 impl Event for OrderPlaced {
     const TOPIC: &'static str = "orders.placed";
+}
+
+/// How an order is written to the journal: fixed-width integers and
+/// length-prefixed names (only the shop's known names decode).
+impl Durable for OrderPlaced {
+    const TAG: &'static str = "shop.OrderPlaced/1";
+
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(&self.quantity.to_le_bytes());
+        out.extend_from_slice(&self.cents.to_le_bytes());
+        for name in [self.customer, self.sku] {
+            out.push(name.len() as u8);
+            out.extend_from_slice(name.as_bytes());
+        }
+        Ok(())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        let short = || CodecError::new("order record too short");
+        let word = |at: usize| -> Result<[u8; 8], CodecError> {
+            bytes.get(at..at + 8).and_then(|b| b.try_into().ok()).ok_or_else(short)
+        };
+        let (id, quantity, cents) =
+            (u64::from_le_bytes(word(0)?), i64::from_le_bytes(word(8)?), u64::from_le_bytes(word(16)?));
+        let mut rest = &bytes[24..];
+        let mut name = || -> Result<&'static str, CodecError> {
+            let (&len, tail) = rest.split_first().ok_or_else(short)?;
+            let text = tail.get(..usize::from(len)).ok_or_else(short)?;
+            rest = &tail[usize::from(len)..];
+            KNOWN.iter().copied().find(|known| known.as_bytes() == text).ok_or_else(|| CodecError::new("unknown name"))
+        };
+        let (customer, sku) = (name()?, name()?);
+        Ok(OrderPlaced { id, customer, sku, quantity, cents })
+    }
 }
 
 // ---------------------------------------------------------------- orders --
@@ -71,8 +120,11 @@ impl HandleCall<PlaceOrder> for Orders {
         self.next_id += 1;
         let event =
             OrderPlaced { id, customer: order.customer, sku: order.sku, quantity: order.quantity, cents: order.cents };
-        match ctx.publish(event).await {
-            Ok(reached) => Reply::new((id, reached)),
+        // Persisted for Billing's durable subscription before it returns,
+        // then published to the plain subscribers.
+        let plain = ctx.system().registry().subscribers::<OrderPlaced>(&Topic::new(OrderPlaced::TOPIC).unwrap()).len();
+        match ctx.system().publish_durable(event).await {
+            Ok(durable) => Reply::new((id, durable + plain)),
             Err(error) => Reply::stop(ExitReason::custom(format!("publish failed: {error}")), (id, 0)),
         }
     }
@@ -80,23 +132,42 @@ impl HandleCall<PlaceOrder> for Orders {
 
 // --------------------------------------------------------------- billing --
 
-/// Charges every order.
+/// Charges every order, at least once: it consumes a durable subscription,
+/// and an order is acked when `handle_event` returns.
 struct Billing {
     charged: u64,
     cents: u64,
+    tell: Tell,
+}
+
+/// Who hears about each charge (order id, delivery attempt).
+#[derive(Clone)]
+enum Tell {
+    Nobody,
+    /// The node process prints it for the parent to read.
+    Stdout,
+    Channel(mpsc::UnboundedSender<(u64, u32)>),
 }
 
 impl Actor for Billing {
-    type Args = ();
-    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
-        Ok(Billing { charged: 0, cents: 0 })
+    type Args = Tell;
+    async fn init(tell: Tell, _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Billing { charged: 0, cents: 0, tell })
     }
 }
 
 impl HandleEvent<OrderPlaced> for Billing {
-    async fn handle_event(&mut self, order: OrderPlaced, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    async fn handle_event(&mut self, order: OrderPlaced, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         self.charged += 1;
         self.cents += order.cents;
+        let attempt = ctx.delivery().map_or(1, |delivery| delivery.attempt);
+        match &self.tell {
+            Tell::Nobody => {}
+            Tell::Stdout => println!("charged {} {attempt}", order.id),
+            Tell::Channel(tx) => {
+                let _ = tx.send((order.id, attempt));
+            }
+        }
         Ok(())
     }
 }
@@ -255,6 +326,8 @@ impl HandleCall<Report> for Auditor {
 
 const CUSTOMERS: [&str; 4] = ["ada", "grace", "edsger", "barbara"];
 const SKUS: [&str; 3] = ["kettle", "teapot", "mug"];
+/// Every name an order may carry (what the journal's records decode to).
+const KNOWN: [&str; 8] = ["ada", "grace", "edsger", "barbara", "mallory", "kettle", "teapot", "mug"];
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -270,7 +343,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("    (panic: {message})");
     }));
 
-    let system = System::new();
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, dir] = args.as_slice() {
+        if mode == "--node" {
+            return node(Path::new(dir)).await;
+        }
+    }
+
+    // The node's journal: durable subscriptions and their events live here.
+    let journal = scratch_dir("journal");
+    let system = System::with_journal(JournalConfig::dir(&journal))?;
+    let billing_events = system.durable_subscription::<OrderPlaced>("billing", StartFrom::New).await?;
 
     // The tree. Every subscription and name lives in a child spec, so a
     // restarted child is registered and subscribed again without user code.
@@ -282,7 +365,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .name(INVENTORY)
     .subscribe::<OrderPlaced>();
     let inventory_ref = inventory.child_ref();
-    let billing = ChildSpec::<Billing>::worker("billing", ()).subscribe::<OrderPlaced>();
+    let billing = ChildSpec::<Billing>::worker("billing", Tell::Nobody).consume_events(billing_events.clone());
     let billing_ref = billing.child_ref();
     let email = ChildSpec::<Email>::worker("email", ())
         .subscribe::<OrderPlaced>()
@@ -348,7 +431,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("   500 orders published in {:.1} ms; the publisher never waited for email", ms(started.elapsed()));
 
-    println!("\n5. The projections (each query queues behind the events already delivered):");
+    println!("\n5. The projections (each query queues behind the events already delivered;");
+    println!("   billing takes its durable events one at a time, so first wait until it has them all):");
+    while billing_events.stats().pending > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let (charged, cents) = billing_ref.call(Report).await?;
     println!("   billing:   {charged} orders charged, {:.2} EUR", cents as f64 / 100.0);
     let (incarnation, reserved) = inventory_ref.call(Report).await?;
@@ -377,7 +464,95 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n6. The final tree:\n\n{}", tree.snapshot().await?);
     system.shutdown().await;
     println!("shut down; actors left: {}", system.actor_count());
+    drop(system);
+    let _ = std::fs::remove_dir_all(&journal);
+
+    kill_and_reopen().await
+}
+
+/// Part 7: a node process takes orders while its Billing charges them; it is
+/// killed with SIGKILL mid-stream, and its journal is reopened here.
+async fn kill_and_reopen() -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n7. Billing is durable. A separate node process places orders (each persisted for");
+    println!("   billing before it is confirmed) while its billing charges them; after 150 ms it is");
+    println!("   killed with SIGKILL, mid-stream, and its journal is reopened here:");
+    let dir = scratch_dir("node");
+    let mut node = Command::new(std::env::current_exe()?).arg("--node").arg(&dir).stdout(Stdio::piped()).spawn()?;
+    let stdout = node.stdout.take().ok_or("no pipe")?;
+    let reader = std::thread::spawn(move || {
+        let (mut placed, mut charged) = (Vec::new(), BTreeSet::new());
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut words = line.split(' ');
+            match (words.next(), words.next().and_then(|id| id.parse::<u64>().ok())) {
+                (Some("placed"), Some(id)) => placed.push(id),
+                (Some("charged"), Some(id)) => {
+                    charged.insert(id);
+                }
+                _ => {}
+            }
+        }
+        (placed, charged)
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    node.kill()?; // SIGKILL: no shutdown, no terminate, nothing flushed
+    node.wait()?;
+    let (placed, charged_before) = reader.join().map_err(|_| "reader panicked")?;
+    println!("   before the kill: {} orders confirmed, {} charged", placed.len(), charged_before.len());
+
+    let system = System::with_journal(JournalConfig::dir(&dir))?;
+    let billing_events = system.durable_subscription::<OrderPlaced>("billing", StartFrom::New).await?;
+    println!("   reopened: {} orders wait in billing's subscription", billing_events.stats().pending);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let billing = ChildSpec::<Billing>::worker("billing", Tell::Channel(tx)).consume_events(billing_events.clone());
+    system.start(Supervisor::one_for_one().child(billing)).await?;
+    let mut charged_after = BTreeMap::new();
+    while billing_events.stats().pending > 0 || !rx.is_empty() {
+        match tokio::time::timeout(Duration::from_millis(10), rx.recv()).await {
+            Ok(Some((id, attempt))) => {
+                charged_after.insert(id, attempt);
+            }
+            Ok(None) => break,
+            Err(_) => {}
+        }
+    }
+    let redelivered = charged_after.values().filter(|&&attempt| attempt > 1).count();
+    let lost: Vec<u64> =
+        placed.iter().copied().filter(|id| !charged_before.contains(id) && !charged_after.contains_key(id)).collect();
+    println!("   after the restart billing charged {} more, {redelivered} of them redelivered", charged_after.len());
+    println!("   (in flight at the kill, so possibly charged before: Delivery::seq lets a handler dedupe)");
+    println!("   confirmed orders lost: {}", lost.len());
+    system.shutdown().await;
+    drop(system);
+    let _ = std::fs::remove_dir_all(&dir);
+    if !lost.is_empty() {
+        return Err(format!("lost orders {lost:?}").into());
+    }
     Ok(())
+}
+
+/// The node process of part 7: Billing consumes its durable subscription
+/// and prints each charge; orders are placed as fast as the journal
+/// confirms them, and printed once confirmed. It runs until killed.
+async fn node(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let system = System::with_journal(JournalConfig::dir(dir))?;
+    let billing_events: DurableSubscription<OrderPlaced> =
+        system.durable_subscription("billing", StartFrom::New).await?;
+    let billing = ChildSpec::<Billing>::worker("billing", Tell::Stdout).consume_events(billing_events);
+    system.start(Supervisor::one_for_one().child(billing)).await?;
+    for id in 1.. {
+        let n = id as usize;
+        let order = OrderPlaced { id, customer: CUSTOMERS[n % 4], sku: SKUS[n % 3], quantity: 1, cents: 500 };
+        system.publish_durable(order).await?;
+        println!("placed {id}");
+    }
+    Ok(())
+}
+
+/// A fresh directory under the system's temp dir.
+fn scratch_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("treeline-shop-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 /// Waits until the child runs as a new incarnation.
