@@ -216,6 +216,17 @@ pub(crate) fn recover_with(
                 recovery.append_at = Some(SEGMENT_HEADER as u64);
                 continue;
             }
+            // A header torn while the segment was being created: nothing
+            // can follow it (records are written only after the header is
+            // synced), so the last segment starts afresh.
+            Header::Bad(_) if last && bytes.get(SEGMENT_HEADER..).is_none_or(|rest| rest.iter().all(|&b| b == 0)) => {
+                file.set_len(bytes.len().max(SEGMENT_HEADER) as u64)?;
+                file.write_all_at(0, &segment_header())?;
+                file.sync_data()?;
+                recovery.truncated += bytes.len().min(SEGMENT_HEADER) as u64;
+                recovery.append_at = Some(SEGMENT_HEADER as u64);
+                continue;
+            }
             Header::Unwritten => return Err(corrupt(0, "segment header was never written".into())),
             Header::Bad(why) => return Err(corrupt(0, why)),
             Header::Version(version) => {
