@@ -31,12 +31,36 @@ fn handles_are_send_and_sync() {
     send_sync::<TimerRef>();
     send_sync::<ReplyTo<u64>>();
     send_sync::<Reply<u64>>();
+    send_sync::<DurableQueue<NotSyncDurable>>();
+    send_sync::<DurableSubscription<u64>>();
+    send_sync::<JournalConfig>();
+    send_sync::<FaultyStorage>();
+    send_sync::<MemStorage>();
+    send_sync::<FileStorage>();
+}
+
+/// A durable message that is `Send` but not `Sync`: queue handles stay `Sync`.
+struct NotSyncDurable(std::cell::Cell<u8>);
+impl Durable for NotSyncDurable {
+    const TAG: &'static str = "NotSyncDurable";
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        out.push(self.0.get());
+        Ok(())
+    }
+    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        Ok(NotSyncDurable(std::cell::Cell::new(bytes[0])))
+    }
 }
 
 #[test]
 fn ids_are_cheap_values() {
     copy_eq_hash::<ActorId>();
     copy_eq_hash::<MonitorRef>();
+    fn copy_eq<T: Copy + Eq + std::fmt::Debug>() {}
+    copy_eq::<Delivery>();
+    copy_eq::<Consume>();
+    copy_eq::<StartFrom>();
+    copy_eq::<Retention>();
 }
 
 #[test]
@@ -47,6 +71,9 @@ fn errors_are_std_errors() {
     error::<SendError<u64>>();
     error::<MailboxOverflow>();
     error::<ConfigError>();
+    error::<DurableError>();
+    error::<JournalError>();
+    error::<CodecError>();
 }
 
 #[test]

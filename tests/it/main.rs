@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per feature area.
 
 mod durable;
+mod durable_model;
 mod durable_topics;
 mod gen_server;
 mod mailbox;
