@@ -97,7 +97,7 @@ impl State {
     /// Counts one write or sync against the countdown.
     fn spend(&mut self) -> io::Result<()> {
         match &mut self.ops_left {
-            Some(0) => Err(injected("I/O error after countdown")),
+            Some(0) => Err(io::Error::new(io::ErrorKind::StorageFull, "injected fault: no space left on device")),
             Some(left) => {
                 *left -= 1;
                 Ok(())
@@ -113,7 +113,8 @@ impl FaultyStorage {
         FaultyStorage::default()
     }
 
-    /// After `ops` more writes or syncs, every write and sync fails.
+    /// After `ops` more writes or syncs, every write and sync fails with
+    /// `StorageFull` (a full disk).
     pub fn fail_after(&self, ops: u64) {
         self.state.lock().ops_left = Some(ops);
     }

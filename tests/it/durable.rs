@@ -387,6 +387,37 @@ async fn a_failed_fsync_poisons_the_journal() {
     probe.expect_silence(SHORT).await;
 }
 
+/// A full disk: the send that hits it fails with a typed error (and the
+/// journal refuses every later write); nothing confirmed before is lost.
+#[test]
+fn a_full_disk_fails_sends_and_loses_nothing_confirmed() {
+    let storage = FaultyStorage::new();
+    let leaked = in_runtime(async {
+        let system = journal(&storage);
+        let queue = system.durable_queue::<Msg>("q").await.unwrap();
+        send_all(&queue, &["a", "b"]).await;
+        storage.fail_after(0);
+        match queue.send(m("c")).await {
+            Err(DurableError::Journal(JournalError::Io(error))) => {
+                assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
+            }
+            other => panic!("expected a full disk, got {other:?}"),
+        }
+        assert!(matches!(queue.send(m("d")).await, Err(DurableError::Journal(JournalError::Poisoned(_)))));
+        system
+    });
+    std::mem::forget(leaked);
+    let after = storage.crash(Crash::PowerLoss);
+    in_runtime(async {
+        let system = journal(&after);
+        let queue = system.durable_queue::<Msg>("q").await.unwrap();
+        let (report, mut probe) = crate::support::probe();
+        system.spawn::<Worker>(Plan::new(&report).consuming(&queue)).await.unwrap();
+        expect_all(&mut probe, &["a,1,false", "b,1,false"]).await;
+        probe.expect_silence(SHORT).await;
+    });
+}
+
 /// Confirmed messages survive a power loss (only synced data remains), and
 /// a torn tail is cut back: nothing confirmed is lost, nothing is invented.
 #[test]
