@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
-use shared::{runtime, Latch};
+use shared::{rss_bytes, runtime, Latch};
 use treeline::{
     Actor, Context, DurableError, DurableQueue, ExitReason, FsyncPolicy, HandleCast, InitError, JournalConfig, System,
 };
@@ -128,15 +128,6 @@ fn durable_throughput(c: &mut Criterion) {
         b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(persist_handle_ack(N, 64, 1))).sum())
     });
     group.finish();
-}
-
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// Not a criterion timing: a backlog of 1M 64-byte messages with no

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use treeline::*;
 
-use support::runtime;
+use support::{rss_bytes, runtime};
 
 struct Idle;
 
@@ -100,15 +100,6 @@ async fn stop_all(system: System, actors: Vec<ActorRef<Idle>>) {
         actor.stop(ExitReason::Normal).await.unwrap();
     }
     drop(system);
-}
-
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 /// Not a timing: prints the resident memory per idle actor, for a freshly

@@ -62,12 +62,7 @@ impl Journal {
     ) -> Result<(Journal, Vec<OwnedRecord>), JournalError> {
         let mut records = Vec::new();
         let (journal, _) = Journal::open_with(storage, settings, &mut |record, _| {
-            records.push(OwnedRecord {
-                kind: record.kind,
-                stream: record.stream,
-                seq: record.seq,
-                payload: record.payload.to_vec(),
-            });
+            records.push(record.to_owned_record());
             Ok(())
         })?;
         Ok((journal, records))

@@ -34,3 +34,13 @@ impl Latch {
         }
     }
 }
+
+/// The process's resident memory, from `/proc/self/status` (0 elsewhere).
+pub(crate) fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

@@ -55,6 +55,14 @@ pub(crate) struct OwnedRecord {
     pub(crate) payload: Vec<u8>,
 }
 
+impl Record<'_> {
+    /// A copy that owns its payload.
+    #[cfg(test)]
+    pub(crate) fn to_owned_record(self) -> OwnedRecord {
+        OwnedRecord { kind: self.kind, stream: self.stream, seq: self.seq, payload: self.payload.to_vec() }
+    }
+}
+
 impl OwnedRecord {
     pub(crate) fn as_record(&self) -> Record<'_> {
         Record { kind: self.kind, stream: self.stream, seq: self.seq, payload: &self.payload }

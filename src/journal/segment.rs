@@ -177,12 +177,7 @@ fn read_all(file: &dyn StorageFile) -> io::Result<Vec<u8>> {
 pub(crate) fn recover(storage: &dyn Storage) -> Result<Recovery, JournalError> {
     let mut records = Vec::new();
     let mut recovery = recover_with(storage, &mut |record, _| {
-        records.push(OwnedRecord {
-            kind: record.kind,
-            stream: record.stream,
-            seq: record.seq,
-            payload: record.payload.to_vec(),
-        });
+        records.push(record.to_owned_record());
         Ok(())
     })?;
     recovery.records = records;
