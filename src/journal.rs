@@ -100,6 +100,12 @@ impl Journal {
         self.committer.submit(records)
     }
 
+    /// The newest segment a confirmed submission was written to (see
+    /// [`Committer::newest_written`]).
+    pub(crate) fn newest_written(&self) -> u64 {
+        self.committer.newest_written()
+    }
+
     /// Appends `records` after everything submitted before and runs `done`
     /// with where the first one landed (see [`commit::Done`]).
     pub(crate) fn submit_with(&self, records: Vec<OwnedRecord>, done: commit::Done) {

@@ -14,7 +14,6 @@
 //! order, on the journal's thread or inline) take the lock themselves.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -224,8 +223,6 @@ pub(crate) struct Store {
     segment_size: u64,
     state: Mutex<State>,
     sequencer: Mutex<Sequencer>,
-    /// The newest segment fire-and-forget appends were seen in.
-    newest_seen: AtomicU64,
     me: Weak<Store>,
     /// Where dead letters are published (set by the System that owns it).
     system: Mutex<Option<WeakSystem>>,
@@ -303,7 +300,6 @@ impl Store {
             segment_size: settings.segment_size,
             state: Mutex::new(state),
             sequencer: Mutex::default(),
-            newest_seen: AtomicU64::new(0),
             me: me.clone(),
             system: Mutex::new(None),
         });
@@ -369,13 +365,28 @@ impl Store {
     /// everything ready, in order, holding no lock (a journal callback may
     /// run inline and come back here: it then only queues).
     fn sequence(&self, ticket: u64, batch: Vec<(Vec<OwnedRecord>, Done)>) {
-        {
+        let first = {
             let mut sequencer = self.sequencer.lock();
-            sequencer.ready.insert(ticket, batch);
             if sequencer.draining {
+                sequencer.ready.insert(ticket, batch);
                 return;
             }
-            sequencer.draining = true;
+            if ticket != sequencer.submitted + 1 {
+                sequencer.ready.insert(ticket, batch);
+                if !sequencer.ready.contains_key(&(sequencer.submitted + 1)) {
+                    return; // whoever holds the next ticket will drain
+                }
+                sequencer.draining = true;
+                None
+            } else {
+                // The common case: next in line, nobody draining.
+                sequencer.submitted = ticket;
+                sequencer.draining = true;
+                Some(batch)
+            }
+        };
+        for (records, done) in first.into_iter().flatten() {
+            self.journal.submit_with(records, done);
         }
         loop {
             let next = {
@@ -398,16 +409,10 @@ impl Store {
         }
     }
 
-    /// The callback of appends nobody waits for: it notes the segment.
+    /// The callback of appends nobody waits for (the journal notes the
+    /// segment itself; a closure that captures nothing is not allocated).
     fn note_done(&self) -> Done {
-        let me = self.me.clone();
-        Box::new(move |result| {
-            if let (Ok(loc), Some(store)) = (result, me.upgrade()) {
-                // No lock: `maintain` reads it (callbacks run in log order,
-                // so every record before this one has been accounted).
-                store.newest_seen.fetch_max(loc.segment, Ordering::AcqRel);
-            }
-        })
+        Box::new(|_| {})
     }
 
     /// Creates the queue `name` for messages tagged `tag` in `role`, or
@@ -712,7 +717,9 @@ impl Store {
     /// restates the few live records pinning the oldest one (copy-forward)
     /// so that it can go too.
     fn maintain(&self, state: &mut State, out: &mut Outbox) {
-        state.newest = state.newest.max(self.newest_seen.load(Ordering::Acquire));
+        // Callbacks run in log order, so every record in an older segment
+        // has been accounted for.
+        state.newest = state.newest.max(self.journal.newest_written());
         while let Some((&oldest, &live)) = state.segments.first_key_value() {
             if oldest >= state.newest {
                 return;

@@ -12,6 +12,8 @@
 //! tokio's paused clock stay deterministic (a thread the runtime cannot see
 //! would let virtual time leap ahead while a confirm is pending).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -81,8 +83,12 @@ fn commit(writer: &mut Writer, policy: FsyncPolicy, batch: Vec<Submission>) -> V
         .collect()
 }
 
-fn finish(done: Vec<(Done, Result<Loc, JournalError>)>) {
+/// Runs the callbacks in log order, noting the newest segment written first.
+fn finish(done: Vec<(Done, Result<Loc, JournalError>)>, newest: &AtomicU64) {
     for (done, result) in done {
+        if let Ok(loc) = &result {
+            newest.fetch_max(loc.segment, Ordering::AcqRel);
+        }
         done(result);
     }
 }
@@ -105,6 +111,8 @@ struct Inbox {
 
 pub(crate) struct Committer {
     mode: Mode,
+    /// The newest segment a confirmed submission was written to.
+    newest: Arc<AtomicU64>,
 }
 
 /// Bytes a committer thread gathers into one batch at most.
@@ -121,16 +129,25 @@ impl Committer {
         guard: Box<dyn Send + Sync>,
     ) -> std::io::Result<Committer> {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let newest = Arc::new(AtomicU64::new(0));
+        let noted = newest.clone();
         let thread = thread::Builder::new().name("treeline-journal".into()).spawn(move || {
-            run(writer, policy, rx);
+            run(writer, policy, rx, &noted);
             drop(guard);
         })?;
-        Ok(Committer { mode: Mode::Thread { tx: Some(tx), thread: Some(thread) } })
+        Ok(Committer { mode: Mode::Thread { tx: Some(tx), thread: Some(thread) }, newest })
     }
 
     /// A committer that writes in the submitting task.
     pub(crate) fn inline(writer: Writer, policy: FsyncPolicy) -> Committer {
-        Committer { mode: Mode::Inline { writer: Mutex::new(writer), queue: Mutex::default(), policy } }
+        let mode = Mode::Inline { writer: Mutex::new(writer), queue: Mutex::default(), policy };
+        Committer { mode, newest: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// The newest segment a confirmed submission was written to: every
+    /// callback for records in older segments has run.
+    pub(crate) fn newest_written(&self) -> u64 {
+        self.newest.load(Ordering::Acquire)
     }
 
     /// Appends `records` after everything submitted before, then runs `done`.
@@ -167,7 +184,7 @@ impl Committer {
                         std::mem::take(&mut inbox.waiting)
                     };
                     let done = commit(&mut writer.lock(), *policy, batch);
-                    finish(done);
+                    finish(done, &self.newest);
                 }
             }
         }
@@ -206,7 +223,7 @@ impl Drop for Committer {
 }
 
 /// The committer thread.
-fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>) {
+fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>, newest: &AtomicU64) {
     let mut last_sync = Instant::now();
     loop {
         let first = match policy {
@@ -231,7 +248,7 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>) {
             bytes += next.records.iter().map(|r| r.payload.len()).sum::<usize>();
             batch.push(next);
         }
-        finish(commit(&mut writer, policy, batch));
+        finish(commit(&mut writer, policy, batch), newest);
         if let FsyncPolicy::Interval(every) = policy {
             if last_sync.elapsed() >= every {
                 let _ = writer.sync();
