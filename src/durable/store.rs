@@ -111,6 +111,8 @@ struct QueueState {
     /// Bumped at every attach and detach; a token of another epoch is stale.
     epoch: u64,
     in_flight: u32,
+    /// Slots waiting or in flight (what `QueueStats::pending` reports).
+    pending: u64,
     /// Why the consumer last died holding a message (for dead letters).
     last_exit: HashMap<u64, ExitReason>,
     created_at: Option<Loc>,
@@ -137,6 +139,7 @@ impl QueueState {
             consumer: None,
             epoch: 0,
             in_flight: 0,
+            pending: 0,
             last_exit: HashMap::new(),
             created_at: None,
             acked: 0,
@@ -289,6 +292,7 @@ impl Store {
             let mut queue = QueueState::new(name, recovered.tag, recovered.role);
             queue.next_seq = recovered.next_seq;
             queue.base = base;
+            queue.pending = recovered.pending.len() as u64;
             queue.slots = slots;
             queue.created_at = recovered.created_at;
             state.queues.insert(id, queue);
@@ -528,7 +532,7 @@ impl Store {
 
     /// Publishes an event durably: into every subscription of its type whose
     /// pattern matches `topic`, and into the type's log if it has one
-    /// (trimmed to its retention). The receivers complete when each copy is
+    /// (trimmed to its retention as each event is confirmed). The receivers complete when each copy is
     /// confirmed.
     pub(crate) fn publish(
         &self,
@@ -554,9 +558,6 @@ impl Store {
             for (id, log) in targets {
                 let payload = if log { with_topic(topic.as_str(), &bytes) } else { bytes.clone() };
                 confirms.push(self.enqueue_locked(state, out, id, payload));
-                if log {
-                    trim(state, id, out);
-                }
             }
             (confirms, subscriptions)
         })
@@ -607,15 +608,18 @@ impl Store {
                     slot.segment = loc.segment as u32;
                     slot.at = (loc.offset + HEADER as u64) as u32;
                     slot.status = Status::Waiting;
+                    let len = slot.len;
+                    queue.pending += 1;
                     let live = state.segments.entry(loc.segment).or_default();
                     live.records += 1;
-                    live.bytes += u64::from(slot.len) + HEADER as u64;
+                    live.bytes += u64::from(len) + HEADER as u64;
                 }
                 // Not confirmed: never delivered by this process (after a
                 // restart it may be, if it did reach the disk).
                 Err(_) => slot.status = Status::Done,
             }
             deliver(self, state, id, out);
+            trim(state, id, out);
             result.map(|_| seq)
         })
     }
@@ -672,6 +676,7 @@ impl Store {
             }
             slot.status = Status::Done;
             queue.in_flight -= 1;
+            queue.pending -= 1;
             queue.acked += 1;
             queue.last_exit.remove(&seq);
             out.records.push(OwnedRecord { kind: ACK, stream: id, seq, payload: Vec::new() });
@@ -683,8 +688,7 @@ impl Store {
         let state = self.state.lock();
         let queue = &state.queues[&id];
         QueueStats {
-            pending: queue.slots.iter().filter(|slot| matches!(slot.status, Status::Waiting | Status::InFlight)).count()
-                as u64,
+            pending: queue.pending,
             in_flight: queue.in_flight,
             acked: queue.acked,
             dead_lettered: queue.dead,
@@ -864,7 +868,11 @@ fn split_topic(payload: &[u8]) -> Option<(&str, &[u8])> {
 fn trim(state: &mut State, id: u32, out: &mut Outbox) {
     let queue = state.queues.get_mut(&id).expect("queue exists");
     let Role::Log(keep) = queue.role else { return };
-    let mut kept = queue.slots.iter().filter(|slot| slot.status != Status::Done).count() as u64;
+    // Confirmed events only (trimmed as each is confirmed).
+    let mut kept = queue.pending;
+    if kept <= keep {
+        return;
+    }
     let base = queue.base;
     for (index, slot) in queue.slots.iter_mut().enumerate() {
         if kept <= keep {
@@ -873,6 +881,7 @@ fn trim(state: &mut State, id: u32, out: &mut Outbox) {
         if slot.status == Status::Waiting {
             slot.status = Status::Done;
             kept -= 1;
+            queue.pending -= 1;
             out.records.push(OwnedRecord { kind: ACK, stream: id, seq: base + index as u64, payload: Vec::new() });
         }
     }
@@ -991,6 +1000,7 @@ fn dead_letter(
     let queue = state.queues.get_mut(&id).expect("queue exists");
     let slot = queue.slots[index];
     queue.slots[index].status = Status::Done;
+    queue.pending -= 1;
     queue.dead += 1;
     let payload = match queue.cache.iter().position(|(s, _)| *s == seq) {
         Some(at) => {

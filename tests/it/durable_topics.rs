@@ -8,7 +8,7 @@ use treeline::{
     FaultyStorage, HandleEvent, InitError, JournalConfig, Retention, StartFrom, Supervisor, System, Topic,
 };
 
-use crate::support::{probe, Probe, Report, SHORT};
+use crate::support::{probe, within, Probe, Report, SHORT};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Placed(u64);
@@ -107,10 +107,16 @@ fn durable_subscriptions_survive_a_process_crash_and_resume_after_their_last_ack
     let leaked = runtime().block_on(async {
         let system = journal(&storage);
         let sub = system.durable_subscription::<Placed>("billing", StartFrom::New).await.unwrap();
-        system.spawn::<Listener>(Args { name: "b", report: report.clone(), durable: Some(sub) }).await.unwrap();
+        let durable = Some(sub.clone());
+        system.spawn::<Listener>(Args { name: "b", report: report.clone(), durable }).await.unwrap();
         system.publish_durable(Placed(1)).await.unwrap();
         probe.expect("b:1,1").await;
-        tokio::time::sleep(SHORT).await; // its ack is written
+        within("its ack", async {
+            while sub.stats().acked < 1 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
         system.publish_durable(Placed(2)).await.unwrap();
         system.publish_durable(Placed(3)).await.unwrap();
         system
