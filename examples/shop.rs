@@ -39,17 +39,14 @@ use treeline::{
 // ---------------------------------------------------------------- events --
 
 /// The domain event: an order was placed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Event)]
+#[event(topic = "orders.placed")]
 struct OrderPlaced {
     id: u64,
     customer: &'static str,
     sku: &'static str,
     quantity: i64,
     cents: u64,
-}
-
-impl Event for OrderPlaced {
-    const TOPIC: &'static str = "orders.placed";
 }
 
 /// How an order is written to the journal: fixed-width integers and

@@ -50,3 +50,37 @@ pub use supervisor::{
 pub use system::System;
 pub use timer::TimerRef;
 pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
+/// Derives [`Event`](trait@Event) with `#[event(topic = "...")]`, the topic
+/// checked at compile time.
+///
+/// ```
+/// use treeline::Event;
+///
+/// #[derive(Clone, Event)]
+/// #[event(topic = "orders.placed")]
+/// struct OrderPlaced {
+///     id: u64,
+/// }
+///
+/// assert_eq!(OrderPlaced::TOPIC, "orders.placed");
+/// # let _ = OrderPlaced { id: 1 }.id;
+/// ```
+///
+/// A malformed topic is a compile error pointing at it:
+///
+/// ```compile_fail
+/// #[derive(Clone, treeline::Event)]
+/// #[event(topic = "orders.*")] // wildcards are for subscription patterns
+/// struct OrderPlaced;
+/// ```
+///
+/// `#[event(crate = "path")]` names where treeline is, for crates that
+/// re-export it.
+#[cfg(feature = "macros")]
+pub use treeline_macros::Event;
+
+/// What generated code refers to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::event::Event;
+}

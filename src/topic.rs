@@ -14,10 +14,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// Longest topic or pattern, in bytes.
-pub const MAX_TOPIC_BYTES: usize = 200;
-/// Most tokens in a topic or pattern.
-pub const MAX_TOPIC_TOKENS: usize = 16;
+pub use grammar::{MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 
 /// Why a string is not a valid topic or pattern.
 ///
@@ -77,38 +74,25 @@ impl fmt::Display for TopicError {
 
 impl std::error::Error for TopicError {}
 
+mod grammar {
+    include!("../macros/src/topic_grammar.rs");
+}
+
 /// Checks the grammar; `wildcards` allows `*` and `>` tokens. Allocates
 /// nothing (it runs on publishes).
 pub(crate) fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
-    if text.is_empty() {
-        return Err(TopicError::Empty);
-    }
-    if text.len() > MAX_TOPIC_BYTES {
-        return Err(TopicError::TooLong);
-    }
-    if let Some(offset) = text.bytes().position(|byte| !(0x21..=0x7E).contains(&byte)) {
-        return Err(TopicError::InvalidByte { offset });
-    }
-    let count = text.split('.').count();
-    if count > MAX_TOPIC_TOKENS {
-        return Err(TopicError::TooManyTokens);
-    }
-    for (index, token) in text.split('.').enumerate() {
-        if index == 0 && (token.starts_with('$') || token == "_INBOX") {
-            return Err(TopicError::Reserved);
-        }
-        match token {
-            "" => return Err(TopicError::EmptyToken { index }),
-            "*" | ">" if !wildcards => return Err(TopicError::WildcardInTopic),
-            ">" if index + 1 != count => return Err(TopicError::TailNotLast),
-            "*" | ">" => {}
-            _ if token.contains(['*', '>']) => {
-                return Err(if wildcards { TopicError::PartialWildcard { index } } else { TopicError::WildcardInTopic })
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+    use grammar::Violation;
+    grammar::check(text, wildcards).map_err(|violation| match violation {
+        Violation::Empty => TopicError::Empty,
+        Violation::EmptyToken { index } => TopicError::EmptyToken { index },
+        Violation::InvalidByte { offset } => TopicError::InvalidByte { offset },
+        Violation::PartialWildcard { index } => TopicError::PartialWildcard { index },
+        Violation::TailNotLast => TopicError::TailNotLast,
+        Violation::WildcardInTopic => TopicError::WildcardInTopic,
+        Violation::Reserved => TopicError::Reserved,
+        Violation::TooLong => TopicError::TooLong,
+        Violation::TooManyTokens => TopicError::TooManyTokens,
+    })
 }
 
 /// A topic an event is published on: no wildcards.

@@ -1,0 +1,34 @@
+//! The macros of [treeline](https://docs.rs/treeline), re-exported by it
+//! behind its default `macros` feature; use them through `treeline`.
+//!
+//! Generated code names only `::treeline::__private` (or `<path>::__private`
+//! with `#[event(crate = "path")]`), so a crate that re-exports treeline
+//! under another name can still use them.
+//!
+//! The pipeline is serde_derive's: parse the item, collect every error in a
+//! [`ctxt::Ctxt`] (so all are reported at once, each at the span of the
+//! offending tokens), and still emit the impl when an error leaves enough to
+//! do so, so that follow-up errors in user code stay readable.
+
+mod ctxt;
+mod event;
+
+use proc_macro::TokenStream;
+
+/// Implements `treeline::Event` for a type, with its topic checked at
+/// compile time (well-formed tokens; no wildcard: that is for subscription
+/// patterns).
+///
+/// ```ignore
+/// #[derive(Clone, treeline::Event)]
+/// #[event(topic = "orders.placed")]
+/// struct OrderPlaced { id: u64 }
+/// ```
+///
+/// Attributes: `topic = "..."` (required), `crate = "path"` (where treeline
+/// is, default `::treeline`).
+#[proc_macro_derive(Event, attributes(event))]
+pub fn derive_event(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    event::expand(&input).into()
+}

@@ -1,0 +1,4 @@
+#[derive(Clone, treeline::Event)]
+struct NoTopic;
+
+fn main() {}

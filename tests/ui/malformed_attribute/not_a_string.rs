@@ -1,0 +1,5 @@
+#[derive(Clone, treeline::Event)]
+#[event(topic = orders)]
+struct NotAString;
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[derive(Clone, treeline::Event)]
+#[event(topic = "orders.placed", subject = "x")]
+struct UnknownKey;
+
+fn main() {}
