@@ -50,6 +50,61 @@ pub use supervisor::{
 pub use system::System;
 pub use timer::TimerRef;
 pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
+/// Writes an actor's handlers as plain methods: on the actor's impl block,
+/// `#[call]`, `#[cast]` and `#[event]` methods become `HandleCall`,
+/// `HandleCast` and `HandleEvent` impls, and a generated trait
+/// `<Actor>Api` gives the handle one typed method per call and cast.
+///
+/// It generates exactly the hand-written form: one message struct per call
+/// or cast (`<Actor><Method>`, the arguments as fields) and a handler impl
+/// whose future awaits the method. A method may take `ctx: &mut
+/// Context<Self>` last; casts and events return nothing or
+/// `Result<(), ExitReason>`.
+///
+/// ```
+/// use treeline::{actor, Actor, Context, Event, InitError, System};
+///
+/// #[derive(Clone, Event)]
+/// #[event(topic = "orders.placed")]
+/// struct OrderPlaced { cents: u64 }
+///
+/// struct Account { balance: u64 }
+///
+/// impl Actor for Account {
+///     type Args = u64;
+///     async fn init(balance: u64, _: &mut Context<Self>) -> Result<Self, InitError> {
+///         Ok(Account { balance })
+///     }
+/// }
+///
+/// #[actor]
+/// impl Account {
+///     #[call]
+///     async fn balance(&mut self) -> u64 {
+///         self.balance
+///     }
+///
+///     #[cast]
+///     async fn deposit(&mut self, amount: u64) {
+///         self.balance += amount;
+///     }
+///
+///     #[event]
+///     async fn on_order(&mut self, order: OrderPlaced) {
+///         self.balance -= order.cents;
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let system = System::new();
+/// let account = system.spawn::<Account>(100).await.unwrap();
+/// account.deposit(5).await.unwrap(); // AccountApi, generated
+/// account.notify(OrderPlaced { cents: 30 }).await.unwrap();
+/// assert_eq!(account.balance().await.unwrap(), 75);
+/// # }
+/// ```
+#[cfg(feature = "macros")]
+pub use treeline_macros::actor;
 /// Derives [`Event`](trait@Event) with `#[event(topic = "...")]`, the topic
 /// checked at compile time.
 ///
@@ -82,5 +137,8 @@ pub use treeline_macros::Event;
 /// What generated code refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::actor::{Context, HandleCall, HandleCast, HandleEvent, Reply};
+    pub use crate::addr::{ActorRef, CallError, SendError};
     pub use crate::event::Event;
+    pub use crate::exit::ExitReason;
 }

@@ -17,6 +17,11 @@ impl Ctxt {
         self.errors.push(syn::Error::new_spanned(tokens.into_token_stream(), message));
     }
 
+    /// How many errors so far.
+    pub(crate) fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     /// A parse error as it came.
     pub(crate) fn syn_error(&mut self, error: syn::Error) {
         self.errors.push(error);

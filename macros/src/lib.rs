@@ -10,10 +10,22 @@
 //! offending tokens), and still emit the impl when an error leaves enough to
 //! do so, so that follow-up errors in user code stay readable.
 
+mod actor;
 mod ctxt;
 mod event;
 
 use proc_macro::TokenStream;
+
+/// Turns an actor's impl block into handlers: methods marked `#[call]`,
+/// `#[cast]` or `#[event]` become `HandleCall`/`HandleCast`/`HandleEvent`
+/// impls (one generated message struct per call and cast, named
+/// `<Actor><Method>`), and a trait `<Actor>Api` gives `ActorRef<Actor>` one
+/// typed method per call and cast. See the `treeline` docs for an example.
+#[proc_macro_attribute]
+pub fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = syn::parse_macro_input!(item as syn::ItemImpl);
+    actor::expand(attr.into(), item).into()
+}
 
 /// Implements `treeline::Event` for a type, with its topic checked at
 /// compile time (well-formed tokens; no wildcard: that is for subscription

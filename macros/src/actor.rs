@@ -1,0 +1,310 @@
+//! `#[actor]` on an actor's impl block: methods marked `#[call]`, `#[cast]`
+//! or `#[event]` become handlers, and callers get typed methods on the
+//! handle.
+//!
+//! For `impl Account { #[call] async fn balance(&mut self) -> u64 { .. } }`
+//! it emits, next to the impl block (re-emitted without the markers):
+//!
+//! * one message struct per `#[call]`/`#[cast]` method, `AccountBalance`,
+//!   with the method's arguments as fields;
+//! * `impl HandleCall<AccountBalance> for Account` (or `HandleCast`,
+//!   `HandleEvent<E>` for `#[event]`), whose future awaits the method: the
+//!   same code path as the hand-written form, nothing boxed;
+//! * a trait `AccountApi` implemented for `ActorRef<Account>` with one
+//!   method per handler: `account.balance().await`, `account.deposit(5)`.
+//!
+//! A method may take `ctx: &mut Context<Self>` as its last argument.
+//! `#[cast]` and `#[event]` methods return nothing or
+//! `Result<(), ExitReason>`; `#[call]` methods return the reply.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, ToTokens};
+use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, Pat, ReturnType, Type};
+
+use crate::ctxt::Ctxt;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Call,
+    Cast,
+    Event,
+}
+
+struct Handler {
+    kind: Kind,
+    method: syn::Ident,
+    /// (name, type) of the message arguments (without the context).
+    args: Vec<(syn::Ident, Type)>,
+    takes_ctx: bool,
+    output: Option<Type>,
+    /// For an event: its type (the one argument).
+    event: Option<Type>,
+}
+
+fn marker(method: &ImplItemFn, cx: &mut Ctxt) -> Option<Kind> {
+    let mut found = None;
+    for attr in &method.attrs {
+        let kind = match attr.path().get_ident().map(ToString::to_string).as_deref() {
+            Some("call") => Kind::Call,
+            Some("cast") => Kind::Cast,
+            Some("event") => Kind::Event,
+            _ => continue,
+        };
+        if !matches!(attr.meta, syn::Meta::Path(_)) {
+            cx.error_spanned_by(attr, "this marker takes no arguments");
+        }
+        if found.is_some() {
+            cx.error_spanned_by(attr, "a method can be only one of #[call], #[cast], #[event]");
+        }
+        found = Some(kind);
+    }
+    found
+}
+
+fn is_context(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => match &*reference.elem {
+            Type::Path(path) => path.path.segments.last().is_some_and(|segment| segment.ident == "Context"),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn parse_handler(method: &ImplItemFn, kind: Kind, cx: &mut Ctxt) -> Option<Handler> {
+    let sig = &method.sig;
+    let errors_before = cx.len();
+    if sig.asyncness.is_none() {
+        cx.error_spanned_by(sig.fn_token, "a handler must be an `async fn`");
+    }
+    if !sig.generics.params.is_empty() {
+        cx.error_spanned_by(&sig.generics, "a handler cannot be generic (each handler is one message type)");
+    }
+    let mut inputs = sig.inputs.iter();
+    match inputs.next() {
+        Some(FnArg::Receiver(receiver)) if receiver.reference.is_some() && receiver.mutability.is_some() => {}
+        Some(FnArg::Receiver(receiver)) => cx.error_spanned_by(receiver, "a handler takes `&mut self`"),
+        _ => cx.error_spanned_by(&sig.ident, "a handler takes `&mut self` first"),
+    }
+    let mut args = Vec::new();
+    let mut takes_ctx = false;
+    let rest: Vec<&FnArg> = inputs.collect();
+    for (index, input) in rest.iter().enumerate() {
+        let FnArg::Typed(typed) = input else { continue };
+        if is_context(&typed.ty) {
+            if index + 1 != rest.len() {
+                cx.error_spanned_by(&typed.ty, "the context must be the last argument");
+            }
+            takes_ctx = true;
+            continue;
+        }
+        match &*typed.pat {
+            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                args.push((ident.ident.clone(), (*typed.ty).clone()));
+            }
+            other => cx.error_spanned_by(other, "unsupported argument pattern: use a plain name (`amount: u64`)"),
+        }
+    }
+    let output = match &sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+    };
+    let mut event = None;
+    if kind == Kind::Event {
+        match args.as_slice() {
+            [(_, ty)] => event = Some(ty.clone()),
+            _ => cx.error_spanned_by(
+                &sig.inputs,
+                "an #[event] handler takes exactly one event (and optionally the context)",
+            ),
+        }
+    }
+    (cx.len() == errors_before).then(|| Handler { kind, method: sig.ident.clone(), args, takes_ctx, output, event })
+}
+
+fn pascal(ident: &syn::Ident) -> String {
+    ident
+        .to_string()
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Options: `#[actor]` or `#[actor(crate = "path")]`.
+fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> Option<syn::Path> {
+    let mut krate = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("crate") {
+            let lit: syn::LitStr = meta.value()?.parse()?;
+            krate = Some(lit.parse::<syn::Path>()?);
+            Ok(())
+        } else {
+            Err(meta.error("unknown #[actor(...)] option: expected `crate`"))
+        }
+    });
+    if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
+        cx.syn_error(error);
+    }
+    krate
+}
+
+pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let krate = parse_options(attr, &mut cx).map_or_else(|| quote!(::treeline), |path| quote!(#path));
+    if let Some((_, path, _)) = &item.trait_ {
+        cx.error_spanned_by(path, "#[actor] goes on the actor's own impl block, not on a trait impl");
+    }
+    if !item.generics.params.is_empty() {
+        cx.error_spanned_by(&item.generics, "#[actor] does not support generic actors yet");
+    }
+    let self_ty = (*item.self_ty).clone();
+    let actor_name = match &self_ty {
+        Type::Path(path) => path.path.segments.last().map(|segment| segment.ident.clone()),
+        _ => None,
+    };
+    let Some(actor_name) = actor_name else {
+        cx.error_spanned_by(&self_ty, "#[actor] needs a named type");
+        let errors = cx.into_compile_errors();
+        return quote!(#errors #item);
+    };
+
+    let mut handlers = Vec::new();
+    let mut seen_events: Vec<String> = Vec::new();
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(method) = impl_item else { continue };
+        let Some(kind) = marker(method, &mut cx) else { continue };
+        method.attrs.retain(|attr| !["call", "cast", "event"].iter().any(|name| attr.path().is_ident(name)));
+        if let Some(handler) = parse_handler(method, kind, &mut cx) {
+            if let Some(event) = &handler.event {
+                let key = event.to_token_stream().to_string();
+                if seen_events.contains(&key) {
+                    cx.error_spanned_by(event, "a second #[event] handler for this event type (one per type)");
+                    continue;
+                }
+                seen_events.push(key);
+            }
+            handlers.push(handler);
+        }
+    }
+
+    let api = format_ident!("{}Api", actor_name);
+    let mut generated = TokenStream::new();
+    let mut api_sigs = TokenStream::new();
+    let mut api_impls = TokenStream::new();
+    let p = quote!(#krate::__private);
+    for handler in &handlers {
+        let method = &handler.method;
+        let ctx_arg = if handler.takes_ctx { quote!(, ctx) } else { quote!() };
+        let names: Vec<&syn::Ident> = handler.args.iter().map(|(name, _)| name).collect();
+        let types: Vec<&Type> = handler.args.iter().map(|(_, ty)| ty).collect();
+        let call = quote!(self.#method(#(#names),* #ctx_arg).await);
+        let settle = match &handler.output {
+            None => quote!({ #call; ::core::result::Result::Ok(()) }),
+            Some(_) => quote!(#call),
+        };
+        match handler.kind {
+            Kind::Call | Kind::Cast => {
+                let message = format_ident!("{}{}", actor_name, pascal(method));
+                let doc = format!("The message of [`{actor_name}::{method}`] (generated by `#[actor]`).");
+                generated.extend(quote! {
+                    #[doc = #doc]
+                    #[allow(missing_docs)]
+                    pub struct #message { #(pub #names: #types),* }
+                });
+                if handler.kind == Kind::Call {
+                    let reply = handler.output.clone().unwrap_or_else(|| syn::parse_quote!(()));
+                    generated.extend(quote! {
+                        impl #p::HandleCall<#message> for #self_ty {
+                            type Reply = #reply;
+                            fn handle_call(
+                                &mut self,
+                                msg: #message,
+                                ctx: &mut #p::Context<Self>,
+                            ) -> impl ::core::future::Future<Output = #p::Reply<#reply>> + ::core::marker::Send {
+                                let _ = &ctx;
+                                async move {
+                                    let #message { #(#names),* } = msg;
+                                    #p::Reply::new(#call)
+                                }
+                            }
+                        }
+                    });
+                    api_sigs.extend(quote! {
+                        #[doc = #doc]
+                        fn #method(&self, #(#names: #types),*)
+                            -> impl ::core::future::Future<Output = ::core::result::Result<#reply, #p::CallError>> + ::core::marker::Send;
+                    });
+                    api_impls.extend(quote! {
+                        fn #method(&self, #(#names: #types),*)
+                            -> impl ::core::future::Future<Output = ::core::result::Result<#reply, #p::CallError>> + ::core::marker::Send {
+                            self.call(#message { #(#names),* })
+                        }
+                    });
+                } else {
+                    generated.extend(quote! {
+                        impl #p::HandleCast<#message> for #self_ty {
+                            fn handle_cast(
+                                &mut self,
+                                msg: #message,
+                                ctx: &mut #p::Context<Self>,
+                            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
+                                let _ = &ctx;
+                                async move {
+                                    let #message { #(#names),* } = msg;
+                                    #settle
+                                }
+                            }
+                        }
+                    });
+                    api_sigs.extend(quote! {
+                        #[doc = #doc]
+                        fn #method(&self, #(#names: #types),*)
+                            -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::SendError<#message>>> + ::core::marker::Send;
+                    });
+                    api_impls.extend(quote! {
+                        fn #method(&self, #(#names: #types),*)
+                            -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::SendError<#message>>> + ::core::marker::Send {
+                            self.cast(#message { #(#names),* })
+                        }
+                    });
+                }
+            }
+            Kind::Event => {
+                let event = handler.event.as_ref().expect("checked");
+                let name = &names[0];
+                generated.extend(quote! {
+                    impl #p::HandleEvent<#event> for #self_ty {
+                        fn handle_event(
+                            &mut self,
+                            #name: #event,
+                            ctx: &mut #p::Context<Self>,
+                        ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
+                            let _ = &ctx;
+                            async move { #settle }
+                        }
+                    }
+                });
+            }
+        }
+    }
+    let api_doc = format!(
+        "Typed methods on `ActorRef<{actor_name}>`, one per `#[call]`/`#[cast]` handler (generated by `#[actor]`)."
+    );
+    let errors = cx.into_compile_errors();
+    quote! {
+        #errors
+        #item
+        #generated
+        #[doc = #api_doc]
+        pub trait #api {
+            #api_sigs
+        }
+        impl #api for #p::ActorRef<#self_ty> {
+            #api_impls
+        }
+    }
+}
