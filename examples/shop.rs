@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use treeline::{
-    Actor, ChildRef, ChildSpec, CodecError, Context, DeadLetter, Durable, DurableSubscription, Event, ExitReason,
-    HandleCall, HandleEvent, InitError, JournalConfig, MailboxConfig, Name, Overflow, Reply, StartFrom, Supervisor,
-    System, Topic,
+    actor, Actor, ChildRef, ChildSpec, CodecError, Context, DeadLetter, Durable, DurableSubscription, Event,
+    ExitReason, HandleCall, HandleEvent, InitError, JournalConfig, MailboxConfig, Name, Overflow, Reply, StartFrom,
+    Supervisor, System, Topic,
 };
 
 // ---------------------------------------------------------------- events --
@@ -190,13 +190,23 @@ impl Actor for Inventory {
     }
 }
 
-impl HandleEvent<OrderPlaced> for Inventory {
-    async fn handle_event(&mut self, order: OrderPlaced, _: &mut Context<Self>) -> Result<(), ExitReason> {
+// Inventory is written with `#[actor]`: its handlers are plain methods, and
+// callers get `inventory.stock()` (the other actors use the traits by hand;
+// both forms compile to the same code).
+#[actor]
+impl Inventory {
+    #[event]
+    async fn on_order(&mut self, order: OrderPlaced) {
         let Ok(quantity) = u32::try_from(order.quantity) else {
             panic!("order #{}: cannot reserve {} x {}", order.id, order.quantity, order.sku);
         };
         *self.reserved.entry(order.sku).or_default() += i64::from(quantity);
-        Ok(())
+    }
+
+    /// The incarnation and what it reserved.
+    #[call]
+    async fn stock(&mut self) -> (u32, BTreeMap<&'static str, i64>) {
+        (self.incarnation, self.reserved.clone())
     }
 }
 
@@ -288,13 +298,6 @@ impl HandleCall<Report> for Billing {
     type Reply = (u64, u64);
     async fn handle_call(&mut self, _: Report, _: &mut Context<Self>) -> Reply<(u64, u64)> {
         Reply::new((self.charged, self.cents))
-    }
-}
-
-impl HandleCall<Report> for Inventory {
-    type Reply = (u32, BTreeMap<&'static str, i64>);
-    async fn handle_call(&mut self, _: Report, _: &mut Context<Self>) -> Reply<Self::Reply> {
-        Reply::new((self.incarnation, self.reserved.clone()))
     }
 }
 
@@ -403,7 +406,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         println!("   order #{id} for {} placed, delivered to {reached} subscribers", CUSTOMERS[i]);
     }
-    let (incarnation, reserved) = inventory_ref.call(Report).await?;
+    let (incarnation, reserved) = inventory_ref.stock().await?;
     println!("   inventory (incarnation {incarnation}) reserved {reserved:?}");
 
     println!("\n3. A poison order (quantity -1): inventory panics, its supervisor restarts it,");
@@ -416,7 +419,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   whereis(\"inventory\"): {} before, {} now", show(before), show(after));
     let (id, reached) = orders.call(PlaceOrder { customer: "ada", sku: "kettle", quantity: 2, cents: 3_000 }).await?;
     println!("   order #{id} placed, delivered to {reached} subscribers");
-    let (incarnation, reserved) = inventory_ref.call(Report).await?;
+    let (incarnation, reserved) = inventory_ref.stock().await?;
     println!("   inventory (incarnation {incarnation}, fresh state) reserved {reserved:?}");
 
     println!("\n4. A flash sale: 500 orders at once. Email sends one mail per 2 ms and has a");
@@ -435,7 +438,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (charged, cents) = billing_ref.call(Report).await?;
     println!("   billing:   {charged} orders charged, {:.2} EUR", cents as f64 / 100.0);
-    let (incarnation, reserved) = inventory_ref.call(Report).await?;
+    let (incarnation, reserved) = inventory_ref.stock().await?;
     println!("   inventory: incarnation {incarnation}, reserved {reserved:?}");
     let sent = email_ref.call(Report).await?;
     println!("   email:     {sent} mails sent (best effort)");

@@ -141,4 +141,5 @@ pub mod __private {
     pub use crate::addr::{ActorRef, CallError, SendError};
     pub use crate::event::Event;
     pub use crate::exit::ExitReason;
+    pub use crate::supervisor::ChildRef;
 }

@@ -31,7 +31,7 @@ pub fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// compile time (well-formed tokens; no wildcard: that is for subscription
 /// patterns).
 ///
-/// ```ignore
+/// ```text
 /// #[derive(Clone, treeline::Event)]
 /// #[event(topic = "orders.placed")]
 /// struct OrderPlaced { id: u64 }
