@@ -28,7 +28,7 @@ mod topic;
 
 pub use codec::{CodecError, Durable};
 pub use config::JournalConfig;
-pub(crate) use delivery::{ActorSink, Detach, EventSink};
+pub(crate) use delivery::{ActorSink, Detach, ViaCast, ViaEvent};
 pub use delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
 pub use error::DurableError;
 pub use queue::{Consume, DurableQueue};
@@ -50,7 +50,7 @@ pub(crate) fn attach<A: HandleCast<M>, M: Durable>(
     queue: &DurableQueue<M>,
     settings: Consume,
 ) -> Result<(), DurableError> {
-    let sink = Box::new(ActorSink::<A, M> { cell: cell.clone(), message: PhantomData });
+    let sink = Box::new(ActorSink::<A, M, ViaCast> { cell: cell.clone(), route: PhantomData });
     attach_sink(cell, &queue.store, queue.id, sink, settings)
 }
 
@@ -60,7 +60,7 @@ pub(crate) fn attach_events<A: HandleEvent<E>, E: Event + Durable>(
     subscription: &DurableSubscription<E>,
     settings: Consume,
 ) -> Result<(), DurableError> {
-    let sink = Box::new(EventSink::<A, E> { cell: cell.clone(), event: PhantomData });
+    let sink = Box::new(ActorSink::<A, E, ViaEvent> { cell: cell.clone(), route: PhantomData });
     attach_sink(cell, &subscription.store, subscription.id, sink, settings)
 }
 

@@ -4,6 +4,7 @@
 
 use std::any::type_name;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use super::store::{AckToken, Offer, Sink, Store};
 use crate::actor::dispatch::outcome;
 use crate::actor::run::HandlerFuture;
 use crate::actor::slot::FutureSlot;
-use crate::actor::{Context, HandleCast, HandleEvent};
+use crate::actor::{Actor, Context, HandleCast, HandleEvent};
 use crate::addr::ActorId;
 use crate::cell::ActorCell;
 use crate::event::Event;
@@ -85,11 +86,49 @@ impl fmt::Display for DeadLetterCause {
     }
 }
 
-/// A durable message in a mailbox.
-pub(crate) struct DurableMsg<M> {
+/// Which handler a durable message goes to: `HandleCast<M>` for a durable
+/// queue ([`ViaCast`]), `HandleEvent<M>` for a durable subscription
+/// ([`ViaEvent`]).
+pub(crate) trait Route<A: Actor, M>: Send + 'static {
+    fn handle<'a>(
+        actor: &'a mut A,
+        msg: M,
+        ctx: &'a mut Context<A>,
+    ) -> impl Future<Output = Result<(), ExitReason>> + Send + 'a;
+}
+
+/// Durable queues: `handle_cast`.
+pub(crate) struct ViaCast;
+
+/// Durable subscriptions: `handle_event`.
+pub(crate) struct ViaEvent;
+
+impl<A: HandleCast<M>, M: Send + 'static> Route<A, M> for ViaCast {
+    fn handle<'a>(
+        actor: &'a mut A,
+        msg: M,
+        ctx: &'a mut Context<A>,
+    ) -> impl Future<Output = Result<(), ExitReason>> + Send + 'a {
+        actor.handle_cast(msg, ctx)
+    }
+}
+
+impl<A: HandleEvent<E>, E: Event> Route<A, E> for ViaEvent {
+    fn handle<'a>(
+        actor: &'a mut A,
+        event: E,
+        ctx: &'a mut Context<A>,
+    ) -> impl Future<Output = Result<(), ExitReason>> + Send + 'a {
+        actor.handle_event(event, ctx)
+    }
+}
+
+/// A durable message in a mailbox, with how it is handled.
+pub(crate) struct DurableMsg<M, R> {
     msg: M,
     delivery: Delivery,
     token: AckToken,
+    route: PhantomData<fn() -> R>,
 }
 
 /// Whether a handler's result acks its message: it returned, or asked to
@@ -101,7 +140,7 @@ fn acks(result: &Result<(), ExitReason>) -> bool {
     }
 }
 
-impl<A: HandleCast<M>, M: Durable> Dispatch<A> for DurableMsg<M> {
+impl<A: Actor, M: Durable, R: Route<A, M>> Dispatch<A> for DurableMsg<M, R> {
     const KIND: Kind = Kind::Durable;
 
     fn message_type() -> &'static str {
@@ -110,9 +149,9 @@ impl<A: HandleCast<M>, M: Durable> Dispatch<A> for DurableMsg<M> {
 
     fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
         slot.place(async move {
-            let DurableMsg { msg, delivery, token } = self;
+            let DurableMsg { msg, delivery, token, .. } = self;
             ctx.begin_delivery(delivery, token);
-            let result = actor.handle_cast(msg, ctx).await;
+            let result = R::handle(actor, msg, ctx).await;
             // A panic or a kill never gets here: the message stays unacked.
             if let Some(token) = ctx.end_delivery() {
                 if acks(&result) {
@@ -124,74 +163,21 @@ impl<A: HandleCast<M>, M: Durable> Dispatch<A> for DurableMsg<M> {
     }
 }
 
-/// A durable subscription's event in a mailbox.
-pub(crate) struct DurableEventMsg<E> {
-    event: E,
-    delivery: Delivery,
-    token: AckToken,
-}
-
-impl<A: HandleEvent<E>, E: Event + Durable> Dispatch<A> for DurableEventMsg<E> {
-    const KIND: Kind = Kind::Durable;
-
-    fn message_type() -> &'static str {
-        type_name::<E>()
-    }
-
-    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
-        slot.place(async move {
-            let DurableEventMsg { event, delivery, token } = self;
-            ctx.begin_delivery(delivery, token);
-            let result = actor.handle_event(event, ctx).await;
-            if let Some(token) = ctx.end_delivery() {
-                if acks(&result) {
-                    token.ack();
-                }
-            }
-            outcome(result)
-        })
-    }
-}
-
-/// Deliveries of a durable subscription into the mailbox of an actor `A`
-/// that handles events `E`.
-pub(crate) struct EventSink<A: HandleEvent<E>, E: Event + Durable> {
+/// Deliveries into the mailbox of an actor `A`, decoded as `M` and handled
+/// as `R` routes them.
+pub(crate) struct ActorSink<A: Actor, M, R> {
     pub(crate) cell: Arc<ActorCell<A>>,
-    pub(crate) event: PhantomData<fn() -> E>,
+    pub(crate) route: PhantomData<fn() -> (M, R)>,
 }
 
-impl<A: HandleEvent<E>, E: Event + Durable> Sink for EventSink<A, E> {
-    fn offer(&self, delivery: Delivery, payload: &[u8], token: AckToken) -> Offer {
-        let event = match E::decode(payload) {
-            Ok(event) => event,
-            Err(error) => return Offer::Undecodable(error),
-        };
-        let envelope = Envelope::new::<_, false>(DurableEventMsg { event, delivery, token });
-        match self.cell.mailbox.push_internal(envelope) {
-            Ok(()) => Offer::Queued,
-            Err(_) => Offer::Gone,
-        }
-    }
-
-    fn consumer(&self) -> ActorId {
-        self.cell.id
-    }
-}
-
-/// Deliveries into the mailbox of an actor `A` that casts `M`.
-pub(crate) struct ActorSink<A: HandleCast<M>, M: Durable> {
-    pub(crate) cell: Arc<ActorCell<A>>,
-    pub(crate) message: PhantomData<fn() -> M>,
-}
-
-impl<A: HandleCast<M>, M: Durable> Sink for ActorSink<A, M> {
+impl<A: Actor, M: Durable, R: Route<A, M>> Sink for ActorSink<A, M, R> {
     fn offer(&self, delivery: Delivery, payload: &[u8], token: AckToken) -> Offer {
         let msg = match M::decode(payload) {
             Ok(msg) => msg,
             Err(error) => return Offer::Undecodable(error),
         };
         // Never counted against capacity nor shed: the window bounds these.
-        let envelope = Envelope::new::<_, false>(DurableMsg { msg, delivery, token });
+        let envelope = Envelope::new::<_, false>(DurableMsg::<M, R> { msg, delivery, token, route: PhantomData });
         match self.cell.mailbox.push_internal(envelope) {
             Ok(()) => Offer::Queued,
             Err(_) => Offer::Gone,
