@@ -773,6 +773,13 @@ impl Store {
                 moved.push((id, seq));
             }
         }
+        if records.is_empty() {
+            // Nothing in it is live after all (the counts drifted): the
+            // slots are the truth, so the segment can go.
+            tracing::warn!(segment = oldest, "journal live count out of step; reclaiming the segment");
+            state.segments.insert(oldest, Live::default());
+            return;
+        }
         state.compacting = true;
         let me = self.me.clone();
         let sizes: Vec<u64> = records.iter().map(|record| (HEADER + record.payload.len()) as u64).collect();
