@@ -26,7 +26,7 @@ mod queue;
 pub(crate) mod store;
 mod topic;
 
-pub use codec::{CodecError, Durable};
+pub use codec::{fields, CodecError, Durable};
 pub use config::JournalConfig;
 pub(crate) use delivery::{ActorSink, Detach, ViaCast, ViaEvent};
 pub use delivery::{DeadLetterCause, Delivery, DurableDeadLetter};

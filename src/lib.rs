@@ -105,6 +105,30 @@ pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 /// ```
 #[cfg(feature = "macros")]
 pub use treeline_macros::actor;
+/// Derives [`Durable`](trait@Durable) for a struct whose fields are all
+/// `Durable`: each field in order, as its `u32` length and its encoding,
+/// under the tag `#[durable(tag = "...")]` names.
+///
+/// ```
+/// use treeline::Durable;
+///
+/// #[derive(Debug, PartialEq, Durable)]
+/// #[durable(tag = "billing.Charge/1")]
+/// struct Charge {
+///     order: u64,
+///     cents: u64,
+///     note: String,
+/// }
+///
+/// let charge = Charge { order: 7, cents: 250, note: "gift wrap".into() };
+/// let mut bytes = Vec::new();
+/// charge.encode(&mut bytes).unwrap();
+/// assert_eq!(Charge::decode(&bytes).unwrap(), charge);
+/// let error = Charge::decode(&bytes[..14]).unwrap_err();
+/// assert_eq!(error.why(), "field `cents` is cut short");
+/// ```
+#[cfg(feature = "macros")]
+pub use treeline_macros::Durable;
 /// Derives [`Event`](trait@Event) with `#[event(topic = "...")]`, the topic
 /// checked at compile time.
 ///
@@ -139,6 +163,7 @@ pub use treeline_macros::Event;
 pub mod __private {
     pub use crate::actor::{Context, HandleCall, HandleCast, HandleEvent, Reply};
     pub use crate::addr::{ActorRef, CallError, SendError};
+    pub use crate::durable::{fields, CodecError, Durable};
     pub use crate::event::Event;
     pub use crate::exit::ExitReason;
     pub use crate::supervisor::ChildRef;

@@ -12,6 +12,7 @@
 
 mod actor;
 mod ctxt;
+mod durable;
 mod event;
 
 use proc_macro::TokenStream;
@@ -43,4 +44,15 @@ pub fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_event(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     event::expand(&input).into()
+}
+
+/// Implements `treeline::Durable` for a struct: each field in declaration
+/// order, as its length and its own `Durable` encoding, under the stable
+/// tag given by `#[durable(tag = "...")]` (and `crate = "path"` to name
+/// where treeline is). Decoding fails with a typed error naming the field
+/// when the bytes are cut short or do not decode.
+#[proc_macro_derive(Durable, attributes(durable))]
+pub fn derive_durable(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    durable::expand(&input).into()
 }

@@ -90,6 +90,41 @@ impl fmt::Display for CodecError {
 
 impl std::error::Error for CodecError {}
 
+/// The field codec `#[derive(Durable)]` generates calls to: each field is
+/// its `u32` little-endian length, then its own encoding.
+#[doc(hidden)]
+pub mod fields {
+    use super::{CodecError, Durable};
+
+    /// Appends one field.
+    pub fn put<T: Durable>(out: &mut Vec<u8>, field: &T) -> Result<(), CodecError> {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        field.encode(out)?;
+        let len = u32::try_from(out.len() - start - 4).map_err(|_| CodecError::new("a field longer than 4 GiB"))?;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        Ok(())
+    }
+
+    /// Reads the next field, named `name` in errors.
+    pub fn take<T: Durable>(rest: &mut &[u8], name: &str) -> Result<T, CodecError> {
+        let short = || CodecError::new(format!("field `{name}` is cut short"));
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(short)?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| short())?;
+        let field = tail.get(..len).ok_or_else(short)?;
+        *rest = &tail[len..];
+        T::decode(field).map_err(|error| CodecError::new(format!("field `{name}`: {}", error.why())))
+    }
+
+    /// Checks that nothing follows the last field.
+    pub fn end(rest: &[u8]) -> Result<(), CodecError> {
+        match rest.len() {
+            0 => Ok(()),
+            n => Err(CodecError::new(format!("{n} bytes after the last field"))),
+        }
+    }
+}
+
 impl Durable for String {
     const TAG: &'static str = "String";
 
