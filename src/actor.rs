@@ -37,7 +37,7 @@ mod context;
 pub(crate) mod dispatch;
 mod init;
 mod options;
-mod reply;
+pub(crate) mod reply;
 pub(crate) mod run;
 pub(crate) mod slot;
 pub(crate) mod spawn;

@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 pub use error::{CallError, SendError, StopError};
 
 use crate::actor::dispatch::{CallMsg, CastMsg, EventMsg, InfoMsg};
+use crate::actor::reply::NoValue;
 use crate::actor::run;
 use crate::actor::{Actor, HandleCall, HandleCast, HandleEvent, HandleInfo};
 use crate::cell::{self, ActorCell, Offered, Process, Status};
@@ -685,7 +686,8 @@ impl<A: Actor> ActorRef<A> {
         }
         match answer.await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(reason)) => Err(CallError::Exit(reason)),
+            Ok(Err(NoValue::Exit(reason))) => Err(CallError::Exit(reason)),
+            Ok(Err(NoValue::CalleePanicked)) => Err(CallError::Exit(join(&*self.cell).await)),
             Err(_dropped) => Err(lost_reply(&*self.cell).await),
         }
     }
@@ -1092,13 +1094,8 @@ fn stopped_with(actual: ExitReason, requested: &ExitReason) -> Result<(), StopEr
 }
 
 pub(crate) async fn join(process: &dyn Process) -> ExitReason {
-    if let Some(reason) = process.exit_reason() {
-        return reason;
+    match process.watch() {
+        Ok(death) => death.await.unwrap_or_else(|_| process.exit_reason().unwrap_or(ExitReason::NoProc)),
+        Err(reason) => reason,
     }
-    let (reply, answer) = oneshot::channel();
-    if process.signal(Signal::Watch(reply)).is_err() {
-        // Closed mailbox: the reason was recorded before it closed.
-        return process.exit_reason().unwrap_or(ExitReason::NoProc);
-    }
-    answer.await.unwrap_or_else(|_| process.exit_reason().unwrap_or(ExitReason::NoProc))
 }

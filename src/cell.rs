@@ -7,12 +7,19 @@
 //! **Invariant:** the exit reason is recorded before the mailbox closes, and
 //! the mailbox closes before anyone is told about the death. So whoever sees a
 //! closed mailbox or a dropped reply can read the reason.
+//!
+//! **Invariant:** the actor is `Dead`, and `join`/`stop` return, only once its
+//! teardown is complete: links and monitors notified, names released, the
+//! process table left.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
 
 use crate::actor::run;
 use crate::actor::Actor;
@@ -78,6 +85,10 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
     /// The registry entries the actor holds.
     fn registrations(&self) -> Vec<crate::registry::Registration>;
+    /// Registers for the actor's death: the receiver gets the exit reason
+    /// once teardown is complete (links and monitors notified, the process
+    /// table left). `Err` with the reason if that already happened.
+    fn watch(&self) -> Result<oneshot::Receiver<ExitReason>, ExitReason>;
     /// Messages waiting in the shared mailbox queue.
     fn mailbox_len(&self) -> usize;
     /// The mailbox capacity, `None` when unbounded.
@@ -104,13 +115,17 @@ pub(crate) struct ActorCell<A: Actor> {
     overflowed: AtomicBool,
     handled: AtomicU64,
     dead_letters: AtomicU64,
+    /// Who waits for the death (`join`, `stop`), until it is announced
+    /// (the status turns `Dead` under this lock). Boxed on first use: most
+    /// actors are never joined.
+    obituary: Mutex<Option<Box<Vec<oneshot::Sender<ExitReason>>>>>,
 }
 
 impl<A: Actor> ActorCell<A> {
     pub(crate) fn new(id: ActorId, system: System, mailbox: MailboxConfig) -> Self {
         ActorCell {
             id,
-            system,
+            system: system.for_actor(),
             mailbox: Mailbox::new(mailbox),
             status: AtomicU8::new(Status::Starting as u8),
             exit: OnceLock::new(),
@@ -118,6 +133,7 @@ impl<A: Actor> ActorCell<A> {
             overflowed: AtomicBool::new(false),
             handled: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            obituary: Mutex::new(None),
         }
     }
 
@@ -125,12 +141,45 @@ impl<A: Actor> ActorCell<A> {
         self.status.store(status as u8, Ordering::Release);
     }
 
-    /// Records the final reason and marks the actor dead. Returns the reason
+    /// Records the final reason at the start of teardown (the actor is
+    /// `Stopping` until [`ActorCell::announce_death`]). Returns the reason
     /// actually recorded (the first one wins).
-    pub(crate) fn set_dead(&self, reason: ExitReason) -> ExitReason {
+    pub(crate) fn record_exit(&self, reason: ExitReason) -> ExitReason {
         let recorded = self.exit.get_or_init(|| reason).clone();
-        self.set_status(Status::Dead);
+        self.set_status(Status::Stopping);
         recorded
+    }
+
+    /// Tells `waiter` the exit reason once the death is announced (at once
+    /// if it was).
+    pub(crate) fn await_death(&self, waiter: oneshot::Sender<ExitReason>) {
+        let mut obituary = self.obituary.lock();
+        if self.status() == Status::Dead {
+            drop(obituary);
+            let _ = waiter.send(self.exit_reason_or_noproc());
+        } else {
+            obituary.get_or_insert_with(Default::default).push(waiter);
+        }
+    }
+
+    /// The end of teardown: the actor is `Dead`, and everyone waiting hears
+    /// of it. Whoever returns from `join` or `stop` thus finds the links and
+    /// monitors already notified (their `Exit`/`Down` queued), the names
+    /// released and the process table left.
+    pub(crate) fn announce_death(&self) {
+        let waiting = {
+            let mut obituary = self.obituary.lock();
+            self.set_status(Status::Dead);
+            obituary.take()
+        };
+        let reason = self.exit_reason_or_noproc();
+        for waiter in waiting.into_iter().flat_map(|waiting| *waiting) {
+            let _ = waiter.send(reason.clone());
+        }
+    }
+
+    fn exit_reason_or_noproc(&self) -> ExitReason {
+        self.exit.get().cloned().unwrap_or(ExitReason::NoProc)
     }
 
     pub(crate) fn traps_exits(&self) -> bool {
@@ -250,7 +299,12 @@ impl<A: Actor> Process for ActorCell<A> {
     }
 
     fn signal(&self, signal: Signal) -> Result<(), Signal> {
-        self.mailbox.push_signal(signal)
+        // Decided at arrival, as OTP does: a signal that a trapping actor
+        // receives as a message queues behind what is already there.
+        match signal.route(self.traps_exits()) {
+            Ok(arrived) => self.mailbox.push_arrived(arrived).map_err(Signal::from),
+            Err(signal) => self.mailbox.push_signal(signal),
+        }
     }
 
     fn status(&self) -> Status {
@@ -275,6 +329,16 @@ impl<A: Actor> Process for ActorCell<A> {
 
     fn registrations(&self) -> Vec<crate::registry::Registration> {
         self.mailbox.registrations()
+    }
+
+    fn watch(&self) -> Result<oneshot::Receiver<ExitReason>, ExitReason> {
+        let mut obituary = self.obituary.lock();
+        if Process::status(self) == Status::Dead {
+            return Err(self.exit_reason_or_noproc());
+        }
+        let (waiter, death) = oneshot::channel();
+        obituary.get_or_insert_with(Default::default).push(waiter);
+        Ok(death)
     }
 
     fn mailbox_len(&self) -> usize {

@@ -48,8 +48,9 @@ impl Default for Settings {
 pub(crate) struct Journal {
     // Declared first: dropped (and its thread joined) before the lock goes.
     committer: Committer,
-    /// The directory lock (held by the commit thread in threaded mode).
-    _lock: Option<Box<dyn Send + Sync>>,
+    /// The directory lock (held by the commit thread in threaded mode);
+    /// released by [`Journal::close`] or the drop.
+    lock: parking_lot::Mutex<Option<Box<dyn Send + Sync>>>,
 }
 
 impl Journal {
@@ -87,7 +88,7 @@ impl Journal {
         } else {
             (Committer::inline(writer, settings.fsync), Some(lock))
         };
-        Ok((Journal { committer, _lock: lock }, recovery))
+        Ok((Journal { committer, lock: parking_lot::Mutex::new(lock) }, recovery))
     }
 
     #[cfg(test)]
@@ -104,6 +105,17 @@ impl Journal {
     /// [`Committer::newest_written`]).
     pub(crate) fn newest_written(&self) -> u64 {
         self.committer.newest_written()
+    }
+
+    /// Closes the journal: what was submitted is committed, later
+    /// submissions fail with [`JournalError::Closed`], and `closed` runs once
+    /// the directory is released (a new journal may then open it).
+    pub(crate) fn close(&self, closed: commit::Closed) {
+        let lock = self.lock.lock().take();
+        self.committer.close(Box::new(move || {
+            drop(lock);
+            closed();
+        }));
     }
 
     /// Appends `records` after everything submitted before and runs `done`

@@ -48,7 +48,7 @@ pub use supervisor::{
     SupervisorError, SupervisorKind, SupervisorRef, SupervisorSnapshot, SupervisorSpec,
 };
 pub use system::System;
-pub use timer::TimerRef;
+pub use timer::{TimerError, TimerRef};
 pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 /// Writes an actor's handlers as plain methods: on the actor's impl block,
 /// `#[call]`, `#[cast]` and `#[event]` methods become `HandleCall`,

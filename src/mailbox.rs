@@ -73,6 +73,28 @@ pub struct MailboxConfig {
 }
 
 impl MailboxConfig {
+    /// The largest capacity a bounded mailbox may have (about 2.9 × 10^17:
+    /// `Overflow::Wait` counts room with tokio's semaphore, whose limit this
+    /// is). A larger one is rejected when the actor is spawned
+    /// ([`ConfigError::CapacityTooLarge`](crate::ConfigError::CapacityTooLarge)).
+    ///
+    /// ```
+    /// use treeline::{Actor, ConfigError, Context, InitError, MailboxConfig, Overflow, SpawnOptions, StartError, System};
+    /// # struct Idle;
+    /// # impl Actor for Idle {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Idle) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let huge = SpawnOptions::new().mailbox(MailboxConfig::bounded(usize::MAX, Overflow::Wait));
+    /// let refused = system.spawn_with::<Idle>((), huge).await.unwrap_err();
+    /// assert_eq!(refused, StartError::InvalidConfig(ConfigError::CapacityTooLarge { max: MailboxConfig::MAX_CAPACITY }));
+    /// # }
+    /// ```
+    pub const MAX_CAPACITY: usize = tokio::sync::Semaphore::MAX_PERMITS;
+
     /// No capacity limit (the default, as on the BEAM).
     ///
     /// ```
@@ -118,6 +140,19 @@ impl MailboxConfig {
         match self.bound {
             Some((_, overflow)) => Some(overflow),
             None => None,
+        }
+    }
+}
+
+impl MailboxConfig {
+    /// Checks the capacity (at spawn).
+    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
+        match self.capacity() {
+            Some(0) => Err(crate::ConfigError::ZeroCapacity),
+            Some(capacity) if capacity > Self::MAX_CAPACITY => {
+                Err(crate::ConfigError::CapacityTooLarge { max: Self::MAX_CAPACITY })
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -1,16 +1,23 @@
 //! Signals between actors (links, monitors, exits, stop requests) and the
 //! messages some of them turn into.
 //!
-//! Signals travel on each actor's *priority lane*: a separate queue that the
-//! actor drains before every message, and that a full or long user queue
-//! never blocks. Some signals become ordinary [`HandleInfo`] messages:
+//! Signals that act on the receiver travel on its *priority lane*: a
+//! separate queue that the actor drains before every message, and that a
+//! full or long user queue never blocks. That covers links, monitors, stop
+//! requests, the untrappable kill, and exit signals to an actor that does not
+//! trap exits: they act at once, ahead of any queued message.
+//!
+//! Signals that become ordinary [`HandleInfo`] messages take their place in
+//! the user queue *when they arrive*, behind the messages already there and
+//! ahead of later ones, as in OTP:
 //!
 //! * a monitored actor's death becomes a [`Down`];
-//! * an exit signal to an actor that traps exits becomes an [`Exit`];
+//! * an exit signal to an actor that traps exits becomes an [`Exit`] (or,
+//!   from its parent, runs `terminate` once the messages queued before it
+//!   were handled);
 //! * an idle timeout becomes an [`IdleTimeout`].
 //!
-//! Those messages are appended to the *end* of the user queue, behind the
-//! messages already there, as in OTP.
+//! These never count toward a bounded mailbox's capacity and are never shed.
 //!
 //! [`HandleInfo`]: crate::HandleInfo
 
@@ -98,8 +105,38 @@ pub(crate) enum Signal {
     /// Stop with `reason`, running `terminate` whether trapping or not; tell
     /// `reply` (if any) the final exit reason.
     Stop { reason: ExitReason, reply: Option<oneshot::Sender<ExitReason>> },
-    /// Tell `reply` the exit reason once this actor is dead.
-    Watch(oneshot::Sender<ExitReason>),
+}
+
+impl Signal {
+    /// How this signal travels to a receiver that does (or does not) trap
+    /// exits: `Err` for the priority lane, `Ok` for the user lane.
+    pub(crate) fn route(self, trapping: bool) -> Result<Arrived, Signal> {
+        match self {
+            Signal::Down(down) => Ok(Arrived::Down(down)),
+            Signal::Exit { from, reason, linked } if trapping && !(reason == ExitReason::Kill && !linked) => {
+                Ok(Arrived::Exit { from, reason, linked })
+            }
+            other => Err(other),
+        }
+    }
+}
+
+/// A signal that becomes a message: it waits in the user lane in arrival
+/// order, and is converted (or dropped) when the actor reaches it.
+pub(crate) enum Arrived {
+    /// An exit signal that arrived while the receiver trapped exits.
+    Exit { from: ActorId, reason: ExitReason, linked: bool },
+    /// A monitored actor died.
+    Down(Down),
+}
+
+impl From<Arrived> for Signal {
+    fn from(arrived: Arrived) -> Signal {
+        match arrived {
+            Arrived::Exit { from, reason, linked } => Signal::Exit { from, reason, linked },
+            Arrived::Down(down) => Signal::Down(down),
+        }
+    }
 }
 
 impl fmt::Debug for Signal {
@@ -116,7 +153,6 @@ impl fmt::Debug for Signal {
             Signal::Demonitor { monitor } => f.debug_struct("Demonitor").field("monitor", monitor).finish(),
             Signal::Down(down) => f.debug_tuple("Down").field(down).finish(),
             Signal::Stop { reason, .. } => f.debug_struct("Stop").field("reason", reason).finish(),
-            Signal::Watch(_) => f.write_str("Watch"),
         }
     }
 }

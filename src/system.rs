@@ -65,6 +65,20 @@ const STRAGGLER_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct System {
     inner: Arc<SystemInner>,
+    /// Present in the handles the user owns (from [`System::new`] or
+    /// [`System::with_journal`], and their clones): the last one dropped
+    /// halts the System. Absent in the handle actors hold (`Context::system`),
+    /// so that actors never keep their own System alive.
+    _owner: Option<Arc<Owner>>,
+}
+
+/// Halts the System when the last user-owned handle goes.
+struct Owner(Arc<SystemInner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.halt();
+    }
 }
 
 struct SystemInner {
@@ -86,7 +100,7 @@ pub(crate) struct WeakSystem(std::sync::Weak<SystemInner>);
 
 impl WeakSystem {
     pub(crate) fn upgrade(&self) -> Option<System> {
-        self.0.upgrade().map(|inner| System { inner })
+        self.0.upgrade().map(|inner| System { inner, _owner: None })
     }
 }
 
@@ -97,8 +111,7 @@ impl System {
     }
 
     fn build(store: Option<Arc<Store>>) -> System {
-        let system = System {
-            inner: Arc::new(SystemInner {
+        let inner = Arc::new(SystemInner {
                 next_id: AtomicU64::new(1),
                 next_ref: AtomicU64::new(1),
                 table: ProcessTable::new(),
@@ -107,8 +120,8 @@ impl System {
                 registry: Registry::new(),
                 stopping: AtomicBool::new(false),
                 store,
-            }),
-        };
+            });
+        let system = System { _owner: Some(Arc::new(Owner(inner.clone()))), inner };
         if let Some(store) = &system.inner.store {
             store.set_system(WeakSystem(Arc::downgrade(&system.inner)));
         }
@@ -234,7 +247,7 @@ impl System {
             match confirm.await {
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => return Err(DurableError::Journal(error)),
-                Err(_) => return Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+                Err(_) => return Err(DurableError::Journal(JournalError::Closed)),
             }
         }
         let _ = self.registry().publish_to(topic, event).await;
@@ -374,6 +387,14 @@ impl System {
         }
         self.inner.table.wait_empty().await;
         self.inner.deadlines.close().await;
+        // Returning means the journal's directory is free to open again.
+        if let Some(store) = &self.inner.store {
+            let (closed, released) = tokio::sync::oneshot::channel();
+            store.close(Box::new(move || {
+                let _ = closed.send(());
+            }));
+            let _ = released.await;
+        }
     }
 
     /// True once [`System::shutdown`] has started.
@@ -496,6 +517,12 @@ impl System {
 
     // --- internal ---
 
+    /// The same System, as actors hold it: it does not keep the System
+    /// alive (see [`System`]'s ownership rule).
+    pub(crate) fn for_actor(&self) -> System {
+        System { inner: self.inner.clone(), _owner: None }
+    }
+
     /// A new actor id, unless the System is shutting down.
     pub(crate) fn admit(&self) -> Result<ActorId, StartError> {
         if self.is_stopping() {
@@ -518,6 +545,27 @@ impl System {
 
     pub(crate) fn dead_letter_counters(&self) -> &DeadLetterCounters {
         &self.inner.dead_letters
+    }
+}
+
+impl SystemInner {
+    /// Stops everything at once, without waiting: the last user-owned handle
+    /// was dropped without [`System::shutdown`]. Every actor is killed (as
+    /// when a node halts: no `terminate` runs), and the journal is closed and
+    /// its directory released before this returns.
+    fn halt(&self) {
+        self.stopping.store(true, Ordering::Release);
+        for pid in self.table.all() {
+            pid.kill();
+        }
+        self.deadlines.close_now();
+        if let Some(store) = &self.store {
+            let (closed, released) = std::sync::mpsc::channel();
+            store.close(Box::new(move || {
+                let _ = closed.send(());
+            }));
+            let _ = released.recv();
+        }
     }
 }
 

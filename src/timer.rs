@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 
 use crate::actor::dispatch::InfoMsg;
 use crate::actor::HandleInfo;
@@ -92,18 +92,49 @@ pub(crate) fn send_after<A: HandleInfo<M>, M: Send + 'static>(
     TimerRef { state, task: task.abort_handle() }
 }
 
+/// Why [`Context::send_interval`](crate::Context::send_interval) refused a
+/// period.
+///
+/// ```
+/// use treeline::TimerError;
+///
+/// assert_eq!(TimerError::ZeroPeriod.to_string(), "an interval needs a period greater than zero");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimerError {
+    /// A zero period would tick without end.
+    ZeroPeriod,
+    /// The period reaches past what the clock can represent.
+    OutOfRange,
+}
+
+impl fmt::Display for TimerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimerError::ZeroPeriod => f.write_str("an interval needs a period greater than zero"),
+            TimerError::OutOfRange => f.write_str("the period reaches past what the clock can represent"),
+        }
+    }
+}
+
+impl std::error::Error for TimerError {}
+
 pub(crate) fn send_interval<A: HandleInfo<M>, M: Clone + Send + 'static>(
     target: Weak<ActorCell<A>>,
     period: Duration,
     msg: M,
-) -> TimerRef {
+) -> Result<TimerRef, TimerError> {
+    if period.is_zero() {
+        return Err(TimerError::ZeroPeriod);
+    }
+    let first = Instant::now().checked_add(period).ok_or(TimerError::OutOfRange)?;
     let state = Arc::new(AtomicU8::new(PENDING));
     let running = state.clone();
     let task = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut due = first;
         loop {
-            ticks.tick().await;
+            tokio::time::sleep_until(due).await;
             if running.load(Ordering::Acquire) != PENDING {
                 return;
             }
@@ -111,7 +142,41 @@ pub(crate) fn send_interval<A: HandleInfo<M>, M: Clone + Send + 'static>(
             if let Offered::Closed(_) = cell.offer(InfoMsg(msg.clone())).await {
                 return;
             }
+            // Ticks missed while the actor was busy are skipped: the next
+            // one is the first on the period's grid that is still ahead.
+            match next_tick(due, period, Instant::now()) {
+                Some(next) => due = next,
+                None => return, // beyond the clock's range: it would never come
+            }
         }
     });
-    TimerRef { state, task: task.abort_handle() }
+    Ok(TimerRef { state, task: task.abort_handle() })
+}
+
+/// The first instant `due + k * period` (k >= 1) after `now`.
+fn next_tick(due: Instant, period: Duration, now: Instant) -> Option<Instant> {
+    let next = due.checked_add(period)?;
+    if next > now {
+        return Some(next);
+    }
+    let behind = now.duration_since(next).as_nanos();
+    let skipped = behind / period.as_nanos() + 1;
+    let skip = period.checked_mul(u32::try_from(skipped).ok()?)?;
+    next.checked_add(skip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missed_ticks_are_skipped_onto_the_grid() {
+        let start = Instant::now();
+        let period = Duration::from_millis(10);
+        let due = start + period;
+        assert_eq!(next_tick(due, period, start), Some(due + period));
+        // 35 ms late: the ticks at 20 and 30 are skipped, the next is at 40.
+        assert_eq!(next_tick(due, period, start + Duration::from_millis(35)), Some(start + Duration::from_millis(40)));
+        assert_eq!(next_tick(due, Duration::MAX, start), None);
+    }
 }

@@ -1,26 +1,26 @@
 //! The actor's view of itself and the runtime: passed to every callback.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
 
 use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
 use super::reply::{Deferred, Owed};
 use super::spawn::{self, Parent, StartError};
 use super::{Actor, HandleCast, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
+use crate::cell::Process;
 use crate::durable::store::AckToken;
 use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue, DurableSubscription};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
 use crate::registry::{Meta, Name, PublishError, RegistryError};
-use crate::signal::{Down, Exit, IdleTimeout, MonitorRef, Signal};
+use crate::signal::{Arrived, Down, Exit, IdleTimeout, MonitorRef, Signal};
 use crate::system::System;
-use crate::timer::{self, TimerRef};
+use crate::timer::{self, TimerError, TimerRef};
 use crate::topic::{Pattern, Topic};
 
 /// Builds the internal envelope for a runtime-produced message.
@@ -90,10 +90,6 @@ pub(crate) struct Book {
     pub(crate) monitored_by: HashMap<MonitorRef, Pid>,
     /// Monitors this actor holds on others.
     pub(crate) monitoring: HashMap<MonitorRef, Pid>,
-    /// Monitors that fired, whose Down is queued but not yet handled.
-    pub(crate) fired: HashSet<MonitorRef>,
-    /// Waiting for this actor's exit (`join`, `stop`).
-    pub(crate) watchers: Vec<oneshot::Sender<ExitReason>>,
     pub(crate) timers: Vec<TimerRef>,
     /// Deferred replies still owed.
     pub(crate) owed: Vec<Weak<dyn Owed>>,
@@ -268,7 +264,7 @@ impl<A: Actor> Context<A> {
         book.links.insert(target.id(), target.clone());
         if target.0.signal(Signal::Link { from: me }).is_err() {
             let noproc = Signal::Exit { from: target.id(), reason: ExitReason::NoProc, linked: true };
-            let _ = self.myself.cell.mailbox.push_signal(noproc);
+            let _ = Process::signal(&*self.myself.cell, noproc);
         }
     }
 
@@ -327,7 +323,7 @@ impl<A: Actor> Context<A> {
         self.book().monitoring.insert(monitor, target.clone());
         if target.0.signal(Signal::Monitor { by: me, monitor }).is_err() {
             let down = Down { monitor, id: target.id(), reason: ExitReason::NoProc };
-            let _ = self.myself.cell.mailbox.push_signal(Signal::Down(down));
+            let _ = self.myself.cell.mailbox.push_arrived(Arrived::Down(down));
         }
         monitor
     }
@@ -353,11 +349,13 @@ impl<A: Actor> Context<A> {
     /// ```
     pub fn demonitor(&mut self, monitor: MonitorRef) -> bool {
         let book = self.book();
-        if let Some(target) = book.monitoring.remove(&monitor) {
-            let _ = target.0.signal(Signal::Demonitor { monitor });
-            return true;
+        match book.monitoring.remove(&monitor) {
+            Some(target) => {
+                let _ = target.0.signal(Signal::Demonitor { monitor });
+                true
+            }
+            None => false,
         }
-        book.fired.remove(&monitor)
     }
 
     /// Turns exit signals into [`Exit`] messages (OTP
@@ -623,7 +621,8 @@ impl<A: Actor> Context<A> {
     }
 
     /// Sends a clone of `msg` every `period` until cancelled (or the actor
-    /// dies). Ticks missed while the actor was busy are skipped.
+    /// dies). Ticks missed while the actor was busy are skipped. A zero
+    /// period, or one past the clock's range, is a [`TimerError`].
     ///
     /// ```
     /// use std::time::Duration;
@@ -632,7 +631,8 @@ impl<A: Actor> Context<A> {
     /// impl Actor for Heart {
     ///     type Args = ();
     ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
-    ///         ctx.send_interval(Duration::from_secs(1), Beat);
+    ///         ctx.send_interval(Duration::from_secs(1), Beat).expect("a valid period");
+    ///         assert_eq!(ctx.send_interval(Duration::ZERO, Beat).err(), Some(TimerError::ZeroPeriod));
     ///         Ok(Heart)
     ///     }
     /// }
@@ -642,13 +642,13 @@ impl<A: Actor> Context<A> {
     ///     async fn handle_info(&mut self, _: Beat, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
     /// }
     /// ```
-    pub fn send_interval<M: Clone + Send + 'static>(&mut self, period: Duration, msg: M) -> TimerRef
+    pub fn send_interval<M: Clone + Send + 'static>(&mut self, period: Duration, msg: M) -> Result<TimerRef, TimerError>
     where
         A: HandleInfo<M>,
     {
-        let timer = timer::send_interval(Arc::downgrade(&self.myself.cell), period, msg);
+        let timer = timer::send_interval(Arc::downgrade(&self.myself.cell), period, msg)?;
         self.keep_timer(timer.clone());
-        timer
+        Ok(timer)
     }
 
     fn keep_timer(&mut self, timer: TimerRef) {
@@ -853,11 +853,6 @@ impl<A: Actor> Context<A> {
         owed.retain(|entry| entry.upgrade().is_some_and(|o| !o.is_settled()));
         let shared: Arc<dyn Owed> = shared;
         owed.push(Arc::downgrade(&shared));
-    }
-
-    /// A fired monitor's Down is being delivered: false if it was flushed.
-    pub(crate) fn take_fired_monitor(&mut self, monitor: MonitorRef) -> bool {
-        self.extra.as_mut().is_some_and(|extra| extra.book.fired.remove(&monitor))
     }
 }
 

@@ -3,14 +3,14 @@
 
 use std::any::type_name;
 
-use super::reply::{ReplyKind, ReplySender};
-use super::run::{HandlerFuture, Outcome};
+use super::reply::{ReplyChannel, ReplyKind, ReplySender};
+use super::run::{self, Arrival, HandlerFuture, Outcome};
 use super::slot::FutureSlot;
 use super::{Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, Reply};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::{Dispatch, Kind};
-use crate::signal::Down;
+use crate::signal::{Arrived, Down};
 
 /// A cast.
 pub(crate) struct CastMsg<M>(pub(crate) M);
@@ -18,7 +18,7 @@ pub(crate) struct CastMsg<M>(pub(crate) M);
 /// A call and the channel its caller waits on.
 pub(crate) struct CallMsg<M, R> {
     pub(crate) msg: M,
-    pub(crate) reply: ReplySender<R>,
+    pub(crate) reply: ReplyChannel<R>,
 }
 
 /// A plain message.
@@ -30,9 +30,13 @@ pub(crate) struct EventMsg<E>(pub(crate) E);
 /// A continuation.
 pub(crate) struct ContinueMsg<C>(pub(crate) C);
 
-/// A monitor notification, dropped at delivery if the monitor was removed
-/// meanwhile (`demonitor` flushes, as OTP's `[flush]`).
+/// A monitor notification (built when its [`SignalMsg`] is reached).
 pub(crate) struct DownMsg(pub(crate) Down);
+
+/// A signal that became a message: an exit signal to a trapping actor or a
+/// `Down`, waiting in the user lane in arrival order. Reaching it decides
+/// what it is (see [`run::arrival`]).
+pub(crate) struct SignalMsg(pub(crate) Arrived);
 
 pub(crate) fn outcome(result: Result<(), ExitReason>) -> Outcome {
     match result {
@@ -61,8 +65,10 @@ impl<A: HandleCall<M>, M: Send + 'static> Dispatch<A> for CallMsg<M, A::Reply> {
     }
 
     fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        let callee = crate::cell::Process::address(&*ctx.myself().cell);
         slot.place(async move {
             let CallMsg { msg, reply } = self;
+            let reply = ReplySender::new(reply, callee);
             let answer = actor.handle_call(msg, ctx).await;
             settle_reply(answer, reply, ctx)
         })
@@ -76,12 +82,10 @@ fn settle_reply<A: Actor, R: Send + 'static>(answer: Reply<R>, reply: ReplySende
             // Stop requested with `Context::stop`: terminate first, then reply.
             Some(reason) => Outcome::StopWithReply(
                 reason,
-                Box::new(move || {
-                    let _ = reply.send(Ok(value));
-                }),
+                Box::new(move || reply.send(Ok(value))),
             ),
             None => {
-                let _ = reply.send(Ok(value));
+                reply.send(Ok(value));
                 Outcome::Continue
             }
         },
@@ -92,9 +96,7 @@ fn settle_reply<A: Actor, R: Send + 'static>(answer: Reply<R>, reply: ReplySende
         }
         ReplyKind::Stop { reason, value: Some(value) } => Outcome::StopWithReply(
             reason,
-            Box::new(move || {
-                let _ = reply.send(Ok(value));
-            }),
+            Box::new(move || reply.send(Ok(value))),
         ),
         // Keep the channel open until terminate ran: the caller then sees the
         // actor stopping and reports its final reason.
@@ -146,11 +148,22 @@ impl<A: HandleInfo<Down>> Dispatch<A> for DownMsg {
     }
 
     fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
-        slot.place(async move {
-            if !ctx.take_fired_monitor(self.0.monitor) {
-                return Outcome::Continue; // demonitored after it fired: flushed
-            }
-            outcome(actor.handle_info(self.0, ctx).await)
-        })
+        slot.place(async move { outcome(actor.handle_info(self.0, ctx).await) })
+    }
+}
+
+impl<A: Actor> Dispatch<A> for SignalMsg {
+    const KIND: Kind = Kind::Signal;
+
+    fn message_type() -> &'static str {
+        "signal"
+    }
+
+    fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a> {
+        match run::arrival(self.0, ctx) {
+            Arrival::Handle(envelope) => envelope.dispatch(actor, ctx, slot),
+            Arrival::Terminate(reason) => slot.place(async move { Outcome::Stop(reason) }),
+            Arrival::Ignore => slot.place(async { Outcome::Continue }),
+        }
     }
 }

@@ -8,8 +8,53 @@ use tokio::sync::oneshot;
 
 use crate::exit::ExitReason;
 
+/// Why a caller got no value.
+pub(crate) enum NoValue {
+    /// The callee died (or owes the reply and died) with this reason.
+    Exit(ExitReason),
+    /// The callee's callback panicked while holding the channel; its final
+    /// reason is settled only after the unwinding, so the caller asks for it.
+    CalleePanicked,
+}
+
 /// The channel a caller waits on.
-pub(crate) type ReplySender<R> = oneshot::Sender<Result<R, ExitReason>>;
+pub(crate) type ReplyChannel<R> = oneshot::Sender<Result<R, NoValue>>;
+
+/// The callee's end of a call.
+///
+/// A handler that panics unwinds its future, dropping this before the
+/// actor's exit reason is recorded; a plain channel would then tell the
+/// caller "no reply" while the actor still looks alive. So when it is dropped
+/// unanswered *by the unwinding of the callee's own callback*, it tells the
+/// caller to wait for the callee's exit reason instead.
+pub(crate) struct ReplySender<R> {
+    channel: Option<ReplyChannel<R>>,
+    /// The callee's cell address (`cell::is_current`).
+    callee: usize,
+}
+
+impl<R> ReplySender<R> {
+    pub(crate) fn new(channel: ReplyChannel<R>, callee: usize) -> Self {
+        ReplySender { channel: Some(channel), callee }
+    }
+
+    /// Answers the caller (a caller that gave up drops the answer).
+    pub(crate) fn send(mut self, answer: Result<R, ExitReason>) {
+        if let Some(channel) = self.channel.take() {
+            let _ = channel.send(answer.map_err(NoValue::Exit));
+        }
+    }
+}
+
+impl<R> Drop for ReplySender<R> {
+    fn drop(&mut self) {
+        if let Some(channel) = self.channel.take() {
+            if std::thread::panicking() && crate::cell::is_current(self.callee) {
+                let _ = channel.send(Err(NoValue::CalleePanicked));
+            }
+        }
+    }
+}
 
 /// The answer of [`HandleCall::handle_call`](crate::HandleCall::handle_call)
 /// (OTP's `{reply, ..}`, `{noreply, ..}` and `{stop, ..}` returns).
@@ -158,7 +203,7 @@ impl<R> Deferred<R> {
             DeferredState::Waiting => *state = DeferredState::Connected(sender),
             DeferredState::Answered(answer) => {
                 drop(state);
-                let _ = sender.send(answer);
+                sender.send(answer);
             }
             // Dropping the sender tells the caller: no reply.
             DeferredState::Abandoned | DeferredState::Done | DeferredState::Connected(_) => {}
@@ -171,7 +216,7 @@ impl<R> Deferred<R> {
             DeferredState::Waiting => *state = DeferredState::Answered(answer),
             DeferredState::Connected(sender) => {
                 drop(state);
-                let _ = sender.send(answer);
+                sender.send(answer);
             }
             DeferredState::Answered(_) | DeferredState::Abandoned | DeferredState::Done => {}
         }

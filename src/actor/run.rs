@@ -12,10 +12,10 @@
 //!   interrupts a BEAM process). Exit signals from *links* wait until the
 //!   callback returns, so that `unlink` stays exact.
 //! * Teardown order: record the exit reason, close the mailbox, release the
-//!   registry entries, cancel timers,
-//!   fail owed replies, dead-letter what was queued, answer pending requests,
-//!   then signal links, monitors and watchers, and finally leave the process
-//!   table.
+//!   registry entries, cancel timers, fail owed replies, dead-letter what was
+//!   queued, answer pending requests, signal links and monitors, leave the
+//!   process table, and finally announce the death (`join` and `stop`
+//!   return, the status becomes `Dead`).
 
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -36,7 +36,7 @@ use crate::dead_letter::DeadLetterReason;
 use crate::exit::{ExitReason, PanicReason};
 use crate::mailbox::envelope::{Envelope, Kind};
 use crate::mailbox::queue::Recv;
-use crate::signal::{Down, Exit, Signal};
+use crate::signal::{Arrived, Down, Exit, Signal};
 
 /// A running handler (built in the actor's reusable [`FutureSlot`]).
 pub(crate) type HandlerFuture<'a> = Placed<'a>;
@@ -125,13 +125,53 @@ fn kills_now<A: Actor>(signal: &Signal, cell: &ActorCell<A>) -> Option<ExitReaso
     }
 }
 
+// === the actor's state ===
+
+/// An actor's state, whose `Drop` is user code and may panic. Wherever the
+/// state is dropped (at the end of the run loop, by a stopper, with a task
+/// the runtime dropped), the panic is caught: it never unwinds into the
+/// runtime or into whoever dropped the state.
+pub(crate) struct Guarded<A>(Option<A>);
+
+impl<A> Guarded<A> {
+    pub(crate) fn new(actor: A) -> Self {
+        Guarded(Some(actor))
+    }
+
+    /// The state (present until [`Guarded::dispose`] consumes it).
+    pub(crate) fn get(&mut self) -> &mut A {
+        self.0.as_mut().expect("the state is present until disposed")
+    }
+
+    /// Drops the state now; a panic in its `Drop` replaces `reason`, as a
+    /// panic in `terminate` does.
+    pub(crate) fn dispose(mut self, reason: ExitReason) -> ExitReason {
+        match drop_caught(self.0.take()) {
+            Some(panic) => ExitReason::Panic(panic),
+            None => reason,
+        }
+    }
+}
+
+impl<A> Drop for Guarded<A> {
+    fn drop(&mut self) {
+        if let Some(panic) = drop_caught(self.0.take()) {
+            tracing::error!(actor = std::any::type_name::<A>(), %panic, "the actor state's Drop panicked");
+        }
+    }
+}
+
+fn drop_caught<T>(value: T) -> Option<PanicReason> {
+    catch_unwind(AssertUnwindSafe(move || drop(value))).err().map(PanicReason::from_payload)
+}
+
 // === dormant actors ===
 
 /// An actor that finished `init` but has no task yet: its task is spawned
 /// when the first message or signal arrives ([`activate`]). An idle actor
 /// thus costs no tokio task, and spawning one schedules nothing.
 pub(crate) struct Dormant<A: Actor> {
-    pub(crate) actor: A,
+    pub(crate) actor: Guarded<A>,
     pub(crate) ctx: Context<A>,
     pub(crate) runtime: tokio::runtime::Handle,
 }
@@ -146,7 +186,7 @@ pub(crate) fn activate<A: Actor>(dormant: Dormant<A>) {
 /// Spawns the actor's task on `runtime`.
 pub(crate) fn start_task<A: Actor>(
     runtime: &tokio::runtime::Handle,
-    actor: A,
+    actor: Guarded<A>,
     ctx: Context<A>,
     pending: VecDeque<Signal>,
 ) {
@@ -168,8 +208,8 @@ pub(crate) async fn stop_dormant<A: Actor>(dormant: Box<Dormant<A>>, reason: Exi
     let cell = ctx.myself().cell.clone();
     let mut detached = Detached { cell: &cell, ctx: Some(ctx), pending: VecDeque::new() };
     let (ctx, pending) = detached.parts();
-    let final_reason = terminate(&mut actor, ctx, &cell, reason, None, pending).await;
-    drop(actor);
+    let final_reason = terminate(actor.get(), ctx, &cell, reason, None, pending).await;
+    let final_reason = actor.dispose(final_reason);
     detached.finish(final_reason.clone());
     final_reason
 }
@@ -257,13 +297,19 @@ impl<A: Actor> Drop for Lifeline<A> {
 }
 
 /// The actor's task.
-async fn run<A: Actor>(actor: A, mut life: Lifeline<A>) {
+async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
     let cell = life.cell.clone();
     // Declared after `life`: dropped before its teardown if the task is dropped.
-    let mut actor = actor;
+    let mut guarded = guarded;
+    let actor = guarded.get();
     let mut slot = FutureSlot::new();
     let mut idle_deadline: Option<Instant> = None;
     let end = loop {
+        // 0. Fairness: every message spends a unit of tokio's cooperative
+        //    budget, so a busy actor yields its worker as tokio's own
+        //    channels do (every 128 messages), and a timer or a sibling
+        //    task gets its turn.
+        proceed().await;
         let Lifeline { ctx, batch, pending, .. } = &mut life;
         // 1. A continue set by the previous callback runs before anything;
         //    then the priority lane; then the next message.
@@ -298,20 +344,22 @@ async fn run<A: Actor>(actor: A, mut life: Lifeline<A>) {
         let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
             let span =
                 tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
-            let mut future = envelope.dispatch(&mut actor, ctx, &mut slot);
+            let mut future = envelope.dispatch(actor, ctx, &mut slot);
             let driven = Box::pin(drive(Pin::new(&mut future), &cell, pending).instrument(span)).await;
             mark_stopping(&driven, &cell);
+            drop_handler(future);
             driven
         } else {
             // One inline poll first: most handlers finish without awaiting,
             // and then none of the signal-watching machinery is needed.
-            let mut future = envelope.dispatch(&mut actor, ctx, &mut slot);
+            let mut future = envelope.dispatch(actor, ctx, &mut slot);
             let driven = match (PollOnce { future: &mut future, cell: &cell }).await {
                 Ok(Poll::Ready(outcome)) => Driven::Done(outcome),
                 Err(panic) => Driven::Panicked(panic),
                 Ok(Poll::Pending) => drive_polled(Pin::new(&mut future), &cell, pending).await,
             };
             mark_stopping(&driven, &cell);
+            drop_handler(future);
             driven
         };
         if is_message {
@@ -338,11 +386,25 @@ async fn run<A: Actor>(actor: A, mut life: Lifeline<A>) {
     let reason = match end {
         End::Die(reason) => reason,
         End::Terminate(reason, reply) => {
-            terminate(&mut actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await
+            terminate(actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await
         }
     };
-    drop(actor);
+    let reason = guarded.dispose(reason);
     life.finish(reason);
+}
+
+/// Drops a handler's future; one interrupted at an await point (a kill)
+/// drops the handler's locals, whose `Drop` may panic: contained here.
+fn drop_handler(future: HandlerFuture<'_>) {
+    if let Some(panic) = drop_caught(future) {
+        tracing::error!(%panic, "a handler's locals panicked while being dropped");
+    }
+}
+
+/// Spends one unit of the task's cooperative budget; returns `Pending` (and
+/// has the task rescheduled) once the budget of this poll is spent.
+async fn proceed() {
+    poll_fn(|cx| tokio::task::coop::poll_proceed(cx).map(|restore| restore.made_progress())).await;
 }
 
 /// If the handler ends the actor, mark it stopping *before* its future (which
@@ -421,7 +483,8 @@ fn after_callback<A: Actor>(
     }
     if requested & requests::IDLE_TIMEOUT != 0 {
         if let Some(timeout) = extra.idle_timeout.take() {
-            *idle_deadline = Some(Instant::now() + timeout);
+            // A timeout past the clock's range never fires.
+            *idle_deadline = Instant::now().checked_add(timeout);
         }
     }
     if requested & requests::HIBERNATE != 0 {
@@ -483,22 +546,17 @@ fn apply_signal<A: Actor>(signal: Signal, ctx: &mut Context<A>, cell: &ActorCell
         Signal::Demonitor { monitor } => {
             ctx.book().monitored_by.remove(&monitor);
         }
+        // Routed to the user lane on arrival (`Signal::route`); should one
+        // come this way, it takes its place there now.
         Signal::Down(down) => {
-            let extra = ctx.extra();
-            if extra.book.monitoring.remove(&down.monitor).is_some() {
-                extra.book.fired.insert(down.monitor);
-                if let Some(convert) = extra.on_down {
-                    let _ = cell.mailbox.push_internal(convert(down));
-                }
-            }
+            let _ = cell.mailbox.push_arrived(Arrived::Down(down));
         }
         Signal::Stop { reason, reply } => {
             if let Some(reply) = reply {
-                ctx.book().watchers.push(reply);
+                cell.await_death(reply);
             }
             return Flow::End(End::Terminate(reason, None));
         }
-        Signal::Watch(reply) => ctx.book().watchers.push(reply),
     }
     Flow::Continue
 }
@@ -518,18 +576,58 @@ fn exit_signal<A: Actor>(
         return Flow::End(End::Die(ExitReason::Killed));
     }
     if cell.traps_exits() {
-        if from == ctx.parent() {
-            return Flow::End(End::Terminate(reason, None));
-        }
-        if let Some(convert) = ctx.extra().on_exit {
-            let _ = cell.mailbox.push_internal(convert(Exit { from, reason }));
-        }
+        // It was routed here while the actor did not trap exits, and the
+        // actor turned trapping on meanwhile: it becomes a message, queued
+        // behind what is waiting. (The link check above is done: the message
+        // travels as unlinked.)
+        let _ = cell.mailbox.push_arrived(Arrived::Exit { from, reason, linked: false });
         return Flow::Continue;
     }
     if reason.is_normal() && from != cell.id {
         return Flow::Continue;
     }
     Flow::End(End::Die(reason))
+}
+
+/// What a signal that became a message turns into when the actor reaches it.
+pub(crate) enum Arrival<A: Actor> {
+    /// A message for `HandleInfo` (`Exit` or `Down`).
+    Handle(Envelope<A>),
+    /// The parent's exit signal to a trapping actor: run `terminate` and
+    /// stop (gen_server's `{'EXIT', Parent, Reason}`).
+    Terminate(ExitReason),
+    /// Nothing: the link was removed, or the monitor demonitored, meanwhile.
+    Ignore,
+}
+
+/// Decides what a queued signal is, now that the actor reached it
+/// (otp-semantics §1.2, §2.6).
+pub(crate) fn arrival<A: Actor>(arrived: Arrived, ctx: &mut Context<A>) -> Arrival<A> {
+    match arrived {
+        Arrived::Exit { from, reason, linked } => {
+            if linked && ctx.book().links.remove(&from).is_none() {
+                return Arrival::Ignore; // unlinked since: `unlink` is exact
+            }
+            if from == ctx.parent() {
+                return Arrival::Terminate(reason);
+            }
+            match ctx.extra().on_exit {
+                Some(convert) => Arrival::Handle(convert(Exit { from, reason })),
+                None => Arrival::Ignore,
+            }
+        }
+        Arrived::Down(down) => {
+            let extra = ctx.extra();
+            // Demonitored since: flushed (OTP `demonitor(Ref, [flush])`).
+            if extra.book.monitoring.remove(&down.monitor).is_none() {
+                return Arrival::Ignore;
+            }
+            match extra.on_down {
+                Some(convert) => Arrival::Handle(convert(down)),
+                None => Arrival::Ignore,
+            }
+        }
+    }
 }
 
 /// Ends an actor for good (see the module docs for the order).
@@ -540,7 +638,7 @@ pub(crate) fn teardown<A: Actor>(
     batch: VecDeque<Envelope<A>>,
     pending: VecDeque<Signal>,
 ) {
-    let reason = cell.set_dead(reason);
+    let reason = cell.record_exit(reason);
     let (queued, leftover, registrations) = cell.mailbox.close();
     let me = cell.id;
     // Names and subscriptions go before anyone hears of the death (§1.4).
@@ -557,13 +655,13 @@ pub(crate) fn teardown<A: Actor>(
     for envelope in batch.into_iter().chain(queued) {
         // A queued call is not a dead letter: its caller learns the reason;
         // a durable message is redelivered to the next consumer.
-        if !matches!(envelope.kind(), Kind::Call | Kind::Durable) {
+        if !matches!(envelope.kind(), Kind::Call | Kind::Durable | Kind::Signal) {
             cell.dead_letter(envelope.message_type(), envelope.kind(), DeadLetterReason::ActorStopped);
         }
         drop(envelope);
     }
     for signal in pending.into_iter().chain(leftover) {
-        answer_after_death(signal, me, &reason);
+        answer_after_death(signal, cell, &reason);
     }
     if let Some(book) = book {
         for pid in book.links.into_values() {
@@ -575,15 +673,14 @@ pub(crate) fn teardown<A: Actor>(
         for (monitor, pid) in book.monitoring {
             let _ = pid.0.signal(Signal::Demonitor { monitor });
         }
-        for watcher in book.watchers {
-            let _ = watcher.send(reason.clone());
-        }
     }
     cell.system.table().remove(me);
+    cell.announce_death();
 }
 
 /// Requests that reached an actor that died before handling them.
-fn answer_after_death(signal: Signal, me: ActorId, reason: &ExitReason) {
+fn answer_after_death<A: Actor>(signal: Signal, cell: &ActorCell<A>, reason: &ExitReason) {
+    let me = cell.id;
     match signal {
         Signal::Link { from } => {
             let _ = from.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true });
@@ -591,9 +688,7 @@ fn answer_after_death(signal: Signal, me: ActorId, reason: &ExitReason) {
         Signal::Monitor { by, monitor } => {
             let _ = by.0.signal(Signal::Down(Down { monitor, id: me, reason: reason.clone() }));
         }
-        Signal::Stop { reply: Some(reply), .. } | Signal::Watch(reply) => {
-            let _ = reply.send(reason.clone());
-        }
+        Signal::Stop { reply: Some(reply), .. } => cell.await_death(reply),
         _ => {}
     }
 }
@@ -625,9 +720,9 @@ mod sizes {
             pending: VecDeque::new(),
             finished: true,
         };
-        let task = run(Idle, life);
+        let task = run(Guarded::new(Idle), life);
         assert!(std::mem::size_of_val(&task) <= 1024, "task future: {}", std::mem::size_of_val(&task));
-        assert!(std::mem::size_of::<ActorCell<Idle>>() <= 224, "cell: {}", std::mem::size_of::<ActorCell<Idle>>());
+        assert!(std::mem::size_of::<ActorCell<Idle>>() <= 248, "cell: {}", std::mem::size_of::<ActorCell<Idle>>());
         assert!(std::mem::size_of::<Context<Idle>>() <= 32);
         assert_eq!(std::mem::size_of::<Envelope<Idle>>(), 32);
     }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 
 use super::context::Book;
-use super::run::{self, Detached, Dormant, Driven};
+use super::run::{self, Detached, Dormant, Driven, Guarded};
 use super::{Actor, Context, InitError, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::cell::{ActorCell, Status};
@@ -75,6 +75,11 @@ pub enum StartError {
 pub enum ConfigError {
     /// A bounded mailbox with capacity 0.
     ZeroCapacity,
+    /// A bounded mailbox larger than [`MailboxConfig::MAX_CAPACITY`](crate::MailboxConfig::MAX_CAPACITY).
+    CapacityTooLarge {
+        /// The largest capacity allowed.
+        max: usize,
+    },
     /// `SpawnOptions::name` names another actor type.
     NameForOtherActor {
         /// The actor type the name is for.
@@ -86,6 +91,7 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::ZeroCapacity => f.write_str("a bounded mailbox needs a capacity of at least 1"),
+            ConfigError::CapacityTooLarge { max } => write!(f, "a bounded mailbox holds at most {max} messages"),
             ConfigError::NameForOtherActor { named } => write!(f, "the name is for actors of type {named}"),
         }
     }
@@ -164,9 +170,7 @@ pub(crate) async fn start_with_setup<A: Actor>(
     mut parent: Parent<'_>,
     setups: &[Setup<A>],
 ) -> Result<ActorRef<A>, StartError> {
-    if options.mailbox.capacity() == Some(0) {
-        return Err(StartError::InvalidConfig(ConfigError::ZeroCapacity));
-    }
+    options.mailbox.validate().map_err(StartError::InvalidConfig)?;
     if let Some(name) = &options.name {
         if name.actor != std::any::TypeId::of::<A>() {
             return Err(StartError::InvalidConfig(ConfigError::NameForOtherActor { named: name.actor_name }));
@@ -211,12 +215,14 @@ pub(crate) async fn start_with_setup<A: Actor>(
             cell.set_status(Status::Running);
             let idle = ctx.requests == 0 && pending.is_empty();
             if idle {
-                let dormant = Box::new(Dormant { actor: state, ctx, runtime });
+                let dormant = Box::new(Dormant { actor: Guarded::new(state), ctx, runtime });
                 if let Err(dormant) = cell.mailbox.make_dormant(dormant) {
                     run::activate(*dormant);
                 }
             } else {
-                run::start_task(&runtime, state, ctx, pending);
+                // The waker `init` registered is the spawner's, not the task's.
+                cell.mailbox.forget_waker();
+                run::start_task(&runtime, Guarded::new(state), ctx, pending);
             }
             Ok(myself)
         }

@@ -99,7 +99,7 @@ impl<M: Durable> DurableQueue<M> {
         match self.store.enqueue(self.id, bytes).await {
             Ok(Ok(seq)) => Ok(seq),
             Ok(Err(error)) => Err(DurableError::Journal(error)),
-            Err(_) => Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+            Err(_) => Err(DurableError::Journal(JournalError::Closed)),
         }
     }
 

@@ -696,6 +696,11 @@ impl Store {
         }
     }
 
+    /// Closes the journal (see [`Journal::close`]).
+    pub(crate) fn close(&self, closed: crate::journal::commit::Closed) {
+        self.journal.close(closed);
+    }
+
     pub(crate) fn journal_stats(&self) -> JournalStats {
         let state = self.state.lock();
         JournalStats {
@@ -851,7 +856,7 @@ fn find_log(state: &State, tag: &str) -> Option<u32> {
 async fn wait(confirm: oneshot::Receiver<Result<u64, JournalError>>) -> Result<u64, DurableError> {
     match confirm.await {
         Ok(result) => result.map_err(DurableError::Journal),
-        Err(_) => Err(DurableError::Journal(JournalError::Poisoned("journal closed".into()))),
+        Err(_) => Err(DurableError::Journal(JournalError::Closed)),
     }
 }
 

@@ -48,11 +48,22 @@ struct Submission {
     done: Done,
 }
 
+/// What runs once a closed journal released its directory.
+pub(crate) type Closed = Box<dyn FnOnce() + Send>;
+
+/// What the commit thread is asked to do.
+enum Command {
+    Submit(Submission),
+    /// Commit what came before, sync, release the directory, then run this.
+    Close(Closed),
+}
+
 /// Copies an error for every sender of a failed batch.
 fn duplicate(error: &JournalError) -> JournalError {
     match error {
         JournalError::Io(io) => JournalError::Io(std::io::Error::new(io.kind(), io.to_string())),
         JournalError::Frame(frame) => JournalError::Frame(*frame),
+        JournalError::Closed => JournalError::Closed,
         other => JournalError::Poisoned(other.to_string()),
     }
 }
@@ -94,8 +105,8 @@ fn finish(done: Vec<(Done, Result<Loc, JournalError>)>, newest: &AtomicU64) {
 }
 
 enum Mode {
-    /// A committer thread; the handle is joined when the journal closes.
-    Thread { tx: Option<Sender<Submission>>, thread: Option<thread::JoinHandle<()>> },
+    /// A committer thread; the handle is joined when the committer drops.
+    Thread { tx: Option<Sender<Command>>, thread: Option<thread::JoinHandle<()>> },
     /// Committed in the submitting task.
     Inline { writer: Mutex<Writer>, queue: Mutex<Inbox>, policy: FsyncPolicy },
 }
@@ -107,6 +118,7 @@ enum Mode {
 struct Inbox {
     waiting: Vec<Submission>,
     busy: bool,
+    closed: bool,
 }
 
 pub(crate) struct Committer {
@@ -132,8 +144,11 @@ impl Committer {
         let newest = Arc::new(AtomicU64::new(0));
         let noted = newest.clone();
         let thread = thread::Builder::new().name("treeline-journal".into()).spawn(move || {
-            run(writer, policy, rx, &noted);
+            let closers = run(writer, policy, rx, &noted);
             drop(guard);
+            for closed in closers {
+                closed();
+            }
         })?;
         Ok(Committer { mode: Mode::Thread { tx: Some(tx), thread: Some(thread) }, newest })
     }
@@ -155,16 +170,22 @@ impl Committer {
         let submission = Submission { records, done };
         match &self.mode {
             Mode::Thread { tx: Some(tx), .. } => {
-                if let Err(crossbeam_channel::SendError(submission)) = tx.send(submission) {
-                    (submission.done)(Err(JournalError::Poisoned("journal writer stopped".into())));
+                if let Err(crossbeam_channel::SendError(Command::Submit(submission))) = tx.send(Command::Submit(submission))
+                {
+                    (submission.done)(Err(JournalError::Closed));
                 }
             }
             Mode::Thread { tx: None, .. } => {
-                (submission.done)(Err(JournalError::Poisoned("journal closed".into())));
+                (submission.done)(Err(JournalError::Closed));
             }
             Mode::Inline { writer, queue, policy } => {
                 {
                     let mut inbox = queue.lock();
+                    if inbox.closed {
+                        drop(inbox);
+                        (submission.done)(Err(JournalError::Closed));
+                        return;
+                    }
                     inbox.waiting.push(submission);
                     if inbox.busy {
                         return; // the busy submitter commits it after its own
@@ -186,6 +207,26 @@ impl Committer {
                     let done = commit(&mut writer.lock(), *policy, batch);
                     finish(done, &self.newest);
                 }
+            }
+        }
+    }
+
+    /// Closes the journal: what was submitted before is committed and synced
+    /// (as the policy says), later submissions fail with
+    /// [`JournalError::Closed`], and `closed` runs once the commit thread
+    /// let go of the directory (inline: at once; the caller then drops the
+    /// lock it holds).
+    pub(crate) fn close(&self, closed: Closed) {
+        match &self.mode {
+            Mode::Thread { tx: Some(tx), .. } => {
+                if let Err(crossbeam_channel::SendError(Command::Close(closed))) = tx.send(Command::Close(closed)) {
+                    closed(); // the thread is gone already
+                }
+            }
+            Mode::Thread { tx: None, .. } => closed(),
+            Mode::Inline { queue, .. } => {
+                queue.lock().closed = true;
+                closed();
             }
         }
     }
@@ -222,13 +263,15 @@ impl Drop for Committer {
     }
 }
 
-/// The committer thread.
-fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>, newest: &AtomicU64) {
+/// The committer thread; returns what to run once the directory is
+/// released (the close requests it received).
+fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Command>, newest: &AtomicU64) -> Vec<Closed> {
+    let mut closers = Vec::new();
     let mut last_sync = Instant::now();
     loop {
-        let first = match policy {
+        let command = match policy {
             FsyncPolicy::Interval(every) => match rx.recv_timeout(every.saturating_sub(last_sync.elapsed())) {
-                Ok(submission) => submission,
+                Ok(command) => command,
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = writer.sync(); // an error poisons the writer; senders learn it next time
                     last_sync = Instant::now();
@@ -237,18 +280,33 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>, newest
                 Err(RecvTimeoutError::Disconnected) => break,
             },
             _ => match rx.recv() {
-                Ok(submission) => submission,
+                Ok(command) => command,
                 Err(_) => break,
             },
         };
+        let first = match command {
+            Command::Submit(submission) => submission,
+            Command::Close(closed) => {
+                closers.push(closed);
+                break;
+            }
+        };
         let mut bytes = first.records.iter().map(|r| r.payload.len()).sum::<usize>();
         let mut batch = vec![first];
-        while bytes < MAX_BATCH_BYTES {
-            let Ok(next) = rx.try_recv() else { break };
-            bytes += next.records.iter().map(|r| r.payload.len()).sum::<usize>();
-            batch.push(next);
+        while bytes < MAX_BATCH_BYTES && closers.is_empty() {
+            match rx.try_recv() {
+                Ok(Command::Submit(next)) => {
+                    bytes += next.records.iter().map(|r| r.payload.len()).sum::<usize>();
+                    batch.push(next);
+                }
+                Ok(Command::Close(closed)) => closers.push(closed),
+                Err(_) => break,
+            }
         }
         finish(commit(&mut writer, policy, batch), newest);
+        if !closers.is_empty() {
+            break;
+        }
         if let FsyncPolicy::Interval(every) = policy {
             if last_sync.elapsed() >= every {
                 let _ = writer.sync();
@@ -260,6 +318,14 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Submission>, newest
     if policy != FsyncPolicy::OsBuffered {
         let _ = writer.sync();
     }
+    // Whatever was submitted after the close fails.
+    while let Ok(command) = rx.try_recv() {
+        match command {
+            Command::Submit(late) => (late.done)(Err(JournalError::Closed)),
+            Command::Close(closed) => closers.push(closed),
+        }
+    }
+    closers
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ pub enum JournalError {
     Frame(FrameError),
     /// Another journal (in this process or another) has the directory open.
     Locked,
+    /// The journal was closed: its System shut down or was dropped.
+    Closed,
 }
 
 impl fmt::Display for JournalError {
@@ -77,6 +79,7 @@ impl fmt::Display for JournalError {
             JournalError::Poisoned(reason) => write!(f, "journal refuses writes after an I/O error: {reason}"),
             JournalError::Frame(error) => write!(f, "record cannot be written: {error}"),
             JournalError::Locked => f.write_str("the journal directory is in use by another journal"),
+            JournalError::Closed => f.write_str("the journal is closed (its System shut down)"),
         }
     }
 }

@@ -49,6 +49,10 @@ pub(crate) enum Kind {
     /// A message from a durable queue (redelivered, never lost, if the
     /// actor dies with it).
     Durable,
+    /// A signal that becomes a message when reached (an exit signal to a
+    /// trapping actor, a `Down`); dropped with the actor like any signal to
+    /// the dead, never a dead letter.
+    Signal,
 }
 
 impl Kind {
@@ -60,6 +64,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::Continue => "continue",
             Kind::Durable => "durable",
+            Kind::Signal => "signal",
         }
     }
 }

@@ -22,10 +22,11 @@ use tokio::sync::Semaphore;
 
 use super::envelope::{Dispatch, Envelope};
 use super::{MailboxConfig, Overflow};
+use crate::actor::dispatch::SignalMsg;
 use crate::actor::run::{self, Dormant};
 use crate::actor::Actor;
 use crate::registry::Registration;
-use crate::signal::Signal;
+use crate::signal::{Arrived, Signal};
 
 const WAKE_MSG: u8 = 1;
 const WAKE_SIG: u8 = 2;
@@ -108,16 +109,25 @@ impl<A: Actor> Lanes<A> {
     }
 
     fn wake(&mut self, reason: u8) -> Wake<A> {
+        // A dormant actor has no task, so any waker still registered is
+        // stale (it belongs to whoever hosted the actor's last callback, the
+        // spawner during `init`): activation comes first.
+        if let Some(dormant) = self.dormant.take() {
+            self.forget_waker();
+            return Wake::Activate(dormant);
+        }
         if self.wake_on & reason != 0 {
             self.wake_on = 0;
             if let Some(waker) = self.waker.take() {
                 return Wake::Waker(waker);
             }
         }
-        match self.dormant.take() {
-            Some(dormant) => Wake::Activate(dormant),
-            None => Wake::Nothing,
-        }
+        Wake::Nothing
+    }
+
+    fn forget_waker(&mut self) {
+        self.waker = None;
+        self.wake_on = 0;
     }
 
     fn evict_oldest(&mut self) -> Option<Envelope<A>> {
@@ -261,6 +271,23 @@ impl<A: Actor> Mailbox<A> {
         Ok(())
     }
 
+    /// Queues a signal that becomes a message (an exit signal to a trapping
+    /// actor, a `Down`) in the user lane, in arrival order with the messages
+    /// (OTP orders a signal converted to a message at its arrival). Never
+    /// counted toward capacity; given back if the actor is dead.
+    pub(crate) fn push_arrived(&self, signal: Arrived) -> Result<(), Arrived> {
+        let wake = {
+            let mut lanes = self.lanes.lock();
+            if lanes.closed {
+                return Err(signal);
+            }
+            lanes.user.push_back(Envelope::new::<SignalMsg, false>(SignalMsg(signal)));
+            lanes.wake(WAKE_MSG)
+        };
+        wake.run();
+        Ok(())
+    }
+
     /// Puts a signal on the priority lane; gives it back if the actor is dead.
     pub(crate) fn push_signal(&self, signal: Signal) -> Result<(), Signal> {
         let wake = {
@@ -283,8 +310,17 @@ impl<A: Actor> Mailbox<A> {
         if lanes.closed || !lanes.user.is_empty() || !lanes.signals.is_empty() {
             return Err(dormant);
         }
+        // The waker `init` left behind is the spawner's: from now on an
+        // arrival must activate the actor instead of waking the spawner.
+        lanes.forget_waker();
         lanes.dormant = Some(dormant);
         Ok(())
+    }
+
+    /// Forgets the waker of a callback that ran outside the actor's task
+    /// (`init` in the spawner), before the actor's own task takes over.
+    pub(crate) fn forget_waker(&self) {
+        self.lanes.lock().forget_waker();
     }
 
     /// Takes a dormant actor's state (to stop it without a task).

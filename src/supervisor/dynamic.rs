@@ -135,8 +135,23 @@ struct DynChild<A: Actor> {
     key: u64,
     args: A::Args,
     slot: Arc<ChildSlot<A>>,
+    /// The running incarnation; `None` while its restart is being retried.
     pid: Option<Pid>,
+    /// The id of the latest incarnation: what callers know the child by,
+    /// also while it is restarting.
+    last_id: ActorId,
     restarts: u64,
+}
+
+impl<A: Actor> DynChild<A> {
+    /// Is this the child callers know as `id` (running, or restarting after
+    /// the incarnation `id` died)?
+    fn known_as(&self, id: ActorId) -> bool {
+        match &self.pid {
+            Some(pid) => pid.id() == id,
+            None => self.last_id == id,
+        }
+    }
 }
 
 impl<A: Actor> Actor for DynamicSupervisor<A>
@@ -223,6 +238,7 @@ where
             Ok(Some(actor)) => {
                 let child = &mut self.children[index];
                 child.pid = Some(actor.pid());
+                child.last_id = actor.id();
                 child.slot.set(Some(actor));
             }
             Ok(None) => {
@@ -339,6 +355,7 @@ where
                     key: self.next_key,
                     args,
                     slot: slot.clone(),
+                    last_id: pid.id(),
                     pid: Some(pid),
                     restarts: 0,
                 });
@@ -361,8 +378,12 @@ where
         TerminateDynamic(id): TerminateDynamic,
         ctx: &mut Context<Self>,
     ) -> Reply<Self::Reply> {
-        let found = self.children.iter().position(|child| child.pid.as_ref().is_some_and(|pid| pid.id() == id));
-        let Some(index) = found else { return Reply::new(Err(SupervisorError::NotFound)) };
+        // A child whose restart is being retried is found by the id of the
+        // incarnation that died: the retries stop, and it no longer counts
+        // against `max_children` (Elixir's "terminates restarting child").
+        let Some(index) = self.children.iter().position(|child| child.known_as(id)) else {
+            return Reply::new(Err(SupervisorError::NotFound));
+        };
         let child = self.children.remove(index);
         if let Some(pid) = &child.pid {
             super::server::stop_child(ctx, pid, self.spec.shutdown).await;
@@ -518,8 +539,10 @@ where
         self.actor.call_forever(StartDynamic(args)).await?
     }
 
-    /// Stops the child whose current incarnation is `id`; `NotFound` for
-    /// anything else (including a second call).
+    /// Stops the child known as `id`: its running incarnation, or, while
+    /// its restart is being retried, the incarnation that died (the retries
+    /// stop, as in OTP and Elixir). `NotFound` for anything else (including
+    /// a second call).
     ///
     /// ```
     /// # use treeline::*;
@@ -564,7 +587,11 @@ where
         Ok(self.actor.call_forever(WhichDynamic).await?)
     }
 
-    /// OTP's counts.
+    /// The children's counts, as Elixir's `DynamicSupervisor.count_children`
+    /// gives them: `specs` and `workers` count every child, running or
+    /// restarting; `active` the running ones. (OTP's `simple_one_for_one`
+    /// reports `specs: 1`, its one template; treeline follows Elixir on
+    /// purpose, since a count of the template says nothing.)
     pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
         Ok(self.actor.call_forever(CountDynamic).await?)
     }

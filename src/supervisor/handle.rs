@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
+use tokio::sync::Notify;
 
 use crate::actor::{Actor, HandleCall, HandleCast, HandleInfo};
 use crate::addr::{ActorId, ActorRef, CallError, SendError};
@@ -21,15 +22,21 @@ use crate::addr::{ActorId, ActorRef, CallError, SendError};
 /// Where the supervisor keeps the current incarnation of one child.
 pub(crate) struct ChildSlot<A: Actor> {
     current: RwLock<Option<ActorRef<A>>>,
+    /// Notified whenever an incarnation is put in the slot.
+    started: Notify,
 }
 
 impl<A: Actor> ChildSlot<A> {
     pub(crate) fn new() -> Self {
-        ChildSlot { current: RwLock::new(None) }
+        ChildSlot { current: RwLock::new(None), started: Notify::new() }
     }
 
     pub(crate) fn set(&self, current: Option<ActorRef<A>>) {
+        let started = current.is_some();
         *self.current.write() = current;
+        if started {
+            self.started.notify_waiters();
+        }
     }
 
     fn get(&self) -> Option<ActorRef<A>> {
@@ -116,6 +123,44 @@ impl<A: Actor> ChildRef<A> {
     /// The current incarnation's id.
     pub fn id(&self) -> Option<ActorId> {
         self.current().map(|actor| actor.id())
+    }
+
+    /// Waits until an incarnation other than `after` runs, and returns it:
+    /// read the id *before* causing the restart, then await this (reading it
+    /// after would race with a restart that is already done).
+    ///
+    /// It waits as long as it takes; bound it with `tokio::time::timeout`
+    /// where the supervisor may give up.
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # struct W;
+    /// # impl Actor for W {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(W) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let spec = ChildSpec::<W>::worker("w", 1);
+    /// let w = spec.child_ref();
+    /// system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+    /// let before = w.id().expect("running");
+    /// w.current().unwrap().kill(); // a crash: the supervisor restarts it
+    /// let after = w.restarted(before).await;
+    /// assert_ne!(after.id(), before);
+    /// # }
+    /// ```
+    pub async fn restarted(&self, after: ActorId) -> ActorRef<A> {
+        loop {
+            let started = self.slot.started.notified();
+            let mut started = std::pin::pin!(started);
+            started.as_mut().enable();
+            if let Some(actor) = self.current().filter(|actor| actor.id() != after) {
+                return actor;
+            }
+            started.await;
+        }
     }
 
     /// Calls the current incarnation ([`ActorRef::call`]); `NoProc` while

@@ -376,10 +376,13 @@ pub struct ChildInfo {
     pub kind: ChildKind,
 }
 
-/// `count_children` (OTP's counts).
+/// `count_children`: OTP's counts for a static supervisor; for a dynamic
+/// one, Elixir's (`specs` is the number of children, see
+/// [`DynamicSupervisorRef::count_children`](crate::DynamicSupervisorRef::count_children)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChildCounts {
-    /// All child specs.
+    /// Child specs (a static supervisor), or children running or restarting
+    /// (a dynamic one).
     pub specs: usize,
     /// Running children.
     pub active: usize,

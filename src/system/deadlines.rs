@@ -99,6 +99,20 @@ impl Deadlines {
             sweeper.abort();
             let _ = sweeper.await;
         }
+        self.release_all();
+    }
+
+    /// [`Deadlines::close`] without waiting for the sweeper task to end
+    /// (the System was dropped: it ends at its next tick).
+    pub(crate) fn close_now(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Some(sweeper) = self.sweeper.lock().take() {
+            sweeper.abort();
+        }
+        self.release_all();
+    }
+
+    fn release_all(&self) {
         self.running.store(false, Ordering::SeqCst);
         // Wake anyone still registered so that they fall back to a timer.
         for shard in &self.shards {

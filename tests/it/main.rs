@@ -1,5 +1,9 @@
 //! The integration tests: one binary, one module per feature area.
 
+#[macro_use]
+mod support;
+
+mod core;
 mod durable;
 mod durable_model;
 mod durable_topics;
@@ -14,6 +18,5 @@ mod signals;
 mod stress;
 mod supervision;
 mod supervision_model;
-mod support;
 mod system;
 mod timers;

@@ -136,10 +136,15 @@ pub(crate) enum Do {
     Link(Pid),
     Unlink(Pid),
     Monitor(Pid),
-    Demonitor(MonitorRef),
     Exit(Pid, ExitReason),
     IdleTimeout(Duration),
     Hibernate,
+    /// Reports `blocked`, waits for a permit, reports `unblocked`: holds the
+    /// actor in a handler, so that what is sent meanwhile stays queued (and
+    /// `mailbox_len` counts it exactly).
+    Block(Arc<tokio::sync::Semaphore>),
+    /// `Block`, then `Demonitor` in the same handler.
+    BlockThenDemonitor(Arc<tokio::sync::Semaphore>, MonitorRef),
 }
 
 impl HandleCast<Do> for Scripted {
@@ -158,15 +163,22 @@ impl HandleCast<Do> for Scripted {
                 let monitor = ctx.monitor(&pid);
                 self.say(format_args!("monitoring:{monitor:?}"));
             }
-            Do::Demonitor(monitor) => {
-                let removed = ctx.demonitor(monitor);
-                self.say(format_args!("demonitor:{removed}"));
-            }
             Do::Exit(pid, reason) => {
                 ctx.exit(&pid, reason);
             }
             Do::IdleTimeout(timeout) => ctx.idle_timeout(timeout),
             Do::Hibernate => ctx.hibernate(),
+            Do::Block(gate) => {
+                self.say("blocked");
+                gate.acquire().await.expect("gate open").forget();
+                self.say("unblocked");
+            }
+            Do::BlockThenDemonitor(gate, monitor) => {
+                self.say("blocked");
+                gate.acquire().await.expect("gate open").forget();
+                let removed = ctx.demonitor(monitor);
+                self.say(format_args!("demonitor:{removed}"));
+            }
         }
         Ok(())
     }
@@ -183,6 +195,8 @@ pub(crate) enum Ask {
     Sleep(Duration),
     DropToken,
     DeferForever,
+    /// Reports `call-blocked`, then waits for a permit before replying.
+    Block(Arc<tokio::sync::Semaphore>),
 }
 
 impl HandleCall<Ask> for Scripted {
@@ -206,6 +220,11 @@ impl HandleCall<Ask> for Scripted {
                 let (reply, token) = Reply::deferred();
                 drop(token);
                 reply
+            }
+            Ask::Block(gate) => {
+                self.say("call-blocked");
+                gate.acquire().await.expect("gate open").forget();
+                Reply::new("unblocked".into())
             }
             Ask::DeferForever => {
                 let (reply, token) = Reply::deferred();

@@ -1,14 +1,46 @@
-//! Shared test helpers: a probe that actors report to, and bounded waits.
+//! Shared test helpers: the two-runtime test declaration, a probe that
+//! actors report to, and bounded waits.
 //!
-//! Every wait is bounded (in virtual time under `start_paused`), and a failed
-//! wait names what it waited for and what arrived so far.
+//! Every wait is bounded (in virtual time under paused time, in real time on
+//! the multi-thread runtime), and a failed wait names what it waited for and
+//! what arrived so far. The bound is generous because on a loaded 2-core
+//! machine it is only ever reached by a failure.
+
+/// Declares an async test that runs on both of the runtimes treeline must
+/// be right on, as a module holding two tests:
+///
+/// * `paused`: a current-thread runtime with tokio's paused clock:
+///   deterministic, and timers cost no wall time;
+/// * `multi_thread`: two worker threads and the real clock: callbacks,
+///   signals and wake-ups race for real.
+///
+/// A test that needs the virtual clock (it waits out windows of seconds or
+/// hours) says so by using `#[tokio::test(start_paused = true)]` directly,
+/// with a comment saying why.
+macro_rules! on_both_runtimes {
+    ($(#[$meta:meta])* async fn $name:ident() $body:block $($rest:tt)*) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(start_paused = true)]
+            async fn paused() $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn multi_thread() $body
+        }
+        on_both_runtimes! { $($rest)* }
+    };
+    () => {};
+}
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 /// "Eventually": the bound on every wait.
-pub(crate) const WAIT: Duration = Duration::from_secs(2);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 /// "Nothing happens within".
 pub(crate) const SHORT: Duration = Duration::from_millis(100);
 
@@ -91,6 +123,42 @@ impl Probe {
         }
         events
     }
+}
+
+/// True when the test runs on tokio's paused clock (the current-thread
+/// flavour of `on_both_runtimes!`), where durations are exact.
+pub(crate) fn clock_is_paused() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+}
+
+/// How much later than on the paused clock something may happen on the
+/// real one, on a loaded machine.
+pub(crate) const SLACK: Duration = Duration::from_secs(1);
+
+/// Asserts that `elapsed` is at least `at_least` and less than `before`; on
+/// the real clock `before` gets [`SLACK`] (a busy machine delays wake-ups,
+/// it never makes them early).
+pub(crate) fn assert_elapsed(elapsed: Duration, at_least: Duration, before: Duration) {
+    let before = if clock_is_paused() { before } else { before + SLACK };
+    assert!(elapsed >= at_least && elapsed < before, "took {elapsed:?}; expected at least {at_least:?}, less than {before:?}");
+}
+
+/// Waits until `ready()` holds, re-checking whenever the runtime has run
+/// other tasks; bounded by [`WAIT`]. For state that has no event to await
+/// (a queue length, a counter).
+pub(crate) async fn until(what: &str, mut ready: impl FnMut() -> bool) {
+    within(what, async {
+        while !ready() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+}
+
+/// Polls `future` once (whatever it does on its first poll, such as
+/// sending a request, is done when this returns).
+pub(crate) async fn poll_once<F: std::future::Future + Unpin>(mut future: F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut future).poll(cx))).await
 }
 
 /// Awaits `future` within [`WAIT`], or fails naming `what`.
