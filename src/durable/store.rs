@@ -793,8 +793,12 @@ impl Store {
             Box::new(move |result: Result<Loc, JournalError>| {
                 let Some(store) = me.upgrade() else { return };
                 store.run(|state, _| {
-                    state.compacting = false;
+                    // A failed restatement means the journal refuses writes
+                    // for good (poisoned or closed): compacting stays off,
+                    // or every operation would retry it, fail at once, and
+                    // retry again without end.
                     let Ok(first) = result else { return };
+                    state.compacting = false;
                     state.newest = state.newest.max(first.segment);
                     let mut offset = first.offset;
                     for ((id, seq), size) in moved.into_iter().zip(sizes) {

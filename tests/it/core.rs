@@ -144,12 +144,7 @@ on_both_runtimes! {
         tokio::task::yield_now().await;
         let seen = spinner.handled();
         assert!(seen < u64::from(MESSAGES), "the spinner ran all {seen} messages before anyone else ran");
-        within("spinner done", async {
-            while spinner.handled() <= u64::from(MESSAGES) {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
+        until("spinner done", || spinner.handled() > u64::from(MESSAGES)).await;
     }
 }
 

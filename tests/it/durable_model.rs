@@ -20,7 +20,7 @@ use treeline::{
     InitError, JournalConfig, Supervisor, System,
 };
 
-use crate::support::{probe, within, Probe, Report};
+use crate::support::{probe, until, Probe, Report};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -128,12 +128,7 @@ async fn settle(node: &mut Node, model: &mut Model) {
         model.front_delivered = true;
     }
     let pending = model.pending.len() as u64;
-    within("the queue agrees with the model", async {
-        while node.queue.stats().pending != pending {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    until("the queue agrees with the model", || node.queue.stats().pending == pending).await;
 }
 
 async fn run(ops: Vec<Op>) {

@@ -17,7 +17,31 @@
 /// A test that needs the virtual clock (it waits out windows of seconds or
 /// hours) says so by using `#[tokio::test(start_paused = true)]` directly,
 /// with a comment saying why.
+///
+/// `fn name(runtime) { .. }` (not async) declares the same pair for a test
+/// that builds its runtimes itself, phase by phase ([`Runtime::block_on`]),
+/// as the crash tests do: each phase gets a fresh runtime of the flavour.
 macro_rules! on_both_runtimes {
+    ($(#[$meta:meta])* fn $name:ident($runtime:ident) $body:block $($rest:tt)*) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn paused() {
+                let $runtime = crate::support::Runtime::Paused;
+                $body
+            }
+
+            #[test]
+            fn multi_thread() {
+                let $runtime = crate::support::Runtime::MultiThread;
+                $body
+            }
+        }
+        on_both_runtimes! { $($rest)* }
+    };
     ($(#[$meta:meta])* async fn $name:ident() $body:block $($rest:tt)*) => {
         $(#[$meta])*
         mod $name {
@@ -125,6 +149,27 @@ impl Probe {
     }
 }
 
+/// The two runtime flavours of `on_both_runtimes!`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Runtime {
+    /// Current thread, paused clock.
+    Paused,
+    /// Two workers, real clock.
+    MultiThread,
+}
+
+impl Runtime {
+    /// Runs `phase` on a fresh runtime of this flavour, then drops the
+    /// runtime without any shutdown (what a process leaves at a kill).
+    pub(crate) fn block_on<T>(self, phase: impl std::future::Future<Output = T>) -> T {
+        let runtime = match self {
+            Runtime::Paused => tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build(),
+            Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build(),
+        };
+        runtime.expect("a runtime").block_on(phase)
+    }
+}
+
 /// True when the test runs on tokio's paused clock (the current-thread
 /// flavour of `on_both_runtimes!`), where durations are exact.
 pub(crate) fn clock_is_paused() -> bool {
@@ -144,12 +189,18 @@ pub(crate) fn assert_elapsed(elapsed: Duration, at_least: Duration, before: Dura
 }
 
 /// Waits until `ready()` holds, re-checking whenever the runtime has run
-/// other tasks; bounded by [`WAIT`]. For state that has no event to await
+/// other tasks (and every millisecond); bounded by [`WAIT`]. For state that has no event to await
 /// (a queue length, a counter).
 pub(crate) async fn until(what: &str, mut ready: impl FnMut() -> bool) {
     within(what, async {
         while !ready() {
+            // Not `yield_now` alone: on the paused clock a task that only
+            // yields keeps the runtime busy, so time never advances and the
+            // bound could never fire.
             tokio::task::yield_now().await;
+            if !ready() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
         }
     })
     .await

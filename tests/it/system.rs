@@ -6,75 +6,78 @@ use tokio::time::Instant;
 use treeline::*;
 
 use crate::scripted::{self, Ask, Do, Script, Scripted};
-use crate::support::{probe, within, Report, SHORT};
+use crate::support::{assert_elapsed, probe, until, within, Report, SHORT};
 
-#[tokio::test(start_paused = true)]
-async fn shutdown_stops_top_level_actors_newest_first_one_at_a_time() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    for name in ["first", "second", "third"] {
-        let actor =
-            scripted::spawn(&system, Script::new(name, &report).trapping().slow_terminate(Duration::from_millis(50)))
-                .await;
-        actor.cast(Do::Report("wake".into())).await.unwrap(); // a running task
+on_both_runtimes! {
+    async fn shutdown_stops_top_level_actors_newest_first_one_at_a_time() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        for name in ["first", "second", "third"] {
+            let actor =
+                scripted::spawn(&system, Script::new(name, &report).trapping().slow_terminate(Duration::from_millis(50)))
+                    .await;
+            actor.cast(Do::Report("wake".into())).await.unwrap(); // a running task
+        }
+        let plain = scripted::spawn(&system, Script::new("plain", &report)).await;
+        let started = Instant::now();
+        system.shutdown().await;
+        assert!(started.elapsed() >= Duration::from_millis(150), "sequential, not concurrent");
+        let terminates: Vec<&str> = probe_all(&mut probe).into_iter().filter(|e| e.contains(":terminate")).collect();
+        assert_eq!(
+            terminates,
+            [
+                "third:terminate-start:Shutdown",
+                "third:terminate:Shutdown",
+                "second:terminate-start:Shutdown",
+                "second:terminate:Shutdown",
+                "first:terminate-start:Shutdown",
+                "first:terminate:Shutdown",
+            ]
+        );
+        assert_eq!(plain.exit_reason(), Some(ExitReason::Shutdown), "a non-trapping actor dies without terminate");
+        assert_eq!(system.actor_count(), 0);
     }
-    let plain = scripted::spawn(&system, Script::new("plain", &report)).await;
-    let started = Instant::now();
-    system.shutdown().await;
-    assert!(started.elapsed() >= Duration::from_millis(150), "sequential, not concurrent");
-    let terminates: Vec<&str> = probe_all(&mut probe).into_iter().filter(|e| e.contains(":terminate")).collect();
-    assert_eq!(
-        terminates,
-        [
-            "third:terminate-start:Shutdown",
-            "third:terminate:Shutdown",
-            "second:terminate-start:Shutdown",
-            "second:terminate:Shutdown",
-            "first:terminate-start:Shutdown",
-            "first:terminate:Shutdown",
-        ]
-    );
-    assert_eq!(plain.exit_reason(), Some(ExitReason::Shutdown), "a non-trapping actor dies without terminate");
-    assert_eq!(system.actor_count(), 0);
 }
 
 fn probe_all(probe: &mut crate::support::Probe) -> Vec<&'static str> {
     probe.drain().into_iter().map(|event| &*Box::leak(event.into_boxed_str())).collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_hanging_terminate_is_killed_after_the_shutdown_timeout() {
-    let system = System::new();
-    let (report, _probe) = probe();
-    let options = SpawnOptions::new().shutdown(Shutdown::Timeout(Duration::from_millis(200)));
-    let stuck = Script::new("stuck", &report).trapping().slow_terminate(Duration::from_secs(3600));
-    let actor = system.spawn_with::<Scripted>(stuck, options).await.unwrap();
-    let started = Instant::now();
-    within("shutdown", system.shutdown()).await;
-    assert_eq!(actor.exit_reason(), Some(ExitReason::Killed));
-    let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(200) && elapsed < Duration::from_millis(300), "{elapsed:?}");
+on_both_runtimes! {
+    async fn a_hanging_terminate_is_killed_after_the_shutdown_timeout() {
+        let system = System::new();
+        let (report, _probe) = probe();
+        let options = SpawnOptions::new().shutdown(Shutdown::Timeout(Duration::from_millis(200)));
+        let stuck = Script::new("stuck", &report).trapping().slow_terminate(Duration::from_secs(3600));
+        let actor = system.spawn_with::<Scripted>(stuck, options).await.unwrap();
+        let started = Instant::now();
+        within("shutdown", system.shutdown()).await;
+        assert_eq!(actor.exit_reason(), Some(ExitReason::Killed));
+        assert_elapsed(started.elapsed(), Duration::from_millis(200), Duration::from_millis(300));
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_panicking_terminate_does_not_hang_shutdown() {
-    let system = System::new();
-    let (report, _probe) = probe();
-    let actor = scripted::spawn(&system, Script::new("p", &report).trapping().panicking_terminate()).await;
-    within("shutdown", system.shutdown()).await;
-    assert_eq!(actor.exit_reason(), Some(ExitReason::Panic(PanicReason::new("terminate exploded"))));
+on_both_runtimes! {
+    async fn a_panicking_terminate_does_not_hang_shutdown() {
+        let system = System::new();
+        let (report, _probe) = probe();
+        let actor = scripted::spawn(&system, Script::new("p", &report).trapping().panicking_terminate()).await;
+        within("shutdown", system.shutdown()).await;
+        assert_eq!(actor.exit_reason(), Some(ExitReason::Panic(PanicReason::new("terminate exploded"))));
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn brutal_kill_skips_terminate() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    let options = SpawnOptions::new().shutdown(Shutdown::BrutalKill);
-    let actor = system.spawn_with::<Scripted>(Script::new("b", &report).trapping(), options).await.unwrap();
-    probe.expect("b:init").await;
-    system.shutdown().await;
-    assert_eq!(actor.exit_reason(), Some(ExitReason::Killed));
-    probe.expect_silence(SHORT).await;
+on_both_runtimes! {
+    async fn brutal_kill_skips_terminate() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let options = SpawnOptions::new().shutdown(Shutdown::BrutalKill);
+        let actor = system.spawn_with::<Scripted>(Script::new("b", &report).trapping(), options).await.unwrap();
+        probe.expect("b:init").await;
+        system.shutdown().await;
+        assert_eq!(actor.exit_reason(), Some(ExitReason::Killed));
+        probe.expect_silence(SHORT).await;
+    }
 }
 
 struct Spawner;
@@ -91,90 +94,90 @@ impl Actor for Spawner {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn shutdown_also_stops_actors_spawned_by_actors_and_leaves_no_task() {
-    let tasks_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
-    let system = System::new();
-    let (report, mut probe) = probe();
-    system.spawn::<Spawner>((report.clone(), 3)).await.unwrap();
-    let waker = scripted::spawn(&system, Script::new("awake", &report)).await;
-    assert_eq!(waker.call(Ask::Name).await, Ok("awake".to_string())); // uses the deadline sweeper
-    assert_eq!(system.actor_count(), 5);
-    system.shutdown().await;
-    assert_eq!(system.actor_count(), 0);
-    let children_terminated = probe_all(&mut probe).iter().filter(|e| **e == "child:terminate:Shutdown").count();
-    assert_eq!(children_terminated, 3);
-    within("tasks end", async {
-        while tokio::runtime::Handle::current().metrics().num_alive_tasks() > tasks_before {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+on_both_runtimes! {
+    async fn shutdown_also_stops_actors_spawned_by_actors_and_leaves_no_task() {
+        let tasks_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        let system = System::new();
+        let (report, mut probe) = probe();
+        system.spawn::<Spawner>((report.clone(), 3)).await.unwrap();
+        let waker = scripted::spawn(&system, Script::new("awake", &report)).await;
+        assert_eq!(waker.call(Ask::Name).await, Ok("awake".to_string())); // uses the deadline sweeper
+        assert_eq!(system.actor_count(), 5);
+        system.shutdown().await;
+        assert_eq!(system.actor_count(), 0);
+        let children_terminated = probe_all(&mut probe).iter().filter(|e| **e == "child:terminate:Shutdown").count();
+        assert_eq!(children_terminated, 3);
+        until("tasks end", || tokio::runtime::Handle::current().metrics().num_alive_tasks() <= tasks_before).await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn after_shutdown_spawns_are_refused() {
-    let system = System::new();
-    system.shutdown().await;
-    system.shutdown().await; // idempotent
-    let (report, _probe) = probe();
-    let refused = system.spawn::<Scripted>(Script::new("late", &report)).await;
-    assert_eq!(refused.err(), Some(StartError::SystemStopped));
-    assert!(system.is_stopping());
+on_both_runtimes! {
+    async fn after_shutdown_spawns_are_refused() {
+        let system = System::new();
+        system.shutdown().await;
+        system.shutdown().await; // idempotent
+        let (report, _probe) = probe();
+        let refused = system.spawn::<Scripted>(Script::new("late", &report)).await;
+        assert_eq!(refused.err(), Some(StartError::SystemStopped));
+        assert!(system.is_stopping());
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn systems_are_independent() {
-    let one = System::new();
-    let two = System::new();
-    let (report, _probe) = probe();
-    let a = scripted::spawn(&one, Script::new("a", &report)).await;
-    let b = scripted::spawn(&two, Script::new("b", &report)).await;
-    assert_eq!(a.id(), b.id(), "ids are per System");
-    one.shutdown().await;
-    assert!(!a.is_alive());
-    assert_eq!(b.call(Ask::Name).await, Ok("b".to_string()));
-    assert_eq!(two.actor_count(), 1);
-    two.shutdown().await;
+on_both_runtimes! {
+    async fn systems_are_independent() {
+        let one = System::new();
+        let two = System::new();
+        let (report, _probe) = probe();
+        let a = scripted::spawn(&one, Script::new("a", &report)).await;
+        let b = scripted::spawn(&two, Script::new("b", &report)).await;
+        assert_eq!(a.id(), b.id(), "ids are per System");
+        one.shutdown().await;
+        assert!(!a.is_alive());
+        assert_eq!(b.call(Ask::Name).await, Ok("b".to_string()));
+        assert_eq!(two.actor_count(), 1);
+        two.shutdown().await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn lookup_by_id_finds_live_actors_only() {
-    let system = System::new();
-    let (report, _probe) = probe();
-    let actor = scripted::spawn(&system, Script::new("a", &report)).await;
-    let pid = system.lookup(actor.id()).expect("live actor");
-    assert_eq!(pid, actor.pid());
-    assert!(pid.type_name().ends_with("Scripted"));
-    actor.stop(ExitReason::Normal).await.unwrap();
-    assert!(system.lookup(actor.id()).is_none());
-    assert!(!pid.is_alive());
-    assert_eq!(pid.exit_reason(), Some(ExitReason::Normal));
+on_both_runtimes! {
+    async fn lookup_by_id_finds_live_actors_only() {
+        let system = System::new();
+        let (report, _probe) = probe();
+        let actor = scripted::spawn(&system, Script::new("a", &report)).await;
+        let pid = system.lookup(actor.id()).expect("live actor");
+        assert_eq!(pid, actor.pid());
+        assert!(pid.type_name().ends_with("Scripted"));
+        actor.stop(ExitReason::Normal).await.unwrap();
+        assert!(system.lookup(actor.id()).is_none());
+        assert!(!pid.is_alive());
+        assert_eq!(pid.exit_reason(), Some(ExitReason::Normal));
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_idle_actor_starts_its_task_on_its_first_message_or_signal() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    let tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
-    let before = tasks();
-    let actor = scripted::spawn(&system, Script::new("idle", &report)).await;
-    assert_eq!(tasks(), before, "a freshly started, idle actor has no task");
-    actor.cast(Do::Report("hello".into())).await.unwrap();
-    probe.expect("idle:init").await;
-    probe.expect("idle:handled:hello").await;
-    assert_eq!(tasks(), before + 1);
-    // A stop of an idle actor runs terminate in the stopper's task.
-    let idle = scripted::spawn(&system, Script::new("idle2", &report)).await;
-    probe.expect("idle2:init").await;
-    assert_eq!(idle.stop(ExitReason::Normal).await, Ok(()));
-    assert_eq!(probe.take(2).await, ["idle2:terminate-start:Normal", "idle2:terminate:Normal"]);
-    let idle = scripted::spawn(&system, Script::new("idle3", &report)).await;
-    assert_eq!(idle.pid().stop(ExitReason::Shutdown).await, Ok(()));
-    // A kill of an idle actor starts its task, which dies at once.
-    let idle = scripted::spawn(&system, Script::new("idle4", &report)).await;
-    idle.kill();
-    assert_eq!(idle.join().await, ExitReason::Killed);
+on_both_runtimes! {
+    async fn an_idle_actor_starts_its_task_on_its_first_message_or_signal() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let tasks = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        let before = tasks();
+        let actor = scripted::spawn(&system, Script::new("idle", &report)).await;
+        assert_eq!(tasks(), before, "a freshly started, idle actor has no task");
+        actor.cast(Do::Report("hello".into())).await.unwrap();
+        probe.expect("idle:init").await;
+        probe.expect("idle:handled:hello").await;
+        assert_eq!(tasks(), before + 1);
+        // A stop of an idle actor runs terminate in the stopper's task.
+        let idle = scripted::spawn(&system, Script::new("idle2", &report)).await;
+        probe.expect("idle2:init").await;
+        assert_eq!(idle.stop(ExitReason::Normal).await, Ok(()));
+        assert_eq!(probe.take(2).await, ["idle2:terminate-start:Normal", "idle2:terminate:Normal"]);
+        let idle = scripted::spawn(&system, Script::new("idle3", &report)).await;
+        assert_eq!(idle.pid().stop(ExitReason::Shutdown).await, Ok(()));
+        // A kill of an idle actor starts its task, which dies at once.
+        let idle = scripted::spawn(&system, Script::new("idle4", &report)).await;
+        idle.kill();
+        assert_eq!(idle.join().await, ExitReason::Killed);
+    }
 }
 
 #[test]

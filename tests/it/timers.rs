@@ -5,18 +5,17 @@ use std::time::Duration;
 use tokio::time::Instant;
 use treeline::*;
 
-use crate::support::{probe, within, Report, SHORT};
+use crate::support::{assert_elapsed, probe, until, Report, SHORT};
 
 struct Clock {
     report: Report,
-    started: Instant,
     timers: Vec<TimerRef>,
 }
 
 impl Actor for Clock {
     type Args = Report;
     async fn init(report: Report, _: &mut Context<Self>) -> Result<Self, InitError> {
-        Ok(Clock { report, started: Instant::now(), timers: Vec::new() })
+        Ok(Clock { report, timers: Vec::new() })
     }
 }
 
@@ -25,8 +24,7 @@ struct Tick(&'static str);
 
 impl HandleInfo<Tick> for Clock {
     async fn handle_info(&mut self, Tick(label): Tick, _: &mut Context<Self>) -> Result<(), ExitReason> {
-        let at = self.started.elapsed().as_millis();
-        self.report.say(format!("{label}@{at}"));
+        self.report.say(label);
         Ok(())
     }
 }
@@ -49,57 +47,70 @@ impl HandleCall<Set> for Clock {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn send_after_delivers_once_after_the_delay() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    let clock = system.spawn::<Clock>(report).await.unwrap();
-    clock.call(Set::After(Duration::from_millis(250), "once")).await.unwrap();
-    probe.expect("once@250").await;
-    probe.expect_silence(Duration::from_secs(1)).await;
+/// Waits for the report `expected` and checks when it came, on the test's
+/// clock (exact on the paused clock, never early on the real one).
+async fn expect_at(probe: &mut crate::support::Probe, expected: &str, started: Instant, at_ms: u64) {
+    probe.expect(expected).await;
+    let at = Duration::from_millis(at_ms);
+    assert_elapsed(started.elapsed(), at, at + Duration::from_millis(5));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_cancelled_timer_never_fires_and_cancel_reports_whether_it_was_pending() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    let clock = system.spawn::<Clock>(report).await.unwrap();
-    clock.call(Set::After(Duration::from_millis(100), "cancelled")).await.unwrap();
-    clock.call(Set::After(Duration::from_millis(10), "fired")).await.unwrap();
-    assert_eq!(clock.call(Set::Cancel(0)).await, Ok(true));
-    probe.expect("fired@10").await;
-    assert_eq!(clock.call(Set::Cancel(1)).await, Ok(false), "already fired");
-    probe.expect_silence(Duration::from_millis(500)).await;
+on_both_runtimes! {
+    async fn send_after_delivers_once_after_the_delay() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let clock = system.spawn::<Clock>(report).await.unwrap();
+        let started = Instant::now();
+        clock.call(Set::After(Duration::from_millis(250), "once")).await.unwrap();
+        expect_at(&mut probe, "once", started, 250).await;
+        probe.expect_silence(Duration::from_secs(1)).await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn send_interval_repeats_until_cancelled() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    let clock = system.spawn::<Clock>(report).await.unwrap();
-    clock.call(Set::Every(Duration::from_millis(100), "tick")).await.unwrap();
-    assert_eq!(probe.take(3).await, ["tick@100", "tick@200", "tick@300"]);
-    assert_eq!(clock.call(Set::Cancel(0)).await, Ok(true));
-    probe.expect_silence(Duration::from_millis(500)).await;
-    assert_eq!(clock.call(Set::Cancel(0)).await, Ok(false));
+on_both_runtimes! {
+    async fn a_cancelled_timer_never_fires_and_cancel_reports_whether_it_was_pending() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let clock = system.spawn::<Clock>(report).await.unwrap();
+        let started = Instant::now();
+        clock.call(Set::After(Duration::from_millis(100), "cancelled")).await.unwrap();
+        clock.call(Set::After(Duration::from_millis(10), "fired")).await.unwrap();
+        assert_eq!(clock.call(Set::Cancel(0)).await, Ok(true));
+        expect_at(&mut probe, "fired", started, 10).await;
+        assert_eq!(clock.call(Set::Cancel(1)).await, Ok(false), "already fired");
+        probe.expect_silence(Duration::from_millis(500)).await;
+    }
 }
 
-#[tokio::test(start_paused = true)]
-async fn timers_die_with_their_actor() {
-    let system = System::new();
-    let (report, mut probe) = probe();
-    let clock = system.spawn::<Clock>(report).await.unwrap();
-    clock.call(Set::Every(Duration::from_millis(10), "tick")).await.unwrap();
-    clock.call(Set::After(Duration::from_secs(3600), "never")).await.unwrap();
-    probe.expect("tick@10").await;
-    let alive_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
-    clock.stop(ExitReason::Normal).await.unwrap();
-    within("timer tasks end", async {
-        while tokio::runtime::Handle::current().metrics().num_alive_tasks() + 2 > alive_before {
-            tokio::task::yield_now().await;
+on_both_runtimes! {
+    async fn send_interval_repeats_until_cancelled() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let clock = system.spawn::<Clock>(report).await.unwrap();
+        let started = Instant::now();
+        clock.call(Set::Every(Duration::from_millis(100), "tick")).await.unwrap();
+        for n in 1..=3 {
+            expect_at(&mut probe, "tick", started, 100 * n).await;
         }
-    })
-    .await;
-    probe.drain();
-    probe.expect_silence(SHORT).await;
+        assert_eq!(clock.call(Set::Cancel(0)).await, Ok(true));
+        probe.expect_silence(Duration::from_millis(500)).await;
+        assert_eq!(clock.call(Set::Cancel(0)).await, Ok(false));
+    }
+}
+
+on_both_runtimes! {
+    async fn timers_die_with_their_actor() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let clock = system.spawn::<Clock>(report).await.unwrap();
+        clock.call(Set::Every(Duration::from_millis(10), "tick")).await.unwrap();
+        clock.call(Set::After(Duration::from_secs(3600), "never")).await.unwrap();
+        probe.expect("tick").await;
+        let alive_before = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+        clock.stop(ExitReason::Normal).await.unwrap();
+        until("timer tasks end", || tokio::runtime::Handle::current().metrics().num_alive_tasks() + 2 <= alive_before)
+            .await;
+        probe.drain();
+        probe.expect_silence(SHORT).await;
+    }
 }
