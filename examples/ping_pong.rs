@@ -89,11 +89,12 @@ impl Actor for Watcher {
 
 struct Watch(ActorRef<Counter>);
 
-impl HandleCast<Watch> for Watcher {
-    async fn handle_cast(&mut self, Watch(counter): Watch, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+impl HandleCall<Watch> for Watcher {
+    type Reply = ();
+    async fn handle_call(&mut self, Watch(counter): Watch, ctx: &mut Context<Self>) -> Reply<()> {
         ctx.monitor(&counter);
         ctx.link(&counter);
-        Ok(())
+        Reply::new(())
     }
 }
 
@@ -134,8 +135,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("2. a monitor and a trapped link see a crash");
     let watcher = system.spawn::<Watcher>(()).await?;
-    watcher.cast(Watch(counter.clone())).await?;
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    watcher.call(Watch(counter.clone())).await?; // monitoring and linked once this returns
     counter.cast(Crash).await?;
     let reason = counter.join().await;
     println!("  counter exited: {reason}");

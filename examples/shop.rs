@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use treeline::{
-    actor, Actor, ChildRef, ChildSpec, CodecError, Context, DeadLetter, Durable, DurableSubscription, Event,
-    ExitReason, HandleCall, HandleEvent, InitError, JournalConfig, MailboxConfig, Name, Overflow, Reply, StartFrom,
-    Supervisor, System, Topic,
+    actor, Actor, ChildSpec, CodecError, Context, DeadLetter, Durable, DurableSubscription, Event, ExitReason,
+    HandleCall, HandleEvent, InitError, JournalConfig, MailboxConfig, Name, Overflow, Reply, StartFrom, Supervisor,
+    System, Topic,
 };
 
 // ---------------------------------------------------------------- events --
@@ -414,7 +414,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before = system.whereis(&INVENTORY).map(|a| a.id());
     let (id, _) = orders.call(PlaceOrder { customer: "mallory", sku: "mug", quantity: -1, cents: 0 }).await?;
     println!("   order #{id} placed");
-    wait_for_restart(&inventory_ref, before).await;
+    inventory_ref.restarted(before.expect("inventory runs")).await;
     let after = system.whereis(&INVENTORY).map(|a| a.id());
     println!("   whereis(\"inventory\"): {} before, {} now", show(before), show(after));
     let (id, reached) = orders.call(PlaceOrder { customer: "ada", sku: "kettle", quantity: 2, cents: 3_000 }).await?;
@@ -553,13 +553,6 @@ fn scratch_dir(what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("treeline-shop-{what}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-/// Waits until the child runs as a new incarnation.
-async fn wait_for_restart<A: Actor>(child: &ChildRef<A>, before: Option<treeline::ActorId>) {
-    while child.id().is_none() || child.id() == before {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 fn show(id: Option<treeline::ActorId>) -> String {

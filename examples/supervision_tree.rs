@@ -85,8 +85,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("2. shipping crashes: rest_for_one restarts shipping and what started after it");
     shipping_ref.call(Work).await?;
+    // Read the incarnation before crashing it, then await the next one (a
+    // restart can be over before the cast returns).
+    let before = shipping_ref.id().expect("shipping runs");
     shipping_ref.cast(Poison).await?;
-    wait_for_restart(&shipping_ref).await;
+    shipping_ref.restarted(before).await;
     println!("  shipping answers again: handled {}", shipping_ref.call(Work).await?);
 
     println!("\n3. inventory crashes twice: with shipping's crash that is 3 restarts in 10 s, more than");
@@ -94,8 +97,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   the shop, one level up, restarts it (escalation)");
     let first_fulfilment = fulfilment_ref.id();
     for _ in 0..2 {
+        let before = inventory_ref.id().expect("inventory runs");
         inventory_ref.cast(Poison).await?;
-        wait_for_restart(&inventory_ref).await;
+        inventory_ref.restarted(before).await;
     }
     let fulfilment_now = fulfilment_ref.id();
     println!("  fulfilment was {first_fulfilment:?}, now runs as {fulfilment_now:?}");
@@ -106,12 +110,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     system.shutdown().await;
     println!("  actors left: {}", system.actor_count());
     Ok(())
-}
-
-/// Waits until the child runs as a new incarnation.
-async fn wait_for_restart<A: Actor>(child: &treeline::ChildRef<A>) {
-    let before = child.id();
-    while child.id().is_none() || child.id() == before {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }

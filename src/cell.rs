@@ -118,8 +118,12 @@ pub(crate) struct ActorCell<A: Actor> {
     /// Who waits for the death (`join`, `stop`), until it is announced
     /// (the status turns `Dead` under this lock). Boxed on first use: most
     /// actors are never joined.
-    obituary: Mutex<Option<Box<Vec<oneshot::Sender<ExitReason>>>>>,
+    obituary: Mutex<Option<Box<Waiting>>>,
 }
+
+/// Those waiting for an actor's death.
+#[derive(Default)]
+struct Waiting(Vec<oneshot::Sender<ExitReason>>);
 
 impl<A: Actor> ActorCell<A> {
     pub(crate) fn new(id: ActorId, system: System, mailbox: MailboxConfig) -> Self {
@@ -158,7 +162,7 @@ impl<A: Actor> ActorCell<A> {
             drop(obituary);
             let _ = waiter.send(self.exit_reason_or_noproc());
         } else {
-            obituary.get_or_insert_with(Default::default).push(waiter);
+            obituary.get_or_insert_with(Default::default).0.push(waiter);
         }
     }
 
@@ -173,7 +177,7 @@ impl<A: Actor> ActorCell<A> {
             obituary.take()
         };
         let reason = self.exit_reason_or_noproc();
-        for waiter in waiting.into_iter().flat_map(|waiting| *waiting) {
+        for waiter in waiting.into_iter().flat_map(|waiting| waiting.0) {
             let _ = waiter.send(reason.clone());
         }
     }
@@ -337,7 +341,7 @@ impl<A: Actor> Process for ActorCell<A> {
             return Err(self.exit_reason_or_noproc());
         }
         let (waiter, death) = oneshot::channel();
-        obituary.get_or_insert_with(Default::default).push(waiter);
+        obituary.get_or_insert_with(Default::default).0.push(waiter);
         Ok(death)
     }
 

@@ -13,6 +13,7 @@ mod mailbox;
 mod registry;
 mod signal;
 mod supervisor;
+mod sync;
 mod system;
 mod timer;
 mod topic;

@@ -113,12 +113,18 @@ impl Signal {
     pub(crate) fn route(self, trapping: bool) -> Result<Arrived, Signal> {
         match self {
             Signal::Down(down) => Ok(Arrived::Down(down)),
-            Signal::Exit { from, reason, linked } if trapping && !(reason == ExitReason::Kill && !linked) => {
+            Signal::Exit { from, reason, linked } if trapping && !untrappable(&reason, linked) => {
                 Ok(Arrived::Exit { from, reason, linked })
             }
             other => Err(other),
         }
     }
+}
+
+/// An explicit `exit(target, Kill)`: it cannot be trapped (a linked actor
+/// that itself died with `Kill` sends a trappable signal).
+fn untrappable(reason: &ExitReason, linked: bool) -> bool {
+    *reason == ExitReason::Kill && !linked
 }
 
 /// A signal that becomes a message: it waits in the user lane in arrival

@@ -112,15 +112,15 @@ impl System {
 
     fn build(store: Option<Arc<Store>>) -> System {
         let inner = Arc::new(SystemInner {
-                next_id: AtomicU64::new(1),
-                next_ref: AtomicU64::new(1),
-                table: ProcessTable::new(),
-                dead_letters: DeadLetterCounters::default(),
-                deadlines: Deadlines::new(),
-                registry: Registry::new(),
-                stopping: AtomicBool::new(false),
-                store,
-            });
+            next_id: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1),
+            table: ProcessTable::new(),
+            dead_letters: DeadLetterCounters::default(),
+            deadlines: Deadlines::new(),
+            registry: Registry::new(),
+            stopping: AtomicBool::new(false),
+            store,
+        });
         let system = System { _owner: Some(Arc::new(Owner(inner.clone()))), inner };
         if let Some(store) = &system.inner.store {
             store.set_system(WeakSystem(Arc::downgrade(&system.inner)));

@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-
 use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
 use super::reply::{Deferred, Owed};
 use super::spawn::{self, Parent, StartError};

@@ -80,10 +80,7 @@ fn settle_reply<A: Actor, R: Send + 'static>(answer: Reply<R>, reply: ReplySende
     match answer.kind {
         ReplyKind::Now(value) => match ctx.stop_requested() {
             // Stop requested with `Context::stop`: terminate first, then reply.
-            Some(reason) => Outcome::StopWithReply(
-                reason,
-                Box::new(move || reply.send(Ok(value))),
-            ),
+            Some(reason) => Outcome::StopWithReply(reason, Box::new(move || reply.send(Ok(value)))),
             None => {
                 reply.send(Ok(value));
                 Outcome::Continue
@@ -94,10 +91,9 @@ fn settle_reply<A: Actor, R: Send + 'static>(answer: Reply<R>, reply: ReplySende
             ctx.owe(shared);
             Outcome::Continue
         }
-        ReplyKind::Stop { reason, value: Some(value) } => Outcome::StopWithReply(
-            reason,
-            Box::new(move || reply.send(Ok(value))),
-        ),
+        ReplyKind::Stop { reason, value: Some(value) } => {
+            Outcome::StopWithReply(reason, Box::new(move || reply.send(Ok(value))))
+        }
         // Keep the channel open until terminate ran: the caller then sees the
         // actor stopping and reports its final reason.
         ReplyKind::Stop { reason, value: None } => Outcome::StopWithReply(reason, Box::new(move || drop(reply))),

@@ -385,9 +385,7 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
     };
     let reason = match end {
         End::Die(reason) => reason,
-        End::Terminate(reason, reply) => {
-            terminate(actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await
-        }
+        End::Terminate(reason, reply) => terminate(actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await,
     };
     let reason = guarded.dispose(reason);
     life.finish(reason);

@@ -170,7 +170,8 @@ impl Committer {
         let submission = Submission { records, done };
         match &self.mode {
             Mode::Thread { tx: Some(tx), .. } => {
-                if let Err(crossbeam_channel::SendError(Command::Submit(submission))) = tx.send(Command::Submit(submission))
+                if let Err(crossbeam_channel::SendError(Command::Submit(submission))) =
+                    tx.send(Command::Submit(submission))
                 {
                     (submission.done)(Err(JournalError::Closed));
                 }

@@ -14,10 +14,9 @@
 //! length (and the `DropOldest` victim) is always exact.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context as TaskContext, Poll, Waker};
 
-use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use super::envelope::{Dispatch, Envelope};
@@ -27,6 +26,7 @@ use crate::actor::run::{self, Dormant};
 use crate::actor::Actor;
 use crate::registry::Registration;
 use crate::signal::{Arrived, Signal};
+use crate::sync::{AtomicBool, Mutex};
 
 const WAKE_MSG: u8 = 1;
 const WAKE_SIG: u8 = 2;
@@ -82,15 +82,19 @@ struct Lanes<A: Actor> {
 #[derive(Default)]
 struct Registrations(Vec<Registration>);
 
-/// What to do after releasing the lock to get the actor going.
-enum Wake<A: Actor> {
+/// What to do, once the lock is released, to get the actor going: the
+/// decision of the park/wake protocol (the loom models check these).
+pub(crate) enum Wake<A: Actor> {
+    /// The actor runs, or is already woken.
     Nothing,
+    /// Wake its parked task.
     Waker(Waker),
+    /// It has no task yet: spawn it.
     Activate(Box<Dormant<A>>),
 }
 
 impl<A: Actor> Wake<A> {
-    fn run(self) {
+    pub(crate) fn run(self) {
         match self {
             Wake::Nothing => {}
             Wake::Waker(waker) => waker.wake(),
@@ -137,6 +141,10 @@ impl<A: Actor> Lanes<A> {
         Some(evicted)
     }
 }
+
+/// A queued message's outcome: the envelope evicted to make room (if any),
+/// and the wake-up to do.
+pub(crate) type Pushed<A> = (Option<Envelope<A>>, Wake<A>);
 
 /// An actor's mailbox.
 pub(crate) struct Mailbox<A: Actor> {
@@ -233,6 +241,17 @@ impl<A: Actor> Mailbox<A> {
         message: D,
         admission: Admission,
     ) -> Result<Option<Envelope<A>>, Refused<D>> {
+        let (evicted, wake) = self.push_deciding(message, admission)?;
+        wake.run();
+        Ok(evicted)
+    }
+
+    /// [`Mailbox::push`], returning the wake-up to do instead of doing it.
+    pub(crate) fn push_deciding<D: Dispatch<A>>(
+        &self,
+        message: D,
+        admission: Admission,
+    ) -> Result<Pushed<A>, Refused<D>> {
         let mut evicted = None;
         let wake = {
             let mut lanes = self.lanes.lock();
@@ -252,8 +271,7 @@ impl<A: Actor> Mailbox<A> {
             lanes.counted += 1;
             lanes.wake(WAKE_MSG)
         };
-        wake.run();
-        Ok(evicted)
+        Ok((evicted, wake))
     }
 
     /// Appends a message the runtime made for the actor itself (never refused
@@ -276,31 +294,33 @@ impl<A: Actor> Mailbox<A> {
     /// (OTP orders a signal converted to a message at its arrival). Never
     /// counted toward capacity; given back if the actor is dead.
     pub(crate) fn push_arrived(&self, signal: Arrived) -> Result<(), Arrived> {
-        let wake = {
-            let mut lanes = self.lanes.lock();
-            if lanes.closed {
-                return Err(signal);
-            }
-            lanes.user.push_back(Envelope::new::<SignalMsg, false>(SignalMsg(signal)));
-            lanes.wake(WAKE_MSG)
-        };
-        wake.run();
-        Ok(())
+        self.push_arrived_deciding(signal).map(Wake::run)
+    }
+
+    /// [`Mailbox::push_arrived`], returning the wake-up to do.
+    pub(crate) fn push_arrived_deciding(&self, signal: Arrived) -> Result<Wake<A>, Arrived> {
+        let mut lanes = self.lanes.lock();
+        if lanes.closed {
+            return Err(signal);
+        }
+        lanes.user.push_back(Envelope::new::<SignalMsg, false>(SignalMsg(signal)));
+        Ok(lanes.wake(WAKE_MSG))
     }
 
     /// Puts a signal on the priority lane; gives it back if the actor is dead.
     pub(crate) fn push_signal(&self, signal: Signal) -> Result<(), Signal> {
-        let wake = {
-            let mut lanes = self.lanes.lock();
-            if lanes.closed {
-                return Err(signal);
-            }
-            lanes.signals.push_back(signal);
-            self.has_signals.store(true, Ordering::Release);
-            lanes.wake(WAKE_SIG)
-        };
-        wake.run();
-        Ok(())
+        self.push_signal_deciding(signal).map(Wake::run)
+    }
+
+    /// [`Mailbox::push_signal`], returning the wake-up to do.
+    pub(crate) fn push_signal_deciding(&self, signal: Signal) -> Result<Wake<A>, Signal> {
+        let mut lanes = self.lanes.lock();
+        if lanes.closed {
+            return Err(signal);
+        }
+        lanes.signals.push_back(signal);
+        self.has_signals.store(true, Ordering::Release);
+        Ok(lanes.wake(WAKE_SIG))
     }
 
     /// Parks a freshly started actor without a task, if nothing is waiting
@@ -450,3 +470,6 @@ impl<A: Actor> Mailbox<A> {
         lanes.signals.shrink_to_fit();
     }
 }
+
+#[cfg(all(test, treeline_loom))]
+mod loom;

@@ -98,3 +98,169 @@ async fn calls_racing_with_deaths_always_get_an_answer() {
     system.shutdown().await;
     assert_eq!(system.actor_count(), 0);
 }
+
+// --- churn under supervision, from several OS threads ---
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Counts the states made by `init` and dropped since.
+#[derive(Default)]
+struct Census {
+    made: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// A child whose `init` awaits (so it is dormant with a spawner's waker
+/// behind it), and whose state reports its drop.
+struct Churn {
+    census: Arc<Census>,
+}
+
+impl Drop for Churn {
+    fn drop(&mut self) {
+        self.census.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Actor for Churn {
+    type Args = Arc<Census>;
+    async fn init(census: Arc<Census>, _: &mut Context<Self>) -> Result<Self, InitError> {
+        tokio::task::yield_now().await;
+        census.made.fetch_add(1, Ordering::SeqCst);
+        Ok(Churn { census })
+    }
+}
+
+struct Crash;
+impl HandleCast<Crash> for Churn {
+    async fn handle_cast(&mut self, _: Crash, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(ExitReason::custom("crash"))
+    }
+}
+
+struct Ping;
+impl HandleCall<Ping> for Churn {
+    type Reply = ();
+    async fn handle_call(&mut self, _: Ping, _: &mut Context<Self>) -> Reply<()> {
+        tokio::task::yield_now().await;
+        Reply::new(())
+    }
+}
+
+/// A small xorshift: each thread's operations are reproducible from its seed.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// One random operation on a child's current incarnation.
+async fn poke(child: &ChildRef<Churn>, dice: u64) {
+    let Some(actor) = child.current() else { return };
+    match dice % 7 {
+        0 => {
+            actor.kill();
+        }
+        1 => {
+            actor.exit(ExitReason::custom("exit"));
+        }
+        2 => {
+            actor.request_stop(ExitReason::Shutdown);
+        }
+        3 => {
+            let _ = actor.stop_timeout(ExitReason::custom("stopped"), Duration::from_secs(5)).await;
+        }
+        4 => {
+            let _ = actor.cast(Crash).await;
+        }
+        _ => match actor.call_timeout(Ping, Duration::from_secs(5)).await {
+            Ok(()) | Err(CallError::NoProc | CallError::Exit(_)) => {}
+            Err(other) => panic!("a call to a churning child: {other:?}"),
+        },
+    }
+}
+
+/// Runs the churn: `threads` OS threads poke random children `rounds` times
+/// each, on a two-worker runtime; a watchdog fails the test on a hang.
+fn churn(halt_by_drop: bool) {
+    const CHILDREN: usize = 12;
+    const THREADS: u64 = 3;
+    const ROUNDS: usize = 2_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let census = Arc::new(Census::default());
+    let (system, children) = runtime.block_on(async {
+        let system = System::new();
+        let mut tree = Supervisor::one_for_one().intensity(1_000_000, Duration::from_secs(1));
+        let mut children = Vec::new();
+        for n in 0..CHILDREN {
+            let restart = if n % 3 == 0 { Restart::Transient } else { Restart::Permanent };
+            let spec = ChildSpec::<Churn>::worker(format!("c{n}"), census.clone()).restart(restart);
+            children.push(spec.child_ref());
+            tree = tree.child(spec);
+        }
+        let strategy = Supervisor::rest_for_one().intensity(1_000_000, Duration::from_secs(1));
+        let inner = ChildSpec::<Churn>::worker("inner", census.clone());
+        children.push(inner.child_ref());
+        tree = tree.child(ChildSpec::supervisor("nested", strategy.child(inner)));
+        system.start(tree).await.unwrap();
+        (system, children)
+    });
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            while !done.load(Ordering::SeqCst) {
+                assert!(std::time::Instant::now() < deadline, "the churn hung");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let pokers: Vec<_> = (1..=THREADS)
+            .map(|seed| {
+                let (handle, children) = (runtime.handle().clone(), &children);
+                scope.spawn(move || {
+                    let mut dice = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    for _ in 0..ROUNDS {
+                        let child = &children[next(&mut dice) as usize % children.len()];
+                        handle.block_on(poke(child, next(&mut dice)));
+                    }
+                })
+            })
+            .collect();
+        for poker in pokers {
+            poker.join().expect("a poker thread");
+        }
+        runtime.block_on(async {
+            if halt_by_drop {
+                drop(system);
+            } else {
+                tokio::time::timeout(Duration::from_secs(60), system.shutdown()).await.expect("shutdown in time");
+                assert_eq!(system.actor_count(), 0);
+            }
+            // Every state made was dropped: nothing leaked.
+            let census = census.clone();
+            tokio::time::timeout(Duration::from_secs(60), async move {
+                while census.dropped.load(Ordering::SeqCst) < census.made.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .await
+            .expect("every state dropped");
+        });
+        done.store(true, Ordering::SeqCst);
+    });
+    let (made, dropped) = (census.made.load(Ordering::SeqCst), census.dropped.load(Ordering::SeqCst));
+    assert_eq!(made, dropped, "states made vs dropped");
+    assert!(made > CHILDREN as u64, "the children were restarted ({made} states)");
+}
+
+#[test]
+fn supervised_children_whose_init_awaits_survive_churn_from_several_threads() {
+    churn(false);
+}
+
+#[test]
+fn a_system_dropped_after_churn_leaks_no_actor() {
+    churn(true);
+}

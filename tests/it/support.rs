@@ -185,7 +185,10 @@ pub(crate) const SLACK: Duration = Duration::from_secs(1);
 /// it never makes them early).
 pub(crate) fn assert_elapsed(elapsed: Duration, at_least: Duration, before: Duration) {
     let before = if clock_is_paused() { before } else { before + SLACK };
-    assert!(elapsed >= at_least && elapsed < before, "took {elapsed:?}; expected at least {at_least:?}, less than {before:?}");
+    assert!(
+        elapsed >= at_least && elapsed < before,
+        "took {elapsed:?}; expected at least {at_least:?}, less than {before:?}"
+    );
 }
 
 /// Waits until `ready()` holds, re-checking whenever the runtime has run

@@ -40,7 +40,9 @@ impl HandleCall<Set> for Clock {
     async fn handle_call(&mut self, set: Set, ctx: &mut Context<Self>) -> Reply<bool> {
         match set {
             Set::After(delay, label) => self.timers.push(ctx.send_after(delay, Tick(label))),
-            Set::Every(period, label) => self.timers.push(ctx.send_interval(period, Tick(label)).expect("a valid period")),
+            Set::Every(period, label) => {
+                self.timers.push(ctx.send_interval(period, Tick(label)).expect("a valid period"))
+            }
             Set::Cancel(index) => return Reply::new(self.timers[index].cancel()),
         }
         Reply::new(true)

@@ -1,0 +1,155 @@
+//! Loom models of the mailbox's handshakes: no lost wake-up between a
+//! sender and the parking actor, and exactly one activation of a dormant
+//! actor, including one whose `init` left the spawner's waker behind (the
+//! defect these models were written for).
+//!
+//! Run with `RUSTFLAGS="--cfg treeline_loom" cargo test --release --lib loom_`
+//! (`.ci/run` does). They drive the real `Mailbox`; only its lock and flag
+//! are loom's (`src/sync.rs`).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Wake as StdWake, Waker};
+
+use loom::sync::atomic::AtomicBool;
+
+use super::{Admission, Wake};
+use crate::actor::dispatch::CastMsg;
+use crate::actor::run::{Dormant, Guarded};
+use crate::actor::{Actor, Context, HandleCast, InitError};
+use crate::addr::{ActorId, ActorRef};
+use crate::cell::ActorCell;
+use crate::exit::ExitReason;
+use crate::signal::Signal;
+use crate::System;
+
+struct Model;
+
+impl Actor for Model {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Model)
+    }
+}
+
+impl HandleCast<u32> for Model {
+    async fn handle_cast(&mut self, _: u32, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Ok(())
+    }
+}
+
+/// A waker that records that it was woken.
+struct Flag(AtomicBool);
+
+impl StdWake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn flag() -> (Arc<Flag>, Waker) {
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    (flag.clone(), Waker::from(flag))
+}
+
+fn actor() -> (ActorRef<Model>, System) {
+    let system = System::new();
+    let cell = ActorCell::new(ActorId(1), system.clone(), Default::default());
+    (ActorRef { cell: Arc::new(cell) }, system)
+}
+
+/// Carries out a wake-up decision; true if it activated the actor.
+fn carry_out(wake: Wake<Model>) -> bool {
+    match wake {
+        Wake::Nothing => false,
+        Wake::Waker(waker) => {
+            waker.wake();
+            false
+        }
+        Wake::Activate(dormant) => {
+            drop(dormant);
+            true
+        }
+    }
+}
+
+fn stop() -> Signal {
+    Signal::Stop { reason: ExitReason::Normal, reply: None }
+}
+
+/// A message sent while the actor looks for work is either found, or its
+/// task is woken.
+#[test]
+fn loom_a_message_is_never_missed_by_a_parking_actor() {
+    loom::model(|| {
+        let (actor, _system) = actor();
+        let (woken, waker) = flag();
+        let sender = {
+            let actor = actor.clone();
+            loom::thread::spawn(move || {
+                let (_, wake) = actor.cell.mailbox.push_deciding(CastMsg(1u32), Admission::Counted).ok().unwrap();
+                carry_out(wake)
+            })
+        };
+        let mut batch = VecDeque::new();
+        let found = actor.cell.mailbox.poll_recv(&mut TaskContext::from_waker(&waker), &mut batch).is_ready();
+        assert!(!sender.join().unwrap(), "an actor with a task is never activated");
+        assert!(found || woken.0.load(Ordering::SeqCst), "lost wake-up: the message waits and nobody is woken");
+    });
+}
+
+/// A signal that arrives while a handler awaits is either seen by the
+/// watching actor, or wakes it.
+#[test]
+fn loom_a_signal_reaches_an_actor_inside_a_handler() {
+    loom::model(|| {
+        let (actor, _system) = actor();
+        let (woken, waker) = flag();
+        let sender = {
+            let actor = actor.clone();
+            loom::thread::spawn(move || carry_out(actor.cell.mailbox.push_signal_deciding(stop()).ok().unwrap()))
+        };
+        let seen = actor.cell.mailbox.watch_signals(&mut TaskContext::from_waker(&waker));
+        assert!(!sender.join().unwrap());
+        assert!(seen || woken.0.load(Ordering::SeqCst), "lost wake-up: the signal waits and nobody is woken");
+    });
+}
+
+/// The spawner runs `init` (registering its own waker while `init` awaits),
+/// then parks the actor dormant, while a signal or a message arrives: the
+/// actor is activated exactly once, by the spawner (work was waiting) or by
+/// the arrival; never by neither (the spawner's stale waker woken instead),
+/// never by both.
+#[test]
+fn loom_a_dormant_actor_is_activated_exactly_once() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let handle = runtime.handle().clone();
+    for by_signal in [true, false] {
+        let handle = handle.clone();
+        loom::model(move || {
+            let (actor, _system) = actor();
+            let (_spawner_woken, spawner) = flag();
+            let arrival = {
+                let actor = actor.clone();
+                loom::thread::spawn(move || {
+                    let mailbox = &actor.cell.mailbox;
+                    let wake = match by_signal {
+                        true => mailbox.push_signal_deciding(stop()).ok().unwrap(),
+                        false => mailbox.push_deciding(CastMsg(1u32), Admission::Counted).ok().unwrap().1,
+                    };
+                    carry_out(wake)
+                })
+            };
+            // `init` awaited once: `drive` registered the spawner's waker.
+            let _ = actor.cell.mailbox.watch_signals(&mut TaskContext::from_waker(&spawner));
+            let ctx = Context::new(actor.clone(), ActorId::SYSTEM);
+            let dormant = Box::new(Dormant { actor: Guarded::new(Model), ctx, runtime: handle.clone() });
+            let by_spawner = actor.cell.mailbox.make_dormant(dormant).is_err();
+            let by_arrival = arrival.join().unwrap();
+            assert!(by_spawner ^ by_arrival, "activated by spawner: {by_spawner}, by the arrival: {by_arrival}");
+            // What is still dormant is dropped with the model.
+            drop(actor.cell.mailbox.take_dormant());
+        });
+    }
+}
