@@ -104,21 +104,28 @@ pub(crate) trait Process: Send + Sync + 'static {
 }
 
 /// The shared cell of an actor of type `A`.
+///
+/// The field order is fixed (`repr(C)`) to keep the counter the actor writes
+/// for every message (`handled`) off the cache lines that senders touch for
+/// every message (the mailbox): sharing one made Counting 10-20% slower on
+/// two threads.
+#[repr(C)]
 pub(crate) struct ActorCell<A: Actor> {
+    pub(crate) mailbox: Mailbox<A>,
     pub(crate) id: ActorId,
     pub(crate) system: System,
-    pub(crate) mailbox: Mailbox<A>,
-    status: AtomicU8,
     exit: OnceLock<ExitReason>,
+    status: AtomicU8,
     trap_exit: AtomicBool,
     /// Set once `Overflow::StopActor` asked the actor to stop.
     overflowed: AtomicBool,
-    handled: AtomicU64,
     dead_letters: AtomicU64,
     /// Who waits for the death (`join`, `stop`), until it is announced
     /// (the status turns `Dead` under this lock). Boxed on first use: most
     /// actors are never joined.
     obituary: Mutex<Option<Box<Waiting>>>,
+    /// Written by the actor's task only, once per message.
+    handled: AtomicU64,
 }
 
 /// Those waiting for an actor's death.

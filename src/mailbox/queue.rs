@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use super::envelope::{Dispatch, Envelope};
 use super::{MailboxConfig, Overflow};
 use crate::actor::dispatch::SignalMsg;
-use crate::actor::run::{self, Dormant};
+use crate::actor::run::Dormant;
 use crate::actor::Actor;
 use crate::registry::Registration;
 use crate::signal::{Arrived, Signal};
@@ -83,8 +83,8 @@ struct Lanes<A: Actor> {
 struct Registrations(Vec<Registration>);
 
 /// What to do, once the lock is released, to get the actor going: the
-/// decision of the park/wake protocol (the loom models check these).
-pub(crate) enum Wake<A: Actor> {
+/// decision of the park/wake protocol.
+enum Wake<A: Actor> {
     /// The actor runs, or is already woken.
     Nothing,
     /// Wake its parked task.
@@ -94,11 +94,17 @@ pub(crate) enum Wake<A: Actor> {
 }
 
 impl<A: Actor> Wake<A> {
-    pub(crate) fn run(self) {
+    fn run(self) {
         match self {
             Wake::Nothing => {}
             Wake::Waker(waker) => waker.wake(),
-            Wake::Activate(dormant) => run::activate(*dormant),
+            #[cfg(not(treeline_loom))]
+            Wake::Activate(dormant) => crate::actor::run::activate(*dormant),
+            // Loom models cannot spawn a tokio task: they count activations.
+            #[cfg(treeline_loom)]
+            Wake::Activate(dormant) => {
+                dormant.ctx.myself().cell.mailbox.activations.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -142,10 +148,6 @@ impl<A: Actor> Lanes<A> {
     }
 }
 
-/// A queued message's outcome: the envelope evicted to make room (if any),
-/// and the wake-up to do.
-pub(crate) type Pushed<A> = (Option<Envelope<A>>, Wake<A>);
-
 /// An actor's mailbox.
 pub(crate) struct Mailbox<A: Actor> {
     lanes: Mutex<Lanes<A>>,
@@ -154,6 +156,9 @@ pub(crate) struct Mailbox<A: Actor> {
     overflow: Overflow,
     /// Permits for `Overflow::Wait` senders.
     gate: Option<Box<Semaphore>>,
+    /// Activations by arrivals (loom models only).
+    #[cfg(treeline_loom)]
+    pub(crate) activations: ::loom::sync::atomic::AtomicUsize,
 }
 
 impl<A: Actor> Mailbox<A> {
@@ -180,6 +185,8 @@ impl<A: Actor> Mailbox<A> {
             capacity,
             overflow,
             gate,
+            #[cfg(treeline_loom)]
+            activations: ::loom::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -241,17 +248,6 @@ impl<A: Actor> Mailbox<A> {
         message: D,
         admission: Admission,
     ) -> Result<Option<Envelope<A>>, Refused<D>> {
-        let (evicted, wake) = self.push_deciding(message, admission)?;
-        wake.run();
-        Ok(evicted)
-    }
-
-    /// [`Mailbox::push`], returning the wake-up to do instead of doing it.
-    pub(crate) fn push_deciding<D: Dispatch<A>>(
-        &self,
-        message: D,
-        admission: Admission,
-    ) -> Result<Pushed<A>, Refused<D>> {
         let mut evicted = None;
         let wake = {
             let mut lanes = self.lanes.lock();
@@ -271,7 +267,8 @@ impl<A: Actor> Mailbox<A> {
             lanes.counted += 1;
             lanes.wake(WAKE_MSG)
         };
-        Ok((evicted, wake))
+        wake.run();
+        Ok(evicted)
     }
 
     /// Appends a message the runtime made for the actor itself (never refused
@@ -294,33 +291,31 @@ impl<A: Actor> Mailbox<A> {
     /// (OTP orders a signal converted to a message at its arrival). Never
     /// counted toward capacity; given back if the actor is dead.
     pub(crate) fn push_arrived(&self, signal: Arrived) -> Result<(), Arrived> {
-        self.push_arrived_deciding(signal).map(Wake::run)
-    }
-
-    /// [`Mailbox::push_arrived`], returning the wake-up to do.
-    pub(crate) fn push_arrived_deciding(&self, signal: Arrived) -> Result<Wake<A>, Arrived> {
-        let mut lanes = self.lanes.lock();
-        if lanes.closed {
-            return Err(signal);
-        }
-        lanes.user.push_back(Envelope::new::<SignalMsg, false>(SignalMsg(signal)));
-        Ok(lanes.wake(WAKE_MSG))
+        let wake = {
+            let mut lanes = self.lanes.lock();
+            if lanes.closed {
+                return Err(signal);
+            }
+            lanes.user.push_back(Envelope::new::<SignalMsg, false>(SignalMsg(signal)));
+            lanes.wake(WAKE_MSG)
+        };
+        wake.run();
+        Ok(())
     }
 
     /// Puts a signal on the priority lane; gives it back if the actor is dead.
     pub(crate) fn push_signal(&self, signal: Signal) -> Result<(), Signal> {
-        self.push_signal_deciding(signal).map(Wake::run)
-    }
-
-    /// [`Mailbox::push_signal`], returning the wake-up to do.
-    pub(crate) fn push_signal_deciding(&self, signal: Signal) -> Result<Wake<A>, Signal> {
-        let mut lanes = self.lanes.lock();
-        if lanes.closed {
-            return Err(signal);
-        }
-        lanes.signals.push_back(signal);
-        self.has_signals.store(true, Ordering::Release);
-        Ok(lanes.wake(WAKE_SIG))
+        let wake = {
+            let mut lanes = self.lanes.lock();
+            if lanes.closed {
+                return Err(signal);
+            }
+            lanes.signals.push_back(signal);
+            self.has_signals.store(true, Ordering::Release);
+            lanes.wake(WAKE_SIG)
+        };
+        wake.run();
+        Ok(())
     }
 
     /// Parks a freshly started actor without a task, if nothing is waiting

@@ -5,7 +5,8 @@
 //!
 //! Run with `RUSTFLAGS="--cfg treeline_loom" cargo test --release --lib loom_`
 //! (`.ci/run` does). They drive the real `Mailbox`; only its lock and flag
-//! are loom's (`src/sync.rs`).
+//! are loom's (`src/sync.rs`), and an activation, which would spawn a tokio
+//! task, is counted instead (`Mailbox::activations`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -14,7 +15,7 @@ use std::task::{Context as TaskContext, Wake as StdWake, Waker};
 
 use loom::sync::atomic::AtomicBool;
 
-use super::{Admission, Wake};
+use super::Admission;
 use crate::actor::dispatch::CastMsg;
 use crate::actor::run::{Dormant, Guarded};
 use crate::actor::{Actor, Context, HandleCast, InitError};
@@ -59,21 +60,6 @@ fn actor() -> (ActorRef<Model>, System) {
     (ActorRef { cell: Arc::new(cell) }, system)
 }
 
-/// Carries out a wake-up decision; true if it activated the actor.
-fn carry_out(wake: Wake<Model>) -> bool {
-    match wake {
-        Wake::Nothing => false,
-        Wake::Waker(waker) => {
-            waker.wake();
-            false
-        }
-        Wake::Activate(dormant) => {
-            drop(dormant);
-            true
-        }
-    }
-}
-
 fn stop() -> Signal {
     Signal::Stop { reason: ExitReason::Normal, reply: None }
 }
@@ -88,13 +74,13 @@ fn loom_a_message_is_never_missed_by_a_parking_actor() {
         let sender = {
             let actor = actor.clone();
             loom::thread::spawn(move || {
-                let (_, wake) = actor.cell.mailbox.push_deciding(CastMsg(1u32), Admission::Counted).ok().unwrap();
-                carry_out(wake)
+                assert!(actor.cell.mailbox.push(CastMsg(1u32), Admission::Counted).is_ok());
             })
         };
         let mut batch = VecDeque::new();
         let found = actor.cell.mailbox.poll_recv(&mut TaskContext::from_waker(&waker), &mut batch).is_ready();
-        assert!(!sender.join().unwrap(), "an actor with a task is never activated");
+        sender.join().unwrap();
+        assert_eq!(actor.cell.mailbox.activations.load(Ordering::SeqCst), 0, "an actor with a task is never activated");
         assert!(found || woken.0.load(Ordering::SeqCst), "lost wake-up: the message waits and nobody is woken");
     });
 }
@@ -108,10 +94,11 @@ fn loom_a_signal_reaches_an_actor_inside_a_handler() {
         let (woken, waker) = flag();
         let sender = {
             let actor = actor.clone();
-            loom::thread::spawn(move || carry_out(actor.cell.mailbox.push_signal_deciding(stop()).ok().unwrap()))
+            loom::thread::spawn(move || assert!(actor.cell.mailbox.push_signal(stop()).is_ok()))
         };
         let seen = actor.cell.mailbox.watch_signals(&mut TaskContext::from_waker(&waker));
-        assert!(!sender.join().unwrap());
+        sender.join().unwrap();
+        assert_eq!(actor.cell.mailbox.activations.load(Ordering::SeqCst), 0);
         assert!(seen || woken.0.load(Ordering::SeqCst), "lost wake-up: the signal waits and nobody is woken");
     });
 }
@@ -134,11 +121,10 @@ fn loom_a_dormant_actor_is_activated_exactly_once() {
                 let actor = actor.clone();
                 loom::thread::spawn(move || {
                     let mailbox = &actor.cell.mailbox;
-                    let wake = match by_signal {
-                        true => mailbox.push_signal_deciding(stop()).ok().unwrap(),
-                        false => mailbox.push_deciding(CastMsg(1u32), Admission::Counted).ok().unwrap().1,
-                    };
-                    carry_out(wake)
+                    match by_signal {
+                        true => assert!(mailbox.push_signal(stop()).is_ok()),
+                        false => assert!(mailbox.push(CastMsg(1u32), Admission::Counted).is_ok()),
+                    }
                 })
             };
             // `init` awaited once: `drive` registered the spawner's waker.
@@ -146,7 +132,8 @@ fn loom_a_dormant_actor_is_activated_exactly_once() {
             let ctx = Context::new(actor.clone(), ActorId::SYSTEM);
             let dormant = Box::new(Dormant { actor: Guarded::new(Model), ctx, runtime: handle.clone() });
             let by_spawner = actor.cell.mailbox.make_dormant(dormant).is_err();
-            let by_arrival = arrival.join().unwrap();
+            arrival.join().unwrap();
+            let by_arrival = actor.cell.mailbox.activations.load(Ordering::SeqCst) == 1;
             assert!(by_spawner ^ by_arrival, "activated by spawner: {by_spawner}, by the arrival: {by_arrival}");
             // What is still dormant is dropped with the model.
             drop(actor.cell.mailbox.take_dormant());
