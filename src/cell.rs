@@ -133,7 +133,7 @@ pub(crate) struct ActorCell<A: Actor> {
 struct Waiting(Vec<oneshot::Sender<ExitReason>>);
 
 impl<A: Actor> ActorCell<A> {
-    pub(crate) fn new(id: ActorId, system: System, mailbox: MailboxConfig) -> Self {
+    pub(crate) fn new(id: ActorId, system: &System, mailbox: MailboxConfig) -> Self {
         ActorCell {
             id,
             system: system.for_actor(),

@@ -785,7 +785,7 @@ mod sizes {
     /// bounds catch a regression at compile-and-test time.
     #[test]
     fn per_actor_structures_stay_small() {
-        let cell = ActorCell::<Idle>::new(crate::ActorId(1), crate::System::new(), Default::default());
+        let cell = ActorCell::<Idle>::new(crate::ActorId(1), &crate::System::new(), Default::default());
         let ctx = Context::new(crate::ActorRef { cell: Arc::new(cell) }, crate::ActorId::SYSTEM);
         let life = Lifeline {
             cell: ctx.myself().cell.clone(),

@@ -178,7 +178,7 @@ pub(crate) async fn start_with_setup<A: Actor>(
     }
     let runtime = Handle::try_current().map_err(|_| StartError::NoRuntime)?;
     let id = system.admit()?;
-    let cell = Arc::new(ActorCell::<A>::new(id, system.clone(), options.mailbox));
+    let cell = Arc::new(ActorCell::<A>::new(id, system, options.mailbox));
     // OTP registers the name before `init`; a taken name means `init`
     // never runs.
     if let Some(name) = &options.name {

@@ -55,7 +55,7 @@ fn payload<const N: usize>(drops: &Arc<AtomicUsize>) -> Payload<N> {
 }
 
 fn context() -> Context<Recorder> {
-    let cell = crate::cell::ActorCell::new(crate::ActorId(1), crate::System::new(), Default::default());
+    let cell = crate::cell::ActorCell::new(crate::ActorId(1), &crate::System::new(), Default::default());
     Context::new(crate::ActorRef { cell: Arc::new(cell) }, crate::ActorId::SYSTEM)
 }
 
