@@ -318,6 +318,7 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
     let mut since_park: u32 = 0;
     let mut slice_began: Option<std::time::Instant> = None;
     let end = loop {
+        let Lifeline { ctx, batch, pending, .. } = &mut life;
         // 0. Fairness: a busy actor yields its worker after a batch of
         //    messages, as a task reading a tokio channel does, so that a
         //    timer or a sibling task gets its turn.
@@ -333,7 +334,6 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
                 None => slice_began = Some(now),
             }
         }
-        let Lifeline { ctx, batch, pending, .. } = &mut life;
         // 1. A continue set by the previous callback runs before anything;
         //    then the priority lane; then the next message.
         let envelope = match ctx.take_continue() {
