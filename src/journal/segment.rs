@@ -200,10 +200,13 @@ pub(crate) fn recover_with(
     let mut recovery = Recovery { segments: segments.clone(), ..Recovery::default() };
     for (index, (number, name)) in segments.iter().enumerate() {
         let last = index + 1 == segments.len();
-        let file = storage.open(name, false)?;
-        let bytes = read_all(&*file)?;
         let corrupt =
             |offset: usize, why: String| JournalError::Corrupt { segment: name.clone(), offset: offset as u64, why };
+        let file = storage.open(name, false).map_err(|error| match error.kind() {
+            io::ErrorKind::IsADirectory => corrupt(0, "a directory stands where the segment belongs".into()),
+            _ => JournalError::Io(error),
+        })?;
+        let bytes = read_all(&*file)?;
         match check_header(&bytes) {
             Header::Valid => {}
             Header::Unwritten if last => {
@@ -373,6 +376,36 @@ mod tests {
         // Recovery is idempotent: the repaired log recovers the same way.
         let again = recover(&storage).unwrap();
         assert_eq!((seqs(&again), again.append_at, again.truncated), (vec![1, 2, 3], Some(writer.at), 0));
+    }
+
+    /// A directory standing where a segment belongs, in the middle of the
+    /// log or as its next segment, is reported, not skipped (the listing
+    /// used to show regular files only, so the segment's records vanished).
+    #[test]
+    fn a_directory_in_place_of_a_segment_is_reported() {
+        use crate::journal::storage::tests::TempDir;
+        use crate::journal::storage::FileStorage;
+        for (replaced, squat) in [(2, false), (4, true)] {
+            let dir = TempDir::new();
+            let storage = FileStorage::new(dir.path()).unwrap();
+            let mut writer = TestWriter::new(&storage, 2);
+            for seq in 1..=6 {
+                writer.append(seq, b"abc").unwrap();
+            }
+            writer.sync().unwrap();
+            let path = dir.path().join(segment_name(replaced));
+            if !squat {
+                std::fs::remove_file(&path).unwrap();
+            }
+            std::fs::create_dir(&path).unwrap();
+            match recover(&storage) {
+                Err(JournalError::Corrupt { segment, offset: 0, why }) => {
+                    assert_eq!(segment, segment_name(replaced));
+                    assert!(why.contains("directory"), "{why}");
+                }
+                other => panic!("segment {replaced}: expected corruption, got {other:?}"),
+            }
+        }
     }
 
     #[test]

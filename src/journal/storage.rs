@@ -17,7 +17,8 @@ use parking_lot::Mutex;
 
 /// A journal directory.
 pub trait Storage: Send + Sync + 'static {
-    /// The names of the files in the directory, sorted.
+    /// The names of the entries in the directory (files, and anything else
+    /// found there), sorted.
     fn list(&self) -> io::Result<Vec<String>>;
     /// Opens `name`, creating it (empty) if `create` and it is missing.
     fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>>;
@@ -72,14 +73,14 @@ const LOCK_FILE: &str = "LOCK";
 
 impl Storage for FileStorage {
     fn list(&self) -> io::Result<Vec<String>> {
+        // Every entry, not only regular files: a directory (or anything
+        // else) standing where a segment belongs must not be skipped as if
+        // the segment had never existed.
         let mut names = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                if let Some(name) = entry.file_name().to_str() {
-                    if name != LOCK_FILE {
-                        names.push(name.to_owned());
-                    }
+            if let Some(name) = entry?.file_name().to_str() {
+                if name != LOCK_FILE {
+                    names.push(name.to_owned());
                 }
             }
         }
