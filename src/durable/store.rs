@@ -26,7 +26,7 @@ use crate::addr::ActorId;
 use crate::exit::ExitReason;
 use crate::journal::commit::Done;
 use crate::journal::queue::{create_payload, keep_payload, Queues, Role, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP};
-use crate::journal::record::{Loc, OwnedRecord, HEADER};
+use crate::journal::record::{FrameError, Loc, OwnedRecord, HEADER};
 use crate::journal::segment::{segment_name, JournalError};
 use crate::journal::storage::{Storage, StorageFile};
 use crate::journal::{Journal, Settings};
@@ -244,10 +244,9 @@ impl Store {
                 .apply(record.kind, record.stream, record.seq, record.payload, loc)
                 .map_err(|error| corrupt(loc, error.to_string()))
         })?;
-        queues.finish().map_err(|error| JournalError::Corrupt {
-            segment: String::new(),
-            offset: 0,
-            why: error.to_string(),
+        queues.finish().map_err(|(error, loc)| match loc {
+            Some(loc) => corrupt(loc, error.to_string()),
+            None => JournalError::Corrupt { segment: String::new(), offset: 0, why: error.to_string() },
         })?;
         let mut segments: BTreeMap<u64, Live> =
             recovery.segments.iter().map(|(number, _)| (*number, Live::default())).collect();
@@ -574,7 +573,13 @@ impl Store {
         let me = self.me.clone();
         let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
         let seq = queue.next_seq;
-        queue.next_seq += 1;
+        // Recovery refuses seq `u64::MAX` (see `journal::queue`), so it is
+        // never handed out (only a crafted journal gets this far).
+        let Some(next) = seq.checked_add(1) else {
+            let _ = tx.send(Err(JournalError::Frame(FrameError::SeqExhausted)));
+            return rx;
+        };
+        queue.next_seq = next;
         let len = bytes.len() as u32;
         queue.slots.push_back(Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
         if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
@@ -1037,4 +1042,62 @@ fn dead_letter(
         "durable message dead-lettered"
     );
     out.dead.push(letter);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::storage::MemStorage;
+
+    /// Writes `records` as a journal would, then opens a store on it.
+    fn reopen_with(records: Vec<OwnedRecord>) -> Result<Arc<Store>, JournalError> {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        {
+            let (journal, _) = Journal::open(storage.clone(), Settings::default()).unwrap();
+            futures::executor::block_on(journal.submit(records)).unwrap().unwrap();
+        }
+        Store::open(storage, Settings::default())
+    }
+
+    fn create() -> OwnedRecord {
+        OwnedRecord { kind: CREATE, stream: 1, seq: 1, payload: create_payload("q", "T", &Role::Mailbox) }
+    }
+
+    fn enqueue(seq: u64) -> OwnedRecord {
+        OwnedRecord { kind: ENQUEUE, stream: 1, seq, payload: b"m".to_vec() }
+    }
+
+    /// Crafted records with valid checksums are typed errors that say where
+    /// the record is; none panics (an overflow used to, in debug builds).
+    #[test]
+    fn crafted_records_are_typed_errors_with_their_location() {
+        for seq in [0, u64::MAX] {
+            match reopen_with(vec![create(), enqueue(seq)]) {
+                Err(JournalError::Corrupt { segment, offset, why }) => {
+                    assert_eq!(segment, segment_name(1));
+                    let create_len = (HEADER + create().payload.len()) as u64;
+                    assert_eq!(offset, crate::journal::segment::SEGMENT_HEADER as u64 + create_len, "{why}");
+                    assert!(why.contains("out of range"), "{why}");
+                }
+                other => panic!("seq {seq}: expected corruption, got {:?}", other.map(|_| ())),
+            }
+        }
+        let ack = OwnedRecord { kind: ACK, stream: 7, seq: 3, payload: Vec::new() };
+        match reopen_with(vec![create(), ack]) {
+            Err(JournalError::Corrupt { segment, offset, why }) => {
+                assert_eq!(segment, segment_name(1), "reported where the record is: {why}");
+                assert!(offset > 0);
+            }
+            other => panic!("expected corruption, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    /// The largest seq a log may hold leaves no next one: the next enqueue
+    /// is refused with a typed error instead of overflowing.
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_whose_seqs_are_used_up_refuses_enqueues() {
+        let store = reopen_with(vec![create(), enqueue(u64::MAX - 1)]).unwrap();
+        let refused = store.enqueue(1, b"late".to_vec()).await.unwrap();
+        assert!(matches!(refused, Err(JournalError::Frame(FrameError::SeqExhausted))), "{refused:?}");
+    }
 }

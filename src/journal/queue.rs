@@ -60,6 +60,9 @@ pub(crate) struct Queue {
     pub(crate) pending: BTreeMap<u64, Pending>,
     /// The latest `CREATE` (which compaction must restate before deleting it).
     pub(crate) created_at: Option<Loc>,
+    /// The first record of this stream seen (to report a stream that was
+    /// never created where its records are).
+    pub(crate) first_seen: Option<Loc>,
 }
 
 /// Records that do not fit the queue protocol.
@@ -72,6 +75,9 @@ pub(crate) enum QueueError {
     BadCreate(u32),
     /// A `KEEP` whose payload is too short.
     BadKeep(u32),
+    /// A message seq no enqueue can have: 0 (seqs start at 1), or the
+    /// largest `u64` (the next seq would not exist).
+    BadSeq(u32, u64),
     /// A record kind this version does not know.
     UnknownKind(u8),
 }
@@ -82,6 +88,7 @@ impl fmt::Display for QueueError {
             QueueError::UnknownStream(stream) => write!(f, "records for stream {stream}, which was never created"),
             QueueError::BadCreate(stream) => write!(f, "malformed or conflicting creation of stream {stream}"),
             QueueError::BadKeep(stream) => write!(f, "malformed restated message in stream {stream}"),
+            QueueError::BadSeq(stream, seq) => write!(f, "message seq {seq} in stream {stream} is out of range"),
             QueueError::UnknownKind(kind) => write!(f, "unknown record kind {kind}"),
         }
     }
@@ -205,22 +212,26 @@ impl Queues {
             }
             queue.next_seq = queue.next_seq.max(seq).max(1);
             queue.created_at = Some(loc);
+            queue.first_seen.get_or_insert(loc);
             return Ok(());
         }
         let queue = self.queues.entry(stream).or_default();
+        queue.first_seen.get_or_insert(loc);
         match kind {
             ENQUEUE => {
+                let next = next_seq(stream, seq)?;
                 let len = payload.len() as u32;
                 let at = loc.offset + HEADER as u64;
                 queue.pending.insert(seq, Pending { record: loc, at, len, attempts: 0 });
-                queue.next_seq = queue.next_seq.max(seq + 1);
+                queue.next_seq = queue.next_seq.max(next);
             }
             KEEP => {
+                let next = next_seq(stream, seq)?;
                 let (count, message) = payload.split_first_chunk::<4>().ok_or(QueueError::BadKeep(stream))?;
                 let attempts = u32::from_le_bytes(*count);
                 let at = loc.offset + HEADER as u64 + 4;
                 queue.pending.insert(seq, Pending { record: loc, at, len: message.len() as u32, attempts });
-                queue.next_seq = queue.next_seq.max(seq + 1);
+                queue.next_seq = queue.next_seq.max(next);
             }
             DELIVER => {
                 if let Some(pending) = queue.pending.get_mut(&seq) {
@@ -237,11 +248,21 @@ impl Queues {
     }
 
     /// Checks what a complete log must satisfy: every stream was created.
-    pub(crate) fn finish(&self) -> Result<(), QueueError> {
+    /// An error says where the offending stream's first record is.
+    pub(crate) fn finish(&self) -> Result<(), (QueueError, Option<Loc>)> {
         match self.queues.iter().find(|(_, queue)| queue.name.is_none()) {
-            Some((&stream, _)) => Err(QueueError::UnknownStream(stream)),
+            Some((&stream, queue)) => Err((QueueError::UnknownStream(stream), queue.first_seen)),
             None => Ok(()),
         }
+    }
+}
+
+/// The seq after an enqueued message's: its seq must be one an enqueue can
+/// have (a crafted record with seq 0 or `u64::MAX` is refused, not wrapped).
+fn next_seq(stream: u32, seq: u64) -> Result<u64, QueueError> {
+    match seq {
+        0 => Err(QueueError::BadSeq(stream, seq)),
+        _ => seq.checked_add(1).ok_or(QueueError::BadSeq(stream, seq)),
     }
 }
 
@@ -329,8 +350,19 @@ mod tests {
     fn records_outside_the_protocol_are_errors() {
         let loc = Loc { segment: 1, offset: 16 };
         let mut queues = Queues::default();
+        let at = Loc { segment: 3, offset: 400 };
+        queues.apply(ACK, 9, 1, b"", at).unwrap();
         queues.apply(ENQUEUE, 9, 1, b"", loc).unwrap();
-        assert_eq!(queues.finish(), Err(QueueError::UnknownStream(9)));
+        // Reported where the stream's first record is.
+        assert_eq!(queues.finish(), Err((QueueError::UnknownStream(9), Some(at))));
+        // Crafted seqs are refused, not wrapped around.
+        let mut queues = Queues::default();
+        queues.apply(CREATE, 1, 0, &create_payload("a", "T", &Role::Mailbox), loc).unwrap();
+        assert_eq!(queues.apply(ENQUEUE, 1, 0, b"", loc), Err(QueueError::BadSeq(1, 0)));
+        assert_eq!(queues.apply(ENQUEUE, 1, u64::MAX, b"", loc), Err(QueueError::BadSeq(1, u64::MAX)));
+        assert_eq!(queues.apply(KEEP, 1, u64::MAX, &[0; 4], loc), Err(QueueError::BadSeq(1, u64::MAX)));
+        queues.apply(ENQUEUE, 1, u64::MAX - 1, b"", loc).unwrap();
+        assert_eq!(queues.queues[&1].next_seq, u64::MAX);
         let mut queues = Queues::default();
         assert_eq!(queues.apply(CREATE, 1, 0, b"\x05", loc), Err(QueueError::BadCreate(1)));
         queues.apply(CREATE, 1, 0, &create_payload("a", "T", &Role::Mailbox), loc).unwrap();

@@ -71,11 +71,15 @@ impl OwnedRecord {
 
 /// A record that cannot be framed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FrameError {
     /// Kind 0 is reserved for "no record here".
     ZeroKind,
     /// The payload is longer than the 16 MiB a record may carry.
     TooLong(usize),
+    /// The stream's sequence numbers are used up (only a crafted journal
+    /// gets there: 2^64 - 1 messages).
+    SeqExhausted,
 }
 
 impl fmt::Display for FrameError {
@@ -83,6 +87,7 @@ impl fmt::Display for FrameError {
         match self {
             FrameError::ZeroKind => f.write_str("record kind 0 is reserved"),
             FrameError::TooLong(len) => write!(f, "payload of {len} bytes exceeds {MAX_PAYLOAD}"),
+            FrameError::SeqExhausted => f.write_str("the stream's sequence numbers are used up"),
         }
     }
 }
