@@ -218,11 +218,18 @@ pub struct JournalStats {
     pub live_records: u64,
     /// Bytes per segment.
     pub segment_size: u64,
+    /// Bytes that recovery cut from a torn tail of the last segment when the
+    /// journal was opened (what a crash in the middle of a write leaves;
+    /// under `FsyncPolicy::Always` never a confirmed message). Also reported
+    /// as a `tracing` warning.
+    pub torn_tail_bytes: u64,
 }
 
 pub(crate) struct Store {
     journal: Journal,
     storage: Arc<dyn Storage>,
+    /// What recovery cut from the last segment's torn tail.
+    torn_tail_bytes: u64,
     segment_size: u64,
     state: Mutex<State>,
     sequencer: Mutex<Sequencer>,
@@ -297,9 +304,11 @@ impl Store {
             state.queues.insert(id, queue);
         }
         state.segments = segments;
+        let torn_tail_bytes = recovery.truncated;
         let store = Arc::new_cyclic(|me| Store {
             journal,
             storage,
+            torn_tail_bytes,
             segment_size: settings.segment_size,
             state: Mutex::new(state),
             sequencer: Mutex::default(),
@@ -712,6 +721,7 @@ impl Store {
             segments: state.segments.len(),
             live_records: state.segments.values().map(|live| live.records).sum(),
             segment_size: self.segment_size,
+            torn_tail_bytes: self.torn_tail_bytes,
         }
     }
 

@@ -247,6 +247,13 @@ pub(crate) fn recover_with(
                 file.write_all_at(end as u64, &vec![0; dirty - end])?;
                 file.sync_data()?;
                 recovery.truncated += (dirty - end) as u64;
+                tracing::warn!(
+                    segment = %name,
+                    offset = end,
+                    bytes = dirty - end,
+                    tail = ?scan.tail,
+                    "journal recovery cut a torn tail from the last segment"
+                );
             }
             Tail::Torn => return Err(corrupt(end, "a record is cut short".into())),
             Tail::Corrupt(why) => return Err(corrupt(end, why.to_string())),

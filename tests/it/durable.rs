@@ -643,3 +643,32 @@ on_both_runtimes! {
         within("shutdown", system.shutdown()).await;
     }
 }
+
+/// A torn tail of the last segment (what a crash in the middle of a write
+/// leaves) is cut at open, and the cut is reported: in `JournalStats` and by
+/// a `tracing` warning, never silently.
+#[test]
+fn a_torn_tail_cut_at_open_is_reported() {
+    use treeline::Storage;
+    let (storage, segment) = small_log();
+    let after = storage.crash(Crash::Process);
+    let bytes = after.live(&segment).expect("the segment");
+    let end = bytes.iter().rposition(|&b| b != 0).expect("records") + 1;
+    // Half a record header: the start of a write that never finished.
+    let torn = [40u8, 0, 0, 0, 0x5a, 0xa5, 0x5a];
+    after.open(&segment, false).unwrap().write_all_at(end as u64, &torn).unwrap();
+    let drained = reopen_and_drain(&after).expect("a torn tail is repaired");
+    assert_eq!(drained, ["m3,1,false", "m4,1,false", "m5,1,false"]);
+    let stats = in_runtime(async {
+        let system = System::with_journal(JournalConfig::storage(after.clone()).segment_size(4096)).unwrap();
+        system.journal_stats().unwrap()
+    });
+    assert_eq!(stats.torn_tail_bytes, 0, "cut once, at the open that found it");
+    let again = storage.crash(Crash::Process);
+    again.open(&segment, false).unwrap().write_all_at(end as u64, &torn).unwrap();
+    let stats = in_runtime(async {
+        let system = System::with_journal(JournalConfig::storage(again.clone()).segment_size(4096)).unwrap();
+        system.journal_stats().unwrap()
+    });
+    assert_eq!(stats.torn_tail_bytes, torn.len() as u64);
+}

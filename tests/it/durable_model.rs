@@ -16,8 +16,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use tokio::sync::{mpsc, Mutex};
 use treeline::{
-    Actor, ChildSpec, CodecError, Context, Crash, Durable, DurableQueue, ExitReason, FaultyStorage, HandleCast,
-    InitError, JournalConfig, Supervisor, System,
+    Actor, ChildSpec, CodecError, Consume, Context, Crash, Durable, DurableQueue, ExitReason, FaultyStorage,
+    HandleCast, InitError, JournalConfig, Supervisor, System,
 };
 
 use crate::support::{probe, until, Probe, Report};
@@ -153,6 +153,12 @@ async fn run(ops: Vec<Op>) {
             Op::Fail => {
                 node.verdicts.send(false).unwrap();
                 model.front_delivered = false; // redelivered to the restarted consumer
+                                               // ... unless that was its last allowed attempt: then it is
+                                               // dead-lettered (the consumer's default delivery limit).
+                let limit = Consume::new().get_delivery_limit();
+                if model.pending.front().is_some_and(|&(_, attempts)| attempts >= limit) {
+                    model.pending.pop_front();
+                }
             }
             Op::Crash(mode) => {
                 let crash = match mode {
