@@ -3,8 +3,10 @@
 //! the durable queue records on it.
 //!
 //! The record framing ([`record`], [`crc32c`]), the storage seam with file,
-//! memory and fault-injecting backends ([`storage`], [`faulty`]), segments
-//! and crash recovery ([`segment`]), the single writer ([`writer`]), group
+//! memory and fault-injecting backends ([`storage`], [`faulty`]), segment
+//! files ([`segment`]), the control file that records reclamation and the
+//! newest segment ([`control`]), recovery and its damage policy
+//! ([`recover`]), the single writer ([`writer`]), group
 //! commit with the fsync policies ([`commit`]), [`Journal`], which ties them
 //! together (lock, recover, submit), and the queue records and the state
 //! they fold into ([`queue`]). `src/durable/` builds durable mailboxes on it.
@@ -13,10 +15,12 @@
 #[doc(hidden)]
 pub mod bench;
 pub(crate) mod commit;
+pub(crate) mod control;
 pub(crate) mod crc32c;
 pub(crate) mod faulty;
 pub(crate) mod queue;
 pub(crate) mod record;
+pub(crate) mod recover;
 pub(crate) mod segment;
 pub(crate) mod storage;
 pub(crate) mod writer;
@@ -26,7 +30,8 @@ use std::sync::Arc;
 
 use commit::{Committer, FsyncPolicy};
 use record::{Loc, OwnedRecord, Record};
-use segment::{recover_with, JournalError, Recovery};
+use recover::{recover_with, Recovered, Recovery};
+use segment::JournalError;
 use storage::Storage;
 use writer::Writer;
 
@@ -36,11 +41,13 @@ pub(crate) struct Settings {
     /// Bytes preallocated per segment.
     pub(crate) segment_size: u64,
     pub(crate) fsync: FsyncPolicy,
+    /// What opening does with damage.
+    pub(crate) recovery: Recovery,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { segment_size: 64 << 20, fsync: FsyncPolicy::Always }
+        Settings { segment_size: 64 << 20, fsync: FsyncPolicy::Always, recovery: Recovery::Refuse }
     }
 }
 
@@ -76,12 +83,12 @@ impl Journal {
         storage: Arc<dyn Storage>,
         settings: Settings,
         visit: &mut dyn FnMut(Record<'_>, Loc) -> Result<(), JournalError>,
-    ) -> Result<(Journal, Recovery), JournalError> {
+    ) -> Result<(Journal, Recovered), JournalError> {
         let lock = storage.lock().map_err(|error| match error.kind() {
             io::ErrorKind::WouldBlock => JournalError::Locked,
             _ => JournalError::Io(error),
         })?;
-        let recovery = recover_with(&*storage, visit)?;
+        let recovery = recover_with(&*storage, settings.recovery, visit)?;
         let writer = Writer::open(storage.clone(), settings.segment_size, &recovery)?;
         let (committer, lock) = if storage.blocks() {
             (Committer::threaded(writer, settings.fsync, lock)?, None)
@@ -116,6 +123,18 @@ impl Journal {
             drop(lock);
             closed();
         }));
+    }
+
+    /// Seals the active segment: what is submitted next starts a new one.
+    pub(crate) fn seal(&self) {
+        self.committer.seal()
+    }
+
+    /// Deletes the segments numbered up to `through` (sealed, with nothing
+    /// live), after what was submitted before; the control file records
+    /// them as reclaimed first.
+    pub(crate) fn reclaim(&self, through: u64) {
+        self.committer.reclaim(through)
     }
 
     /// Appends `records` after everything submitted before and runs `done`

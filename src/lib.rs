@@ -36,6 +36,7 @@ pub use journal::bench as __bench;
 pub use journal::commit::FsyncPolicy;
 pub use journal::faulty::{Crash, FaultyStorage};
 pub use journal::record::FrameError;
+pub use journal::recover::{Damage, Recovery, RecoveryReport, TailCut};
 pub use journal::segment::JournalError;
 pub use journal::storage::{FileStorage, MemStorage, Storage, StorageFile};
 pub use mailbox::{MailboxConfig, MailboxOverflow, Overflow};

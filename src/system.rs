@@ -27,6 +27,7 @@ use crate::durable::{DurableSubscription, Retention, StartFrom};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::journal::queue::Role;
+use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, Registry};
 use crate::signal::{MonitorRef, Signal};
@@ -155,6 +156,22 @@ impl System {
     /// What the journal holds on disk; `None` without a journal.
     pub fn journal_stats(&self) -> Option<JournalStats> {
         self.inner.store.as_ref().map(|store| store.journal_stats())
+    }
+
+    /// What recovery found when the journal opened: the torn tail it cut,
+    /// and the damage it skipped under
+    /// [`Recovery::SkipDamaged`](crate::Recovery::SkipDamaged). `None`
+    /// without a journal.
+    ///
+    /// ```
+    /// use treeline::{JournalConfig, MemStorage, System};
+    ///
+    /// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
+    /// let report = system.journal_recovery().unwrap();
+    /// assert!(report.tail_cut.is_none() && report.skipped.is_empty());
+    /// ```
+    pub fn journal_recovery(&self) -> Option<RecoveryReport> {
+        self.inner.store.as_ref().map(|store| store.recovery_report().clone())
     }
 
     /// Creates the durable queue `name` for messages of type `M`, or opens

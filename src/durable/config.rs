@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::store::Store;
 use crate::journal::commit::FsyncPolicy;
+use crate::journal::recover::Recovery;
 use crate::journal::segment::JournalError;
 use crate::journal::storage::{FileStorage, Storage};
 use crate::journal::Settings;
@@ -50,6 +51,7 @@ impl fmt::Debug for JournalConfig {
             .field("source", &source)
             .field("fsync", &self.settings.fsync)
             .field("segment_size", &self.settings.segment_size)
+            .field("recovery", &self.settings.recovery)
             .finish()
     }
 }
@@ -80,6 +82,22 @@ impl JournalConfig {
     /// 4 KiB..=2 GiB). Space is reclaimed a whole segment at a time.
     pub fn segment_size(mut self, bytes: u64) -> Self {
         self.settings.segment_size = bytes.clamp(MIN_SEGMENT, MAX_SEGMENT);
+        self
+    }
+
+    /// What opening does with a damaged journal (default
+    /// [`Recovery::Refuse`]: fail with [`JournalError::Corrupt`] naming the
+    /// damage). [`Recovery::SkipDamaged`] opens anyway and reports what it
+    /// skipped in [`System::journal_recovery`](crate::System::journal_recovery).
+    ///
+    /// ```
+    /// use treeline::{JournalConfig, Recovery};
+    ///
+    /// let config = JournalConfig::dir("/var/lib/shop/journal").recovery(Recovery::SkipDamaged);
+    /// # let _ = config;
+    /// ```
+    pub fn recovery(mut self, policy: Recovery) -> Self {
+        self.settings.recovery = policy;
         self
     }
 

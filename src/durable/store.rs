@@ -25,8 +25,11 @@ use super::error::DurableError;
 use crate::addr::ActorId;
 use crate::exit::ExitReason;
 use crate::journal::commit::Done;
-use crate::journal::queue::{create_payload, keep_payload, Queues, Role, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP};
+use crate::journal::queue::{
+    create_payload, keep_payload, QueueError, Queues, Role, ACK, CREATE, DEAD, DELIVER, ENQUEUE, KEEP,
+};
 use crate::journal::record::{FrameError, Loc, OwnedRecord, HEADER};
+use crate::journal::recover::{Damage, Recovery, RecoveryReport};
 use crate::journal::segment::{segment_name, JournalError};
 use crate::journal::storage::{Storage, StorageFile};
 use crate::journal::{Journal, Settings};
@@ -221,15 +224,22 @@ pub struct JournalStats {
     /// Bytes that recovery cut from a torn tail of the last segment when the
     /// journal was opened (what a crash in the middle of a write leaves;
     /// under `FsyncPolicy::Always` never a confirmed message). Also reported
-    /// as a `tracing` warning.
+    /// as a `tracing` warning; see
+    /// [`System::journal_recovery`](crate::System::journal_recovery) for
+    /// the whole report.
     pub torn_tail_bytes: u64,
+    /// Complete records that were in that torn tail (written in the same
+    /// unsynced write after the torn one).
+    pub torn_tail_records: u64,
+    /// Pieces of damage skipped at open under `Recovery::SkipDamaged`.
+    pub damage_skipped: usize,
 }
 
 pub(crate) struct Store {
     journal: Journal,
     storage: Arc<dyn Storage>,
-    /// What recovery cut from the last segment's torn tail.
-    torn_tail_bytes: u64,
+    /// What recovery found when the journal opened.
+    report: RecoveryReport,
     segment_size: u64,
     state: Mutex<State>,
     sequencer: Mutex<Sequencer>,
@@ -238,23 +248,136 @@ pub(crate) struct Store {
     system: Mutex<Option<WeakSystem>>,
 }
 
-fn corrupt(loc: Loc, why: String) -> JournalError {
-    JournalError::Corrupt { segment: segment_name(loc.segment), offset: loc.offset, why }
+/// A record the queue protocol does not allow, where it is.
+fn refused_record(loc: Loc, error: &QueueError) -> Damage {
+    Damage {
+        file: segment_name(loc.segment),
+        offset: loc.offset,
+        why: format!("a record the queues cannot use: {error}"),
+        records_at_stake: Some(1),
+    }
+}
+
+/// Notes `damage` skipped under `Recovery::SkipDamaged`.
+fn skipped(report: &mut RecoveryReport, damage: Damage) {
+    tracing::error!(
+        file = %damage.file,
+        offset = damage.offset,
+        records_at_stake = ?damage.records_at_stake,
+        "journal recovery skipped damage: {}",
+        damage.why
+    );
+    report.skipped.push(damage);
+}
+
+/// Writes the whole state of `queues` (every queue's `CREATE` and every
+/// pending message as a `KEEP`) into a fresh segment, then reclaims every
+/// segment before it: after a recovery that skipped damage, the journal
+/// holds only what survived, and the next open finds it clean.
+fn checkpoint(journal: &Journal, storage: &dyn Storage, queues: &Queues, through: u64) -> Result<(), JournalError> {
+    /// Bytes restated per submission.
+    const CHUNK: usize = 4 << 20;
+    journal.seal();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut submitted = 0;
+    let mut submit = |records: Vec<OwnedRecord>| {
+        let tx = tx.clone();
+        submitted += 1;
+        journal.submit_with(
+            records,
+            Box::new(move |result| {
+                let _ = tx.send(result);
+            }),
+        );
+    };
+    let mut readers: HashMap<u64, Box<dyn StorageFile>> = HashMap::new();
+    let mut chunk = Vec::new();
+    let mut bytes = 0;
+    for (&id, queue) in &queues.queues {
+        let name = queue.name.as_deref().unwrap_or_default();
+        let payload = create_payload(name, &queue.tag, &queue.role);
+        chunk.push(OwnedRecord { kind: CREATE, stream: id, seq: queue.next_seq, payload });
+        for (&seq, pending) in &queue.pending {
+            let reader = match readers.entry(pending.record.segment) {
+                std::collections::hash_map::Entry::Occupied(file) => file.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(storage.open(&segment_name(pending.record.segment), false)?)
+                }
+            };
+            let mut message = vec![0; pending.len as usize];
+            reader.read_exact_at(pending.at, &mut message)?;
+            bytes += message.len();
+            chunk.push(OwnedRecord { kind: KEEP, stream: id, seq, payload: keep_payload(pending.attempts, &message) });
+            if bytes >= CHUNK {
+                submit(std::mem::take(&mut chunk));
+                bytes = 0;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        submit(chunk);
+    }
+    for _ in 0..submitted {
+        rx.recv().map_err(|_| JournalError::Closed)??;
+    }
+    journal.reclaim(through);
+    Ok(())
 }
 
 impl Store {
     /// Opens (locks and recovers) the journal and rebuilds every queue.
     pub(crate) fn open(storage: Arc<dyn Storage>, settings: Settings) -> Result<Arc<Store>, JournalError> {
+        Store::open_after(storage, settings, None)
+    }
+
+    /// [`open`](Self::open); `prior` is the report of an open that skipped
+    /// damage and restated what survived (this open then reads the result).
+    fn open_after(
+        storage: Arc<dyn Storage>,
+        settings: Settings,
+        prior: Option<RecoveryReport>,
+    ) -> Result<Arc<Store>, JournalError> {
         let mut queues = Queues::default();
-        let (journal, recovery) = Journal::open_with(storage.clone(), settings, &mut |record, loc| {
-            queues
-                .apply(record.kind, record.stream, record.seq, record.payload, loc)
-                .map_err(|error| corrupt(loc, error.to_string()))
-        })?;
-        queues.finish().map_err(|(error, loc)| match loc {
-            Some(loc) => corrupt(loc, error.to_string()),
-            None => JournalError::Corrupt { segment: String::new(), offset: 0, why: error.to_string() },
-        })?;
+        let skip = settings.recovery == Recovery::SkipDamaged;
+        let mut refused = Vec::new();
+        let (journal, recovery) = Journal::open_with(
+            storage.clone(),
+            settings,
+            &mut |record, loc| match queues.apply(record.kind, record.stream, record.seq, record.payload, loc) {
+                Ok(()) => Ok(()),
+                Err(error) if skip => {
+                    refused.push(refused_record(loc, &error));
+                    Ok(())
+                }
+                Err(error) => Err(refused_record(loc, &error).into()),
+            },
+        )?;
+        let mut report = recovery.report.clone();
+        for damage in refused {
+            skipped(&mut report, damage);
+        }
+        while let Err((error, loc)) = queues.finish() {
+            let QueueError::UnknownStream(stream) = error else { unreachable!("finish reports unknown streams") };
+            let damage = Damage {
+                file: loc.map_or_else(String::new, |loc| segment_name(loc.segment)),
+                offset: loc.map_or(0, |loc| loc.offset),
+                why: error.to_string(),
+                records_at_stake: None,
+            };
+            if !skip {
+                return Err(damage.into());
+            }
+            skipped(&mut report, damage);
+            queues.queues.remove(&stream);
+        }
+        if !report.skipped.is_empty() {
+            checkpoint(&journal, &*storage, &queues, recovery.last_number)?;
+            drop(journal); // releases the directory once the reclamation is done
+            return Store::open_after(storage, settings, Some(report));
+        }
+        if let Some(prior) = prior {
+            report = RecoveryReport { tail_cut: prior.tail_cut.or(report.tail_cut), skipped: prior.skipped };
+        }
         let mut segments: BTreeMap<u64, Live> =
             recovery.segments.iter().map(|(number, _)| (*number, Live::default())).collect();
         let newest = recovery.segments.last().map_or(0, |(number, _)| *number);
@@ -304,11 +427,10 @@ impl Store {
             state.queues.insert(id, queue);
         }
         state.segments = segments;
-        let torn_tail_bytes = recovery.truncated;
         let store = Arc::new_cyclic(|me| Store {
             journal,
             storage,
-            torn_tail_bytes,
+            report,
             segment_size: settings.segment_size,
             state: Mutex::new(state),
             sequencer: Mutex::default(),
@@ -348,11 +470,10 @@ impl Store {
     }
 
     fn flush(&self, mut out: Outbox, ticket: Option<u64>) {
-        for number in out.remove.drain(..) {
-            // Deleting a segment whose records are all dead is safe in any
-            // crash order; the directory sync makes it stick.
-            let _ = self.storage.remove(&segment_name(number));
-            let _ = self.storage.sync_dir();
+        if let Some(through) = out.remove.drain(..).max() {
+            // The segments are a prefix with nothing live; the journal marks
+            // them reclaimed in CONTROL before it deletes them.
+            self.journal.reclaim(through);
         }
         if let Some(ticket) = ticket {
             let mut batch = Vec::with_capacity(1 + out.extra.len());
@@ -721,8 +842,15 @@ impl Store {
             segments: state.segments.len(),
             live_records: state.segments.values().map(|live| live.records).sum(),
             segment_size: self.segment_size,
-            torn_tail_bytes: self.torn_tail_bytes,
+            torn_tail_bytes: self.report.tail_cut.as_ref().map_or(0, |cut| cut.bytes),
+            torn_tail_records: self.report.tail_cut.as_ref().map_or(0, |cut| cut.records),
+            damage_skipped: self.report.skipped.len(),
         }
+    }
+
+    /// What recovery found when the journal opened.
+    pub(crate) fn recovery_report(&self) -> &RecoveryReport {
+        &self.report
     }
 
     fn read(&self, state: &mut State, segment: u64, at: u64, len: u32) -> std::io::Result<Vec<u8>> {
@@ -1083,7 +1211,7 @@ mod tests {
     fn crafted_records_are_typed_errors_with_their_location() {
         for seq in [0, u64::MAX] {
             match reopen_with(vec![create(), enqueue(seq)]) {
-                Err(JournalError::Corrupt { segment, offset, why }) => {
+                Err(JournalError::Corrupt { segment, offset, why, .. }) => {
                     assert_eq!(segment, segment_name(1));
                     let create_len = (HEADER + create().payload.len()) as u64;
                     assert_eq!(offset, crate::journal::segment::SEGMENT_HEADER as u64 + create_len, "{why}");
@@ -1094,7 +1222,7 @@ mod tests {
         }
         let ack = OwnedRecord { kind: ACK, stream: 7, seq: 3, payload: Vec::new() };
         match reopen_with(vec![create(), ack]) {
-            Err(JournalError::Corrupt { segment, offset, why }) => {
+            Err(JournalError::Corrupt { segment, offset, why, .. }) => {
                 assert_eq!(segment, segment_name(1), "reported where the record is: {why}");
                 assert!(offset > 0);
             }

@@ -54,6 +54,10 @@ pub(crate) type Closed = Box<dyn FnOnce() + Send>;
 /// What the commit thread is asked to do.
 enum Command {
     Submit(Submission),
+    /// Reclaim the segments up to this number (see [`Writer::reclaim`]).
+    Reclaim(u64),
+    /// Seal the active segment and start the next.
+    Seal,
     /// Commit what came before, sync, release the directory, then run this.
     Close(Closed),
 }
@@ -212,6 +216,35 @@ impl Committer {
         }
     }
 
+    /// Deletes the segments up to `through` after what was submitted before
+    /// (see [`Writer::reclaim`]); an error poisons the writer, and the
+    /// submissions after it learn of it.
+    pub(crate) fn reclaim(&self, through: u64) {
+        match &self.mode {
+            Mode::Thread { tx: Some(tx), .. } => {
+                let _ = tx.send(Command::Reclaim(through));
+            }
+            Mode::Thread { tx: None, .. } => {}
+            Mode::Inline { writer, .. } => {
+                let _ = writer.lock().reclaim(through);
+            }
+        }
+    }
+
+    /// Seals the active segment after what was submitted before: what is
+    /// submitted next goes into a new segment.
+    pub(crate) fn seal(&self) {
+        match &self.mode {
+            Mode::Thread { tx: Some(tx), .. } => {
+                let _ = tx.send(Command::Seal);
+            }
+            Mode::Thread { tx: None, .. } => {}
+            Mode::Inline { writer, .. } => {
+                let _ = writer.lock().seal();
+            }
+        }
+    }
+
     /// Closes the journal: what was submitted before is committed and synced
     /// (as the policy says), later submissions fail with
     /// [`JournalError::Closed`], and `closed` runs once the commit thread
@@ -287,6 +320,14 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Command>, newest: &
         };
         let first = match command {
             Command::Submit(submission) => submission,
+            Command::Reclaim(through) => {
+                let _ = writer.reclaim(through);
+                continue;
+            }
+            Command::Seal => {
+                let _ = writer.seal();
+                continue;
+            }
             Command::Close(closed) => {
                 closers.push(closed);
                 break;
@@ -294,6 +335,8 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Command>, newest: &
         };
         let mut bytes = first.records.iter().map(|r| r.payload.len()).sum::<usize>();
         let mut batch = vec![first];
+        // A reclamation that arrives while the batch forms runs after it.
+        let mut reclaim = 0;
         while bytes < MAX_BATCH_BYTES && closers.is_empty() {
             match rx.try_recv() {
                 Ok(Command::Submit(next)) => {
@@ -301,10 +344,23 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Command>, newest: &
                     batch.push(next);
                 }
                 Ok(Command::Close(closed)) => closers.push(closed),
+                Ok(Command::Reclaim(through)) => reclaim = reclaim.max(through),
+                Ok(Command::Seal) => {
+                    // The batch so far goes before the seal; the rest after.
+                    if !batch.is_empty() {
+                        finish(commit(&mut writer, policy, std::mem::take(&mut batch)), newest);
+                    }
+                    let _ = writer.seal();
+                }
                 Err(_) => break,
             }
         }
-        finish(commit(&mut writer, policy, batch), newest);
+        if !batch.is_empty() {
+            finish(commit(&mut writer, policy, batch), newest);
+        }
+        if reclaim > 0 {
+            let _ = writer.reclaim(std::mem::take(&mut reclaim));
+        }
         if !closers.is_empty() {
             break;
         }
@@ -323,6 +379,7 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Command>, newest: &
     while let Ok(command) = rx.try_recv() {
         match command {
             Command::Submit(late) => (late.done)(Err(JournalError::Closed)),
+            Command::Reclaim(_) | Command::Seal => {}
             Command::Close(closed) => closers.push(closed),
         }
     }
@@ -335,7 +392,7 @@ mod tests {
 
     use super::*;
     use crate::journal::faulty::{Crash, FaultyStorage};
-    use crate::journal::segment::recover;
+    use crate::journal::recover::recover;
     use crate::journal::storage::tests::TempDir;
     use crate::journal::storage::{FileStorage, MemStorage, Storage};
 

@@ -25,6 +25,22 @@ use super::crc32c;
 /// Bytes before the payload.
 pub(crate) const HEADER: usize = 24;
 
+/// The kind of the journal's own sync mark, which the layers above never
+/// see: the writer puts one (stream 0, seq 0, no payload) before the first
+/// record written after a sync, so a valid mark after a bad record in the
+/// last segment proves the bad record was synced (corruption, not a torn
+/// write). Kind 255 is the journal's own; the layers above use 1..=254.
+pub(crate) const SYNC: u8 = 255;
+
+/// The sync mark, framed.
+pub(crate) fn sync_mark() -> [u8; HEADER] {
+    let mut frame = [0u8; HEADER];
+    frame[8] = SYNC;
+    let crc = crc32c::crc32c(&frame[8..]);
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    frame
+}
+
 /// The largest payload a record may carry (16 MiB); a larger length in a
 /// header is corruption.
 pub(crate) const MAX_PAYLOAD: usize = 16 << 20;
@@ -228,6 +244,70 @@ pub(crate) fn scan(buf: &[u8]) -> Scan<'_> {
         };
         return Scan { records, valid, tail };
     }
+}
+
+/// Searches `buf` from `from` on for the next offset where a valid record
+/// starts (after damage, to find what follows it). Each candidate's checksum
+/// costs its length against `budget`; when the budget is spent the search
+/// gives up (`None`), so crafted bytes cannot make it quadratic.
+pub(crate) fn resync(buf: &[u8], from: usize, budget: &mut usize) -> Option<usize> {
+    let mut at = from;
+    while at + HEADER <= buf.len() {
+        let header = &buf[at..at + HEADER];
+        if header[8] != 0 && header[9..12] == [0, 0, 0] {
+            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            if len <= MAX_PAYLOAD && at + HEADER + len <= buf.len() {
+                if *budget < HEADER + len {
+                    *budget = 0;
+                    return None;
+                }
+                *budget -= HEADER + len;
+                if let Decoded::Record(..) = decode(&buf[at..]) {
+                    return Some(at);
+                }
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Counts the records found in `buf[from..]` by reading on after each valid
+/// one and resyncing after anything else (sync marks not counted), and
+/// whether there is a sync mark among them. `None` for the count when the
+/// budget ran out (it is then at least what was counted).
+pub(crate) fn salvage(buf: &[u8], from: usize, mut budget: usize) -> Salvage {
+    let mut found = Salvage { records: Some(0), first: None, synced: false };
+    let mut at = from;
+    loop {
+        let Some(next) = resync(buf, at, &mut budget) else {
+            if budget == 0 {
+                found.records = None;
+            }
+            return found;
+        };
+        found.first.get_or_insert(next);
+        at = next;
+        while let Decoded::Record(record, len) = decode(&buf[at..]) {
+            if record.kind == SYNC {
+                found.synced = true;
+            } else {
+                found.records = found.records.map(|n| n + 1);
+            }
+            at += len;
+        }
+    }
+}
+
+/// What [`salvage`] found after damage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Salvage {
+    /// Valid records (not counting sync marks); `None` if too costly to count.
+    pub(crate) records: Option<u64>,
+    /// Where the first valid record after the damage starts.
+    pub(crate) first: Option<usize>,
+    /// Whether a sync mark is among them.
+    pub(crate) synced: bool,
 }
 
 #[cfg(test)]

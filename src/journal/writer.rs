@@ -11,8 +11,10 @@
 
 use std::sync::Arc;
 
-use super::record::{Loc, Record};
-use super::segment::{segment_header, segment_name, JournalError, Recovery, SEGMENT_HEADER};
+use super::control::{Control, ControlFile};
+use super::record::{sync_mark, Loc, Record};
+use super::recover::Recovered;
+use super::segment::{segment_header, segment_name, Chain, JournalError, SEGMENT_HEADER};
 use super::storage::{Storage, StorageFile};
 
 /// Appends records to a journal directory. One per directory.
@@ -23,27 +25,55 @@ pub(crate) struct Writer {
     segment_size: u64,
     /// The active segment: its number, file and append offset.
     active: Option<(u64, Box<dyn StorageFile>, u64)>,
-    /// Highest segment number seen (recovered or created).
+    /// Highest segment number in use (recovered or created).
     last_number: u64,
+    /// Where the records of segment `last_number` end (for its successor's
+    /// header) when it is not the active one.
+    last_end: u64,
+    /// Reclaimed segments and the newest one created, as recovery must know.
+    control: ControlFile,
     /// Written since the last sync.
     dirty: bool,
+    /// A sync happened in the active segment since the last sync mark: the
+    /// next write starts with one.
+    mark_due: bool,
     poisoned: Option<String>,
     buf: Vec<u8>,
 }
 
 impl Writer {
-    /// A writer that resumes where `recovery` says the log ends.
+    /// A writer that resumes where `recovered` says the log ends; creates
+    /// the control file if there is none (a new journal, or a damaged one
+    /// opened under `Recovery::SkipDamaged`).
     pub(crate) fn open(
         storage: Arc<dyn Storage>,
         segment_size: u64,
-        recovery: &Recovery,
+        recovered: &Recovered,
     ) -> Result<Writer, JournalError> {
-        let last_number = recovery.segments.last().map_or(0, |(number, _)| *number);
-        let active = match (recovery.segments.last(), recovery.append_at) {
-            (Some((number, name)), Some(at)) => Some((*number, storage.open(name, false)?, at)),
-            _ => None,
+        let active = match recovered.append_at {
+            Some((number, at)) => Some((number, storage.open(&segment_name(number), false)?, at)),
+            None => None,
         };
-        Ok(Writer { storage, segment_size, active, last_number, dirty: false, poisoned: None, buf: Vec::new() })
+        let mut control = ControlFile::open(&*storage, recovered.control)?;
+        if recovered.control.is_none() {
+            let first = recovered.segments.first().map_or(recovered.last_number + 1, |(number, _)| *number);
+            let state = Control { reclaimed: first - 1, head: recovered.last_number, ..Control::default() };
+            // Both slots, so no older copy can outrank this one.
+            control.write(state)?;
+            control.write(state)?;
+        }
+        Ok(Writer {
+            storage,
+            segment_size,
+            active,
+            last_number: recovered.last_number,
+            last_end: recovered.last_end,
+            control,
+            dirty: false,
+            mark_due: false,
+            poisoned: None,
+            buf: Vec::new(),
+        })
     }
 
     fn check(&self) -> Result<(), JournalError> {
@@ -83,6 +113,9 @@ impl Writer {
             return submissions.iter().map(|_| Err(JournalError::Poisoned(error.to_string()))).collect();
         }
         self.buf.clear();
+        if std::mem::take(&mut self.mark_due) {
+            self.buf.extend_from_slice(&sync_mark());
+        }
         // Results from this index on are in `buf`, not yet written.
         let mut unwritten = 0;
         for records in submissions {
@@ -137,21 +170,51 @@ impl Writer {
         Ok(())
     }
 
+    /// Seals the active segment (synced) and starts the next: created at
+    /// its full size with its header synced, its directory entry synced, and
+    /// only then recorded as the head in the control file.
     fn roll(&mut self) -> Result<(), JournalError> {
-        if let Some((_, file, _)) = &self.active {
+        if let Some((_, file, at)) = &self.active {
             if self.dirty {
                 file.sync_data()?;
                 self.dirty = false;
             }
+            self.last_end = *at;
         }
+        self.mark_due = false;
         let number = self.last_number + 1;
+        // The new segment records where its predecessor's records end: a
+        // sealed segment cut short is then found at recovery.
+        let chain = Chain { number, previous: self.last_number, previous_end: self.last_end, size: self.segment_size };
         let file = self.storage.open(&segment_name(number), true)?;
         file.set_len(self.segment_size)?;
-        file.write_all_at(0, &segment_header())?;
+        file.write_all_at(0, &segment_header(chain))?;
         file.sync_data()?;
         self.storage.sync_dir()?;
+        self.control.write(Control { head: number, ..self.control.state() })?;
         self.last_number = number;
         self.active = Some((number, file, SEGMENT_HEADER as u64));
+        Ok(())
+    }
+
+    /// Deletes the segments numbered up to `through` (which must all be
+    /// sealed and hold nothing live): first the control file records them
+    /// as reclaimed (synced), then they go, so recovery never takes a
+    /// reclaimed segment for a lost one.
+    pub(crate) fn reclaim(&mut self, through: u64) -> Result<(), JournalError> {
+        let active = self.active.as_ref().map_or(self.last_number + 1, |(number, ..)| *number);
+        let through = through.min(active - 1);
+        let from = self.control.state().reclaimed + 1;
+        if through < from {
+            return Ok(());
+        }
+        self.guard(|writer| writer.control.write(Control { reclaimed: through, ..writer.control.state() }))?;
+        for number in from..=through {
+            // Whatever stays behind (an error here) is removed by the next
+            // recovery: it is below the reclaimed mark.
+            let _ = self.storage.remove(&segment_name(number));
+        }
+        let _ = self.storage.sync_dir();
         Ok(())
     }
 
@@ -161,9 +224,15 @@ impl Writer {
             if let (true, Some((_, file, _))) = (writer.dirty, &writer.active) {
                 file.sync_data()?;
                 writer.dirty = false;
+                writer.mark_due = true;
             }
             Ok(())
         })
+    }
+
+    /// Seals the active segment and starts the next, now.
+    pub(crate) fn seal(&mut self) -> Result<(), JournalError> {
+        self.guard(|writer| writer.roll())
     }
 
     /// Whether an I/O error has poisoned the writer.
@@ -189,8 +258,13 @@ fn fail_from(results: &mut [Result<Loc, JournalError>], from: usize, error: &Jou
 mod tests {
     use super::*;
     use crate::journal::faulty::{Crash, FaultyStorage};
-    use crate::journal::segment::recover;
+    use crate::journal::recover::recover;
     use crate::journal::storage::MemStorage;
+
+    /// The segment header's size.
+    const H: u64 = SEGMENT_HEADER as u64;
+    /// A segment size with room for two records (and not three).
+    const TWO_RECORDS: u64 = H + 2 * 34 + 16;
 
     fn record(seq: u64) -> Record<'static> {
         Record { kind: 1, stream: 3, seq, payload: b"0123456789" } // 34 bytes framed
@@ -208,15 +282,15 @@ mod tests {
     #[test]
     fn appends_roll_segments_and_recover_in_order() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-        let mut w = writer(&storage, 100); // 16-byte header + 2 records of 34 bytes per segment
+        let mut w = writer(&storage, TWO_RECORDS); // a header + 2 records of 34 bytes per segment
         let mut locs = Vec::new();
         for seq in 1..=7 {
             locs.push(w.append(&[record(seq)]).unwrap());
         }
         w.sync().unwrap();
-        assert_eq!(locs[0], Loc { segment: 1, offset: 16 });
-        assert_eq!(locs[1], Loc { segment: 1, offset: 50 });
-        assert_eq!(locs[2], Loc { segment: 2, offset: 16 });
+        assert_eq!(locs[0], Loc { segment: 1, offset: H });
+        assert_eq!(locs[1], Loc { segment: 1, offset: H + 34 });
+        assert_eq!(locs[2], Loc { segment: 2, offset: H });
         assert_eq!(seqs(&*storage), (1..=7).collect::<Vec<_>>());
         assert_eq!(recover(&*storage).unwrap().segments.len(), 4);
     }
@@ -224,10 +298,10 @@ mod tests {
     #[test]
     fn one_append_is_contiguous_in_one_segment() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-        let mut w = writer(&storage, 100);
+        let mut w = writer(&storage, TWO_RECORDS);
         w.append(&[record(1)]).unwrap();
         let loc = w.append(&[record(2), record(3)]).unwrap();
-        assert_eq!(loc, Loc { segment: 2, offset: 16 }, "rolled rather than split");
+        assert_eq!(loc, Loc { segment: 2, offset: H }, "rolled rather than split");
         w.sync().unwrap();
         assert_eq!(seqs(&*storage), [1, 2, 3]);
     }
@@ -235,13 +309,13 @@ mod tests {
     #[test]
     fn a_batch_is_written_per_segment_with_a_result_per_submission() {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
-        let mut w = writer(&storage, 100); // two 34-byte records per segment
+        let mut w = writer(&storage, TWO_RECORDS); // two 34-byte records per segment
         let bad = Record { kind: 0, stream: 3, seq: 9, payload: b"" };
         let results = w.append_all(&[vec![record(1)], vec![bad], vec![record(2)], vec![record(3), record(4)]]);
-        assert_eq!(results[0].as_ref().unwrap(), &Loc { segment: 1, offset: 16 });
+        assert_eq!(results[0].as_ref().unwrap(), &Loc { segment: 1, offset: H });
         assert!(matches!(results[1], Err(JournalError::Frame(_))), "a bad submission fails alone");
-        assert_eq!(results[2].as_ref().unwrap(), &Loc { segment: 1, offset: 50 });
-        assert_eq!(results[3].as_ref().unwrap(), &Loc { segment: 2, offset: 16 }, "kept together in a new segment");
+        assert_eq!(results[2].as_ref().unwrap(), &Loc { segment: 1, offset: H + 34 });
+        assert_eq!(results[3].as_ref().unwrap(), &Loc { segment: 2, offset: H }, "kept together in a new segment");
         w.sync().unwrap();
         assert_eq!(seqs(&*storage), [1, 2, 3, 4]);
     }

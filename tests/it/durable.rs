@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 use treeline::{
     Actor, ChildSpec, CodecError, Consume, Context, Crash, DeadLetterCause, Durable, DurableDeadLetter, DurableError,
-    DurableQueue, ExitReason, FaultyStorage, HandleCast, HandleEvent, InitError, JournalConfig, JournalError,
+    DurableQueue, ExitReason, FaultyStorage, HandleCast, HandleEvent, InitError, JournalConfig, JournalError, Recovery,
     Supervisor, System,
 };
 
@@ -515,8 +515,13 @@ on_both_runtimes! {
 /// Reopens `storage` (a crash copy) and returns the messages the queue `q`
 /// delivers, in order, as `text,attempt`.
 fn reopen_and_drain(storage: &FaultyStorage) -> Result<Vec<String>, JournalError> {
+    reopen_and_drain_with(storage, Recovery::Refuse)
+}
+
+fn reopen_and_drain_with(storage: &FaultyStorage, policy: Recovery) -> Result<Vec<String>, JournalError> {
     in_runtime(async {
-        let system = System::with_journal(JournalConfig::storage(storage.clone()).segment_size(4096))?;
+        let config = JournalConfig::storage(storage.clone()).segment_size(4096).recovery(policy);
+        let system = System::with_journal(config)?;
         let queue = system.durable_queue::<Msg>("q").await.expect("queue opens");
         let pending = queue.stats().pending as usize;
         let (report, mut probe) = crate::support::probe();
@@ -560,10 +565,14 @@ impl Segments for FaultyStorage {
     }
 }
 
-/// Truncating the log at every byte offset leaves a prefix: the messages
-/// whose records are whole come back, in order, nothing else.
+/// A segment is created at its full size, so a file cut at any offset is
+/// damage, refused by default with an error naming the segment and where it
+/// was cut (a cut at a record boundary used to read as a clean end, and
+/// acked messages came back). Opened under `Recovery::SkipDamaged`, what
+/// survives is a prefix of the history, in order, nothing invented, and the
+/// journal opens cleanly after that.
 #[test]
-fn truncation_at_every_offset_recovers_a_prefix() {
+fn truncation_at_every_offset_is_refused_and_skipping_it_recovers_a_prefix() {
     use treeline::Storage;
     let (storage, segment) = small_log();
     let image = storage.live(&segment).unwrap();
@@ -574,7 +583,14 @@ fn truncation_at_every_offset_recovers_a_prefix() {
     for cut in 0..=end {
         let copy = storage.crash(Crash::Process);
         copy.open(&segment, false).unwrap().set_len(cut as u64).unwrap();
-        let seen = reopen_and_drain(&copy).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        match reopen_and_drain(&copy) {
+            Err(JournalError::Corrupt { segment: file, .. }) => assert_eq!(file, segment, "cut at {cut}"),
+            other => panic!("cut at {cut}: expected the damage named, got {other:?}"),
+        }
+        let seen = reopen_and_drain_with(&copy, Recovery::SkipDamaged).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        if let Err(error) = reopen_and_drain(&copy) {
+            panic!("cut at {cut}: the journal restated after skipping must reopen clean: {error}");
+        }
         // A prefix of the full history: m1 and m2 may come back while their
         // acks are cut off (attempt 2: their delivery marks survived).
         let texts: Vec<&str> = seen.iter().map(|s| s.split(',').next().unwrap()).collect();
