@@ -76,11 +76,10 @@ enum Status {
     Unconfirmed,
     Waiting,
     InFlight,
-    Done,
 }
 
-/// One message of a queue's window of unfinished seqs (20 bytes: what a
-/// backlog costs in memory per message).
+/// One unfinished message of a queue (20 bytes, plus the map's overhead:
+/// what a backlog costs in memory per message).
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     segment: u32,
@@ -104,9 +103,11 @@ struct QueueState {
     /// A subscription's pattern, parsed.
     pattern: Option<Pattern>,
     next_seq: u64,
-    /// The seq of `slots[0]`.
-    base: u64,
-    slots: VecDeque<Slot>,
+    /// Unfinished messages by seq. Finished ones leave at once, so memory
+    /// follows the live messages, never the span of their seqs (one stuck
+    /// message and a million acked after it cost one slot, and a crafted
+    /// seq gap costs nothing).
+    slots: BTreeMap<u64, Slot>,
     /// Bytes of messages not yet delivered, by seq, oldest first.
     cache: VecDeque<(u64, Box<[u8]>)>,
     cache_bytes: usize,
@@ -135,8 +136,7 @@ impl QueueState {
             role,
             pattern,
             next_seq: 1,
-            base: 1,
-            slots: VecDeque::new(),
+            slots: BTreeMap::new(),
             cache: VecDeque::new(),
             cache_bytes: 0,
             consumer: None,
@@ -151,8 +151,7 @@ impl QueueState {
     }
 
     fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
-        let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
-        self.slots.get_mut(index)
+        self.slots.get_mut(&seq)
     }
 }
 
@@ -393,25 +392,19 @@ impl Store {
         };
         for (id, recovered) in queues.queues {
             let name: Arc<str> = recovered.name.unwrap_or_default().into();
-            let base = recovered.pending.keys().next().copied().unwrap_or(recovered.next_seq);
-            let mut slots = VecDeque::new();
-            for seq in base..recovered.next_seq {
-                let slot = match recovered.pending.get(&seq) {
-                    Some(pending) => {
-                        let live = segments.entry(pending.record.segment).or_default();
-                        live.records += 1;
-                        live.bytes += u64::from(pending.len) + HEADER as u64;
-                        Slot {
-                            segment: pending.record.segment as u32,
-                            at: pending.at as u32,
-                            len: pending.len,
-                            attempts: pending.attempts,
-                            status: Status::Waiting,
-                        }
-                    }
-                    None => Slot { segment: 0, at: 0, len: 0, attempts: 0, status: Status::Done },
+            let mut slots = BTreeMap::new();
+            for (&seq, pending) in &recovered.pending {
+                let live = segments.entry(pending.record.segment).or_default();
+                live.records += 1;
+                live.bytes += u64::from(pending.len) + HEADER as u64;
+                let slot = Slot {
+                    segment: pending.record.segment as u32,
+                    at: pending.at as u32,
+                    len: pending.len,
+                    attempts: pending.attempts,
+                    status: Status::Waiting,
                 };
-                slots.push_back(slot);
+                slots.insert(seq, slot);
             }
             if let Some(loc) = recovered.created_at {
                 segments.entry(loc.segment).or_default().records += 1;
@@ -420,7 +413,6 @@ impl Store {
             state.next_stream = state.next_stream.max(id + 1);
             let mut queue = QueueState::new(name, recovered.tag, recovered.role);
             queue.next_seq = recovered.next_seq;
-            queue.base = base;
             queue.pending = recovered.pending.len() as u64;
             queue.slots = slots;
             queue.created_at = recovered.created_at;
@@ -628,13 +620,11 @@ impl Store {
     /// `pattern`, oldest first (their bytes, without the topic).
     fn history(&self, state: &mut State, log: u32, from: u64, pattern: &Pattern) -> Result<Vec<Vec<u8>>, DurableError> {
         let queue = &state.queues[&log];
-        let base = queue.base;
         let entries: Vec<(u64, Slot)> = queue
             .slots
-            .iter()
-            .enumerate()
-            .map(|(index, slot)| (base + index as u64, *slot))
-            .filter(|(seq, slot)| *seq >= from && slot.status == Status::Waiting)
+            .range(from..)
+            .filter(|(_, slot)| slot.status == Status::Waiting)
+            .map(|(&seq, slot)| (seq, *slot))
             .collect();
         let mut events = Vec::new();
         for (seq, slot) in entries {
@@ -711,7 +701,7 @@ impl Store {
         };
         queue.next_seq = next;
         let len = bytes.len() as u32;
-        queue.slots.push_back(Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
+        queue.slots.insert(seq, Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
         if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
             queue.cache_bytes += bytes.len();
             queue.cache.push_back((seq, bytes.as_slice().into()));
@@ -751,7 +741,9 @@ impl Store {
                 }
                 // Not confirmed: never delivered by this process (after a
                 // restart it may be, if it did reach the disk).
-                Err(_) => slot.status = Status::Done,
+                Err(_) => {
+                    finish(state, id, seq);
+                }
             }
             deliver(self, state, id, out);
             trim(state, id, out);
@@ -789,11 +781,10 @@ impl Store {
                 out.sinks.push(consumer.sink);
             }
             queue.in_flight = 0;
-            let base = queue.base;
-            for (index, slot) in queue.slots.iter_mut().enumerate() {
+            for (&seq, slot) in &mut queue.slots {
                 if slot.status == Status::InFlight {
                     slot.status = Status::Waiting;
-                    queue.last_exit.insert(base + index as u64, reason.clone());
+                    queue.last_exit.insert(seq, reason.clone());
                 }
             }
         });
@@ -809,11 +800,11 @@ impl Store {
             if slot.status != Status::InFlight {
                 return;
             }
-            slot.status = Status::Done;
             queue.in_flight -= 1;
             queue.pending -= 1;
             queue.acked += 1;
             queue.last_exit.remove(&seq);
+            finish(state, id, seq);
             out.records.push(OwnedRecord { kind: ACK, stream: id, seq, payload: Vec::new() });
             deliver(self, state, id, out);
         });
@@ -907,11 +898,10 @@ impl Store {
             let pinned: Vec<(u64, Slot)> = queue
                 .slots
                 .iter()
-                .enumerate()
                 .filter(|(_, slot)| {
                     matches!(slot.status, Status::Waiting | Status::InFlight) && u64::from(slot.segment) == oldest
                 })
-                .map(|(index, slot)| (queue.base + index as u64, *slot))
+                .map(|(&seq, slot)| (seq, *slot))
                 .collect();
             for (seq, slot) in pinned {
                 let Ok(bytes) = self.read(state, oldest, u64::from(slot.at), slot.len) else {
@@ -1032,23 +1022,24 @@ fn trim(state: &mut State, id: u32, out: &mut Outbox) {
     if kept <= keep {
         return;
     }
-    let base = queue.base;
-    for (index, slot) in queue.slots.iter_mut().enumerate() {
+    let mut trimmed = Vec::new();
+    for (&seq, slot) in &queue.slots {
         if kept <= keep {
             break;
         }
         if slot.status == Status::Waiting {
-            slot.status = Status::Done;
+            trimmed.push(seq);
             kept -= 1;
             queue.pending -= 1;
-            out.records.push(OwnedRecord { kind: ACK, stream: id, seq: base + index as u64, payload: Vec::new() });
+            out.records.push(OwnedRecord { kind: ACK, stream: id, seq, payload: Vec::new() });
         }
     }
-    pop_done(state, id);
+    for seq in trimmed {
+        finish(state, id, seq);
+    }
 }
 
-/// Hands out messages while the consumer's window has room, in seq order;
-/// then drops finished slots from the front.
+/// Hands out messages while the consumer's window has room, in seq order.
 fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
     loop {
         let queue = state.queues.get_mut(&id).expect("queue exists");
@@ -1057,19 +1048,20 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
             break;
         }
         // The first waiting message, unless an unconfirmed one comes first.
-        let Some(index) =
-            queue.slots.iter().position(|slot| matches!(slot.status, Status::Waiting | Status::Unconfirmed))
+        let Some((seq, slot)) = queue
+            .slots
+            .iter()
+            .find(|(_, slot)| matches!(slot.status, Status::Waiting | Status::Unconfirmed))
+            .map(|(&seq, slot)| (seq, *slot))
         else {
             break;
         };
-        let slot = queue.slots[index];
         if slot.status == Status::Unconfirmed {
             break;
         }
-        let seq = queue.base + index as u64;
         if slot.attempts >= consumer.limit {
             let reason = queue.last_exit.remove(&seq);
-            dead_letter(store, state, id, seq, index, DeadLetterCause::DeliveryLimit { last_exit: reason }, out);
+            dead_letter(store, state, id, seq, DeadLetterCause::DeliveryLimit { last_exit: reason }, out);
             continue;
         }
         // The bytes: from the cache, or read back from the journal.
@@ -1102,7 +1094,7 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
         let consumer = queue.consumer.as_ref().expect("checked above");
         match consumer.sink.offer(delivery, &bytes, token) {
             Offer::Queued => {
-                let slot = &mut queue.slots[index];
+                let slot = queue.slots.get_mut(&seq).expect("the slot being delivered");
                 slot.attempts = attempt;
                 slot.status = Status::InFlight;
                 queue.in_flight += 1;
@@ -1115,31 +1107,27 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
                 break;
             }
             Offer::Undecodable(error) => {
-                queue.slots[index].attempts = attempt;
-                dead_letter(store, state, id, seq, index, DeadLetterCause::Undecodable(error), out);
+                queue.slots.get_mut(&seq).expect("the slot being delivered").attempts = attempt;
+                dead_letter(store, state, id, seq, DeadLetterCause::Undecodable(error), out);
             }
         }
     }
-    pop_done(state, id);
 }
 
-/// Drops finished slots from the front of a queue.
-fn pop_done(state: &mut State, id: u32) {
-    let queue = state.queues.get_mut(&id).expect("queue exists");
-    while let Some(slot) = queue.slots.front() {
-        if slot.status != Status::Done {
-            break;
-        }
-        let slot = queue.slots.pop_front().expect("front exists");
-        queue.base += 1;
-        if slot.segment > 0 {
-            if let Some(live) = state.segments.get_mut(&u64::from(slot.segment)) {
-                live.records = live.records.saturating_sub(1);
-                live.bytes = live.bytes.saturating_sub(u64::from(slot.len) + HEADER as u64);
-            }
+/// Removes a finished message (acked, dead-lettered, trimmed, or never
+/// confirmed): its segment holds one live record fewer, and cached bytes
+/// older than the first unfinished message are dropped.
+fn finish(state: &mut State, id: u32, seq: u64) {
+    let Some(queue) = state.queues.get_mut(&id) else { return };
+    let Some(slot) = queue.slots.remove(&seq) else { return };
+    if slot.segment > 0 {
+        if let Some(live) = state.segments.get_mut(&u64::from(slot.segment)) {
+            live.records = live.records.saturating_sub(1);
+            live.bytes = live.bytes.saturating_sub(u64::from(slot.len) + HEADER as u64);
         }
     }
-    while queue.cache.front().is_some_and(|(seq, _)| *seq < queue.base) {
+    let first = queue.slots.keys().next().copied().unwrap_or(queue.next_seq);
+    while queue.cache.front().is_some_and(|(cached, _)| *cached < first) {
         let (_, bytes) = queue.cache.pop_front().expect("front exists");
         queue.cache_bytes -= bytes.len();
     }
@@ -1147,18 +1135,9 @@ fn pop_done(state: &mut State, id: u32) {
 
 /// Gives up on one message: a `DEAD` record, and the message published as a
 /// [`DurableDeadLetter`] on the consumer's System.
-fn dead_letter(
-    store: &Store,
-    state: &mut State,
-    id: u32,
-    seq: u64,
-    index: usize,
-    cause: DeadLetterCause,
-    out: &mut Outbox,
-) {
+fn dead_letter(store: &Store, state: &mut State, id: u32, seq: u64, cause: DeadLetterCause, out: &mut Outbox) {
     let queue = state.queues.get_mut(&id).expect("queue exists");
-    let slot = queue.slots[index];
-    queue.slots[index].status = Status::Done;
+    let slot = *queue.slots.get(&seq).expect("the slot being dead-lettered");
     queue.pending -= 1;
     queue.dead += 1;
     let payload = match queue.cache.iter().position(|(s, _)| *s == seq) {
@@ -1169,6 +1148,7 @@ fn dead_letter(
         }
         None => store.read(state, u64::from(slot.segment), u64::from(slot.at), slot.len).unwrap_or_default(),
     };
+    finish(state, id, seq);
     let queue = &state.queues[&id];
     out.records.push(OwnedRecord { kind: DEAD, stream: id, seq, payload: cause.to_string().into_bytes() });
     let letter = DurableDeadLetter { queue: queue.name.to_string(), seq, attempts: slot.attempts, cause, payload };
@@ -1184,17 +1164,88 @@ fn dead_letter(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::journal::storage::MemStorage;
 
     /// Writes `records` as a journal would, then opens a store on it.
     fn reopen_with(records: Vec<OwnedRecord>) -> Result<Arc<Store>, JournalError> {
+        reopen_under(records, Recovery::Refuse)
+    }
+
+    /// Small segments: a store test opens many journals.
+    fn small() -> Settings {
+        Settings { segment_size: 4096, ..Settings::default() }
+    }
+
+    fn reopen_under(records: Vec<OwnedRecord>, recovery: Recovery) -> Result<Arc<Store>, JournalError> {
         let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
         {
-            let (journal, _) = Journal::open(storage.clone(), Settings::default()).unwrap();
+            let (journal, _) = Journal::open(storage.clone(), small()).unwrap();
             futures::executor::block_on(journal.submit(records)).unwrap().unwrap();
         }
-        Store::open(storage, Settings::default())
+        Store::open(storage, Settings { recovery, ..small() })
+    }
+
+    fn any_record() -> impl Strategy<Value = OwnedRecord> {
+        let kind = prop_oneof![1u8..=6, Just(7u8), Just(200u8)];
+        let seq = prop_oneof![0u64..6, Just(1_000_000_000), Just(u64::MAX - 1), Just(u64::MAX), any::<u64>()];
+        let payload = prop_oneof![
+            Just(create_payload("q", "T", &Role::Mailbox)),
+            Just(create_payload("q", "U", &Role::Log(2))),
+            Just(create_payload("r", "T", &Role::Subscription("a.*".into()))),
+            Just(keep_payload(3, b"kept")),
+            prop::collection::vec(any::<u8>(), 0..12),
+        ];
+        (kind, 1u32..4, seq, payload).prop_map(|(kind, stream, seq, payload)| OwnedRecord {
+            kind,
+            stream,
+            seq,
+            payload,
+        })
+    }
+
+    proptest! {
+        /// Any sequence of well-framed records (valid checksums, so only
+        /// the queue protocol stands between them and the state) opens or
+        /// is refused with a typed error naming a place; never a panic, an
+        /// overflow, or memory in proportion to a seq. Skipping always opens,
+        /// and what it restated opens again cleanly.
+        #[test]
+        fn crafted_logs_open_or_are_refused_never_panic(records in prop::collection::vec(any_record(), 0..12)) {
+            match reopen_with(records.clone()) {
+                Ok(_) => {}
+                Err(JournalError::Corrupt { segment, .. }) => prop_assert!(!segment.is_empty()),
+                Err(other) => prop_assert!(false, "untyped: {other}"),
+            }
+            let skipped = reopen_under(records, Recovery::SkipDamaged);
+            prop_assert!(skipped.is_ok(), "{:?}", skipped.err());
+        }
+    }
+
+    /// After skipping damage, the survivors are restated and the journal
+    /// reopens clean under the default policy, with the same messages.
+    #[test]
+    fn skipping_restates_the_survivors_into_a_clean_journal() {
+        let storage: Arc<dyn Storage> = Arc::new(MemStorage::new());
+        {
+            let (journal, _) = Journal::open(storage.clone(), small()).unwrap();
+            let crafted = OwnedRecord { kind: ENQUEUE, stream: 1, seq: 0, payload: b"bad".to_vec() };
+            let records = vec![create(), enqueue(1), crafted, enqueue(2)];
+            futures::executor::block_on(journal.submit(records)).unwrap().unwrap();
+        }
+        assert!(Store::open(storage.clone(), small()).is_err());
+        let skip = Settings { recovery: Recovery::SkipDamaged, ..small() };
+        let store = Store::open(storage.clone(), skip).unwrap();
+        let report = store.recovery_report();
+        assert_eq!(report.skipped.len(), 1);
+        assert!(report.skipped[0].why.contains("out of range"), "{:?}", report.skipped);
+        assert_eq!(store.stats(1).pending, 2);
+        drop(store);
+        let clean = Store::open(storage, small()).unwrap();
+        assert_eq!((clean.stats(1).pending, clean.recovery_report().skipped.len()), (2, 0));
+        assert_eq!(clean.journal_stats().segments, 1, "the damaged segment was reclaimed");
     }
 
     fn create() -> OwnedRecord {

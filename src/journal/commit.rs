@@ -258,8 +258,11 @@ impl Committer {
                 }
             }
             Mode::Thread { tx: None, .. } => closed(),
-            Mode::Inline { queue, .. } => {
+            Mode::Inline { writer, queue, policy } => {
                 queue.lock().closed = true;
+                if *policy != FsyncPolicy::OsBuffered {
+                    let _ = writer.lock().close();
+                }
                 closed();
             }
         }
@@ -373,7 +376,7 @@ fn run(mut writer: Writer, policy: FsyncPolicy, rx: Receiver<Command>, newest: &
     }
     // Closing: make what was written durable unless the policy says never.
     if policy != FsyncPolicy::OsBuffered {
-        let _ = writer.sync();
+        let _ = writer.close();
     }
     // Whatever was submitted after the close fails.
     while let Ok(command) = rx.try_recv() {

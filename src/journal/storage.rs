@@ -22,7 +22,8 @@ pub trait Storage: Send + Sync + 'static {
     fn list(&self) -> io::Result<Vec<String>>;
     /// Opens `name`, creating it (empty) if `create` and it is missing.
     fn open(&self, name: &str, create: bool) -> io::Result<Box<dyn StorageFile>>;
-    /// Removes `name`.
+    /// Removes `name`: a file, or an empty directory (what damage can leave
+    /// where a file belongs).
     fn remove(&self, name: &str) -> io::Result<()>;
     /// Makes creations and removals durable.
     fn sync_dir(&self) -> io::Result<()>;
@@ -94,7 +95,11 @@ impl Storage for FileStorage {
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
-        fs::remove_file(self.dir.join(name))
+        let path = self.dir.join(name);
+        match fs::remove_file(&path) {
+            Err(error) if path.is_dir() => fs::remove_dir(&path).map_err(|_| error),
+            other => other,
+        }
     }
 
     fn sync_dir(&self) -> io::Result<()> {

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use super::control::{Control, ControlFile};
+use super::control::{Control, ControlFile, CONTROL};
 use super::record::{sync_mark, Loc, Record};
 use super::recover::Recovered;
 use super::segment::{segment_header, segment_name, Chain, JournalError, SEGMENT_HEADER};
@@ -54,6 +54,10 @@ impl Writer {
             Some((number, at)) => Some((number, storage.open(&segment_name(number), false)?, at)),
             None => None,
         };
+        if recovered.control.is_none() {
+            // Whatever stands in its place (damage skipped) goes; a new one is made.
+            let _ = storage.remove(CONTROL);
+        }
         let mut control = ControlFile::open(&*storage, recovered.control)?;
         if recovered.control.is_none() {
             let first = recovered.segments.first().map_or(recovered.last_number + 1, |(number, _)| *number);
@@ -228,6 +232,20 @@ impl Writer {
             }
             Ok(())
         })
+    }
+
+    /// Ends the log for a clean close: everything synced, then followed by a
+    /// sync mark (synced too), so that damage to the last records written
+    /// is found as corruption at the next open, not cut as a torn tail.
+    pub(crate) fn close(&mut self) -> Result<(), JournalError> {
+        self.sync()?;
+        if self.mark_due {
+            let written = self.append_all(&[]);
+            debug_assert!(written.is_empty());
+            self.check()?;
+            self.sync()?;
+        }
+        Ok(())
     }
 
     /// Seals the active segment and starts the next, now.

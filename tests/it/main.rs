@@ -4,6 +4,7 @@
 mod support;
 
 mod core;
+mod damage;
 mod durable;
 mod durable_model;
 mod durable_topics;
