@@ -23,6 +23,7 @@ mod config;
 mod delivery;
 mod error;
 mod queue;
+mod slots;
 pub(crate) mod store;
 mod topic;
 

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use super::codec::CodecError;
 use super::delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
 use super::error::DurableError;
+use super::slots::Slots;
 use crate::addr::ActorId;
 use crate::exit::ExitReason;
 use crate::journal::commit::Done;
@@ -107,7 +108,7 @@ struct QueueState {
     /// follows the live messages, never the span of their seqs (one stuck
     /// message and a million acked after it cost one slot, and a crafted
     /// seq gap costs nothing).
-    slots: BTreeMap<u64, Slot>,
+    slots: Slots<Slot>,
     /// Bytes of messages not yet delivered, by seq, oldest first.
     cache: VecDeque<(u64, Box<[u8]>)>,
     cache_bytes: usize,
@@ -136,7 +137,7 @@ impl QueueState {
             role,
             pattern,
             next_seq: 1,
-            slots: BTreeMap::new(),
+            slots: Slots::default(),
             cache: VecDeque::new(),
             cache_bytes: 0,
             consumer: None,
@@ -151,7 +152,7 @@ impl QueueState {
     }
 
     fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
-        self.slots.get_mut(&seq)
+        self.slots.get_mut(seq)
     }
 }
 
@@ -392,7 +393,7 @@ impl Store {
         };
         for (id, recovered) in queues.queues {
             let name: Arc<str> = recovered.name.unwrap_or_default().into();
-            let mut slots = BTreeMap::new();
+            let mut slots = Slots::default();
             for (&seq, pending) in &recovered.pending {
                 let live = segments.entry(pending.record.segment).or_default();
                 live.records += 1;
@@ -404,7 +405,7 @@ impl Store {
                     attempts: pending.attempts,
                     status: Status::Waiting,
                 };
-                slots.insert(seq, slot);
+                slots.push(seq, slot);
             }
             if let Some(loc) = recovered.created_at {
                 segments.entry(loc.segment).or_default().records += 1;
@@ -622,9 +623,9 @@ impl Store {
         let queue = &state.queues[&log];
         let entries: Vec<(u64, Slot)> = queue
             .slots
-            .range(from..)
+            .iter_from(from)
             .filter(|(_, slot)| slot.status == Status::Waiting)
-            .map(|(&seq, slot)| (seq, *slot))
+            .map(|(seq, slot)| (seq, *slot))
             .collect();
         let mut events = Vec::new();
         for (seq, slot) in entries {
@@ -701,7 +702,7 @@ impl Store {
         };
         queue.next_seq = next;
         let len = bytes.len() as u32;
-        queue.slots.insert(seq, Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
+        queue.slots.push(seq, Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
         if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
             queue.cache_bytes += bytes.len();
             queue.cache.push_back((seq, bytes.as_slice().into()));
@@ -781,7 +782,7 @@ impl Store {
                 out.sinks.push(consumer.sink);
             }
             queue.in_flight = 0;
-            for (&seq, slot) in &mut queue.slots {
+            for (seq, slot) in queue.slots.iter_mut() {
                 if slot.status == Status::InFlight {
                     slot.status = Status::Waiting;
                     queue.last_exit.insert(seq, reason.clone());
@@ -901,7 +902,7 @@ impl Store {
                 .filter(|(_, slot)| {
                     matches!(slot.status, Status::Waiting | Status::InFlight) && u64::from(slot.segment) == oldest
                 })
-                .map(|(&seq, slot)| (seq, *slot))
+                .map(|(seq, slot)| (seq, *slot))
                 .collect();
             for (seq, slot) in pinned {
                 let Ok(bytes) = self.read(state, oldest, u64::from(slot.at), slot.len) else {
@@ -1023,7 +1024,7 @@ fn trim(state: &mut State, id: u32, out: &mut Outbox) {
         return;
     }
     let mut trimmed = Vec::new();
-    for (&seq, slot) in &queue.slots {
+    for (seq, slot) in queue.slots.iter() {
         if kept <= keep {
             break;
         }
@@ -1052,7 +1053,7 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
             .slots
             .iter()
             .find(|(_, slot)| matches!(slot.status, Status::Waiting | Status::Unconfirmed))
-            .map(|(&seq, slot)| (seq, *slot))
+            .map(|(seq, slot)| (seq, *slot))
         else {
             break;
         };
@@ -1094,7 +1095,7 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
         let consumer = queue.consumer.as_ref().expect("checked above");
         match consumer.sink.offer(delivery, &bytes, token) {
             Offer::Queued => {
-                let slot = queue.slots.get_mut(&seq).expect("the slot being delivered");
+                let slot = queue.slots.get_mut(seq).expect("the slot being delivered");
                 slot.attempts = attempt;
                 slot.status = Status::InFlight;
                 queue.in_flight += 1;
@@ -1107,7 +1108,7 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
                 break;
             }
             Offer::Undecodable(error) => {
-                queue.slots.get_mut(&seq).expect("the slot being delivered").attempts = attempt;
+                queue.slots.get_mut(seq).expect("the slot being delivered").attempts = attempt;
                 dead_letter(store, state, id, seq, DeadLetterCause::Undecodable(error), out);
             }
         }
@@ -1119,14 +1120,14 @@ fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
 /// older than the first unfinished message are dropped.
 fn finish(state: &mut State, id: u32, seq: u64) {
     let Some(queue) = state.queues.get_mut(&id) else { return };
-    let Some(slot) = queue.slots.remove(&seq) else { return };
+    let Some(slot) = queue.slots.remove(seq) else { return };
     if slot.segment > 0 {
         if let Some(live) = state.segments.get_mut(&u64::from(slot.segment)) {
             live.records = live.records.saturating_sub(1);
             live.bytes = live.bytes.saturating_sub(u64::from(slot.len) + HEADER as u64);
         }
     }
-    let first = queue.slots.keys().next().copied().unwrap_or(queue.next_seq);
+    let first = queue.slots.first_seq().unwrap_or(queue.next_seq);
     while queue.cache.front().is_some_and(|(cached, _)| *cached < first) {
         let (_, bytes) = queue.cache.pop_front().expect("front exists");
         queue.cache_bytes -= bytes.len();
@@ -1137,7 +1138,7 @@ fn finish(state: &mut State, id: u32, seq: u64) {
 /// [`DurableDeadLetter`] on the consumer's System.
 fn dead_letter(store: &Store, state: &mut State, id: u32, seq: u64, cause: DeadLetterCause, out: &mut Outbox) {
     let queue = state.queues.get_mut(&id).expect("queue exists");
-    let slot = *queue.slots.get(&seq).expect("the slot being dead-lettered");
+    let slot = *queue.slots.get(seq).expect("the slot being dead-lettered");
     queue.pending -= 1;
     queue.dead += 1;
     let payload = match queue.cache.iter().position(|(s, _)| *s == seq) {
