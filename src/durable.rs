@@ -23,6 +23,7 @@ mod config;
 mod delivery;
 mod error;
 mod queue;
+pub(crate) mod records;
 mod slots;
 pub(crate) mod store;
 mod topic;

@@ -8,8 +8,9 @@
 //! newest segment ([`control`]), recovery and its damage policy
 //! ([`recover`]), the single writer ([`writer`]), group
 //! commit with the fsync policies ([`commit`]), [`Journal`], which ties them
-//! together (lock, recover, submit), and the queue records and the state
-//! they fold into ([`queue`]). `src/durable/` builds durable mailboxes on it.
+//! together (lock, recover, submit). The durable queue records and the
+//! state they fold into live above it, in `crate::durable::records`; the
+//! journal knows nothing of them.
 //! The byte format is written down in `docs/journal-format.md`.
 
 #[doc(hidden)]
@@ -18,7 +19,6 @@ pub(crate) mod commit;
 pub(crate) mod control;
 pub(crate) mod crc32c;
 pub(crate) mod faulty;
-pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod recover;
 pub(crate) mod segment;

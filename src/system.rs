@@ -21,12 +21,12 @@ use crate::actor::spawn::{self, Parent, StartError};
 use crate::actor::{Actor, Shutdown, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
+use crate::durable::records::Role;
 use crate::durable::store::{Start, Store};
 use crate::durable::{Durable, DurableError, DurableQueue, JournalConfig, JournalStats};
 use crate::durable::{DurableSubscription, Retention, StartFrom};
 use crate::event::Event;
 use crate::exit::ExitReason;
-use crate::journal::queue::Role;
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, Registry};
@@ -263,8 +263,8 @@ impl System {
         for confirm in confirms {
             match confirm.await {
                 Ok(Ok(_)) => {}
-                Ok(Err(error)) => return Err(DurableError::Journal(error)),
-                Err(_) => return Err(DurableError::Journal(JournalError::Closed)),
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_) => return Err(DurableError::Closed),
             }
         }
         let _ = self.registry().publish_to(topic, event).await;

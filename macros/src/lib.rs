@@ -6,7 +6,7 @@
 //! under another name can still use them.
 //!
 //! The pipeline is serde_derive's: parse the item, collect every error in a
-//! [`ctxt::Ctxt`] (so all are reported at once, each at the span of the
+//! `ctxt::Ctxt` (so all are reported at once, each at the span of the
 //! offending tokens), and still emit the impl when an error leaves enough to
 //! do so, so that follow-up errors in user code stay readable.
 

@@ -56,6 +56,9 @@ pub enum DurableError {
     },
     /// The consuming actor is dead.
     NoProc,
+    /// The System shut down (or was dropped) and closed its journal: nothing
+    /// more is persisted. What was confirmed before stays on disk.
+    Closed,
     /// The journal failed; nothing is confirmed. An error of the storage
     /// poisons the journal: every later write fails too
     /// ([`JournalError::Poisoned`]), and a message whose send failed may
@@ -81,6 +84,7 @@ impl fmt::Display for DurableError {
                 write!(f, "durable queue {queue:?} is already consumed by {by}")
             }
             DurableError::NoProc => write!(f, "the consuming actor is dead"),
+            DurableError::Closed => write!(f, "the journal is closed (its System shut down)"),
             DurableError::Journal(error) => write!(f, "{error}"),
         }
     }
@@ -98,7 +102,12 @@ impl std::error::Error for DurableError {
 }
 
 impl From<JournalError> for DurableError {
+    /// A closed journal is [`DurableError::Closed`]; any other failure is
+    /// [`DurableError::Journal`].
     fn from(error: JournalError) -> Self {
-        DurableError::Journal(error)
+        match error {
+            JournalError::Closed => DurableError::Closed,
+            error => DurableError::Journal(error),
+        }
     }
 }

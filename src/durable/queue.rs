@@ -8,7 +8,6 @@ use std::sync::Arc;
 use super::codec::Durable;
 use super::error::DurableError;
 use super::store::{QueueStats, Store};
-use crate::journal::segment::JournalError;
 
 /// A durable queue: messages of type `M` persisted in the System's journal
 /// under a stable name, and delivered in order to the one actor consuming
@@ -98,8 +97,8 @@ impl<M: Durable> DurableQueue<M> {
         msg.encode(&mut bytes).map_err(DurableError::Codec)?;
         match self.store.enqueue(self.id, bytes).await {
             Ok(Ok(seq)) => Ok(seq),
-            Ok(Err(error)) => Err(DurableError::Journal(error)),
-            Err(_) => Err(DurableError::Journal(JournalError::Closed)),
+            Ok(Err(error)) => Err(error.into()),
+            Err(_) => Err(DurableError::Closed),
         }
     }
 

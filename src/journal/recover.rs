@@ -107,6 +107,20 @@ pub struct Damage {
     pub records_at_stake: Option<u64>,
 }
 
+impl RecoveryReport {
+    /// Notes `damage` as skipped, and logs it at `error`.
+    pub(crate) fn skip(&mut self, damage: Damage) {
+        tracing::error!(
+            file = %damage.file,
+            offset = damage.offset,
+            records_at_stake = ?damage.records_at_stake,
+            "journal recovery skipped damage: {}",
+            damage.why
+        );
+        self.skipped.push(damage);
+    }
+}
+
 impl From<Damage> for JournalError {
     fn from(damage: Damage) -> JournalError {
         JournalError::corrupt(damage.file, damage.offset, damage.why, damage.records_at_stake)
@@ -158,14 +172,7 @@ impl Judge<'_> {
         match self.policy {
             Recovery::Refuse => Err(damage.into()),
             Recovery::SkipDamaged => {
-                tracing::error!(
-                    file = %damage.file,
-                    offset = damage.offset,
-                    records_at_stake = ?damage.records_at_stake,
-                    "journal recovery skipped damage: {}",
-                    damage.why
-                );
-                self.report.skipped.push(damage);
+                self.report.skip(damage);
                 Ok(())
             }
         }

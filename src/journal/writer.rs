@@ -108,7 +108,7 @@ impl Writer {
 
     /// Appends several submissions with as few writes as possible (one per
     /// segment touched): each submission stays contiguous in one segment, as
-    /// with [`append`](Self::append), and gets its own result. A submission
+    /// with `append`, and gets its own result. A submission
     /// that cannot be framed fails alone; a failed write fails every
     /// submission not yet written and poisons the writer.
     pub(crate) fn append_all(&mut self, submissions: &[Vec<Record<'_>>]) -> Vec<Result<Loc, JournalError>> {

@@ -51,7 +51,7 @@ pub(crate) enum Refused<D> {
 
 /// What the actor found when it looked for work.
 pub(crate) enum Recv<A: Actor> {
-    /// Signals are waiting: take them with [`Mailbox::take_signals`].
+    /// Signals are waiting: take them with [`Mailbox::take_signals_into`].
     Signals,
     /// The user queue was moved into the caller's batch.
     Batch,

@@ -13,8 +13,9 @@
 //!   invented, unless recovery reported a torn-tail cut (then only what
 //!   the cut could hold may be missing).
 //!
-//! `TREELINE_DAMAGE_ROUNDS` sets the number of rounds (default 120: the CI
-//! run); `TREELINE_DAMAGE_SEED` replays a campaign.
+//! `TREELINE_DAMAGE_ROUNDS` sets the number of rounds (default 120 for a
+//! plain `cargo test`; `.ci/run` runs 1,000); `TREELINE_DAMAGE_SEED` replays
+//! a campaign.
 
 use std::collections::BTreeSet;
 use std::path::Path;

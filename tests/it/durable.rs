@@ -688,3 +688,19 @@ fn a_torn_tail_cut_at_open_is_reported() {
     });
     assert_eq!(stats.torn_tail_bytes, torn.len() as u64);
 }
+
+on_both_runtimes! {
+    /// A send after the System shut down is `DurableError::Closed`, a
+    /// variant of its own (not a journal failure): nothing more is persisted,
+    /// and what was confirmed before is still there at the next open.
+    async fn a_send_after_shutdown_is_closed() {
+        let storage = FaultyStorage::new();
+        let system = journal(&storage);
+        let queue = system.durable_queue::<Msg>("q").await.unwrap();
+        send_all(&queue, &["before"]).await;
+        system.shutdown().await;
+        assert!(matches!(queue.send(m("after")).await, Err(DurableError::Closed)));
+        let again = journal(&storage);
+        assert_eq!(again.durable_queue::<Msg>("q").await.unwrap().stats().pending, 1);
+    }
+}

@@ -24,14 +24,45 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::record::{Loc, HEADER};
+use crate::journal::record::{Loc, HEADER};
 
-pub(crate) const CREATE: u8 = 1;
-pub(crate) const ENQUEUE: u8 = 2;
-pub(crate) const DELIVER: u8 = 3;
-pub(crate) const ACK: u8 = 4;
-pub(crate) const DEAD: u8 = 5;
-pub(crate) const KEEP: u8 = 6;
+/// The kinds of queue record: the `kind` byte of a journal record (the
+/// journal keeps 255 for itself; 0 is never written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    Create = 1,
+    Enqueue = 2,
+    Deliver = 3,
+    Ack = 4,
+    Dead = 5,
+    Keep = 6,
+}
+
+impl Kind {
+    /// The kind a record's byte names, if it is a queue record.
+    pub(crate) fn of(byte: u8) -> Option<Kind> {
+        [Kind::Create, Kind::Enqueue, Kind::Deliver, Kind::Ack, Kind::Dead, Kind::Keep]
+            .into_iter()
+            .find(|kind| *kind as u8 == byte)
+    }
+}
+
+pub(crate) const CREATE: u8 = Kind::Create as u8;
+pub(crate) const ENQUEUE: u8 = Kind::Enqueue as u8;
+pub(crate) const DELIVER: u8 = Kind::Deliver as u8;
+pub(crate) const ACK: u8 = Kind::Ack as u8;
+pub(crate) const DEAD: u8 = Kind::Dead as u8;
+pub(crate) const KEEP: u8 = Kind::Keep as u8;
+
+/// Bytes before the message in a `KEEP` payload (its attempt count).
+pub(crate) const KEEP_PREFIX: u64 = 4;
+
+/// Where the message bytes of an `ENQUEUE` (or, `restated`, a `KEEP`)
+/// record at `loc` start.
+pub(crate) fn message_at(loc: Loc, restated: bool) -> u64 {
+    loc.offset + HEADER as u64 + if restated { KEEP_PREFIX } else { 0 }
+}
 
 /// A message persisted and not yet acked: where its bytes are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,58 +223,61 @@ impl Queues {
         payload: &[u8],
         loc: Loc,
     ) -> Result<(), QueueError> {
-        if kind == CREATE {
-            let (name, tag, role) = parse_create(payload).ok_or(QueueError::BadCreate(stream))?;
-            if self.names.get(&name).is_some_and(|&id| id != stream) {
-                return Err(QueueError::BadCreate(stream));
-            }
-            let queue = self.queues.entry(stream).or_default();
-            match &queue.name {
-                Some(known) if *known != name || queue.tag != tag || queue.role != role => {
-                    return Err(QueueError::BadCreate(stream))
-                }
-                Some(_) => {}
-                None => {
-                    self.names.insert(name.clone(), stream);
-                    queue.name = Some(name);
-                    queue.tag = tag;
-                    queue.role = role;
-                }
-            }
-            queue.next_seq = queue.next_seq.max(seq).max(1);
-            queue.created_at = Some(loc);
-            queue.first_seen.get_or_insert(loc);
-            return Ok(());
-        }
+        let Some(kind) = Kind::of(kind) else { return Err(QueueError::UnknownKind(kind)) };
         let queue = self.queues.entry(stream).or_default();
         queue.first_seen.get_or_insert(loc);
         match kind {
-            ENQUEUE => {
+            Kind::Create => return self.create(stream, seq, payload, loc),
+            Kind::Enqueue => {
                 let next = next_seq(stream, seq)?;
                 let len = payload.len() as u32;
-                let at = loc.offset + HEADER as u64;
+                let at = message_at(loc, false);
                 queue.pending.insert(seq, Pending { record: loc, at, len, attempts: 0 });
                 queue.next_seq = queue.next_seq.max(next);
             }
-            KEEP => {
+            Kind::Keep => {
                 let next = next_seq(stream, seq)?;
                 let (count, message) = payload.split_first_chunk::<4>().ok_or(QueueError::BadKeep(stream))?;
                 let attempts = u32::from_le_bytes(*count);
-                let at = loc.offset + HEADER as u64 + 4;
+                let at = message_at(loc, true);
                 queue.pending.insert(seq, Pending { record: loc, at, len: message.len() as u32, attempts });
                 queue.next_seq = queue.next_seq.max(next);
             }
-            DELIVER => {
+            Kind::Deliver => {
                 if let Some(pending) = queue.pending.get_mut(&seq) {
                     pending.attempts = pending.attempts.saturating_add(1);
                 }
             }
             // Acking twice, or a message already dead-lettered, changes nothing.
-            ACK | DEAD => {
+            Kind::Ack | Kind::Dead => {
                 queue.pending.remove(&seq);
             }
-            other => return Err(QueueError::UnknownKind(other)),
         }
+        Ok(())
+    }
+
+    /// A `CREATE`: defines the stream's queue, or restates it (same name,
+    /// tag and role; the next seq raised to at least `seq`).
+    fn create(&mut self, stream: u32, seq: u64, payload: &[u8], loc: Loc) -> Result<(), QueueError> {
+        let (name, tag, role) = parse_create(payload).ok_or(QueueError::BadCreate(stream))?;
+        if self.names.get(&name).is_some_and(|&id| id != stream) {
+            return Err(QueueError::BadCreate(stream));
+        }
+        let queue = self.queues.entry(stream).or_default();
+        match &queue.name {
+            Some(known) if *known != name || queue.tag != tag || queue.role != role => {
+                return Err(QueueError::BadCreate(stream))
+            }
+            Some(_) => {}
+            None => {
+                self.names.insert(name.clone(), stream);
+                queue.name = Some(name);
+                queue.tag = tag;
+                queue.role = role;
+            }
+        }
+        queue.next_seq = queue.next_seq.max(seq).max(1);
+        queue.created_at = Some(loc);
         Ok(())
     }
 
@@ -325,7 +359,7 @@ mod tests {
         log.queues.finish().unwrap();
         let queue = &log.queues.queues[&1];
         assert_eq!(queue.next_seq, 3, "seqs are never reused");
-        let at = keep.offset + HEADER as u64 + 4;
+        let at = message_at(keep, true);
         assert_eq!(queue.pending[&2], Pending { record: keep, at, len: 3, attempts: 2 });
     }
 

@@ -1,0 +1,213 @@
+//! Admission: opening queues, and persisting messages and events (a message
+//! becomes deliverable once the journal confirms it).
+
+use tokio::sync::oneshot;
+
+use crate::durable::error::DurableError;
+use crate::durable::records::{create_payload, Role, CREATE, ENQUEUE};
+use crate::journal::record::{FrameError, Loc, OwnedRecord, HEADER};
+use crate::journal::segment::JournalError;
+use crate::topic::{Pattern, Topic};
+
+use super::*;
+
+pub(super) fn describe(role: &Role) -> String {
+    match role {
+        Role::Mailbox => "a durable queue".to_owned(),
+        Role::Subscription(pattern) => format!("a durable subscription to {pattern:?}"),
+        Role::Log(keep) => format!("an event log keeping {keep} events"),
+    }
+}
+
+pub(super) async fn wait(confirm: oneshot::Receiver<Result<u64, JournalError>>) -> Result<u64, DurableError> {
+    match confirm.await {
+        Ok(result) => result.map_err(DurableError::from),
+        Err(_) => Err(DurableError::Closed),
+    }
+}
+
+impl Store {
+    /// Creates the queue `name` for messages tagged `tag` in `role`, or
+    /// opens it if it exists as such; a creation is confirmed durable before
+    /// this returns. A new subscription starting before "now" is filled from
+    /// the event log of its type (in the same step, so no publish is missed
+    /// or doubled).
+    pub(crate) async fn open_queue(
+        &self,
+        name: &str,
+        tag: &str,
+        role: Role,
+        start: Start,
+    ) -> Result<u32, DurableError> {
+        if name.is_empty() || name.len() > usize::from(u16::MAX) || tag.len() > usize::from(u16::MAX) {
+            return Err(DurableError::InvalidName(name.to_owned()));
+        }
+        let created = self.run(|state, out| {
+            if let Some(&id) = state.names.get(name) {
+                let queue = &state.queues[&id];
+                if queue.tag != tag {
+                    return Err(DurableError::TypeMismatch {
+                        queue: name.to_owned(),
+                        stored: queue.tag.clone(),
+                        requested: tag.to_owned(),
+                    });
+                }
+                if queue.role != role {
+                    return Err(DurableError::Conflict { queue: name.to_owned(), existing: describe(&queue.role) });
+                }
+                return Ok((id, Vec::new()));
+            }
+            let replay = match (&role, start) {
+                (Role::Subscription(pattern), Start::Origin | Start::Seq(_)) => {
+                    let from = if let Start::Seq(seq) = start { seq } else { 0 };
+                    let Some(log) = find_log(state, tag) else {
+                        return Err(DurableError::NoHistory { queue: name.to_owned() });
+                    };
+                    self.history(state, log, from, &Pattern::new(pattern).expect("validated by the caller"))?
+                }
+                _ => Vec::new(),
+            };
+            let id = state.next_stream;
+            state.next_stream += 1;
+            let queue = QueueState::new(name.into(), tag.to_owned(), role.clone());
+            state.names.insert(queue.name.clone(), id);
+            state.queues.insert(id, queue);
+            let (tx, rx) = oneshot::channel();
+            let me = self.me.clone();
+            let payload = create_payload(name, tag, &role);
+            out.extra.push((
+                vec![OwnedRecord { kind: CREATE, stream: id, seq: 1, payload }],
+                Box::new(move |result: Result<Loc, JournalError>| {
+                    if let (Ok(loc), Some(store)) = (&result, me.upgrade()) {
+                        store.run(|state, _| {
+                            state.newest = state.newest.max(loc.segment);
+                            state.segments.entry(loc.segment).or_default().records += 1;
+                            if let Some(queue) = state.queues.get_mut(&id) {
+                                queue.created_at = Some(*loc);
+                            }
+                        });
+                    }
+                    let _ = tx.send(result.map(|_| 0));
+                }),
+            ));
+            let mut confirms = vec![rx];
+            for bytes in replay {
+                confirms.push(self.enqueue_locked(state, out, id, bytes));
+            }
+            Ok((id, confirms))
+        })?;
+        let (id, confirms) = created;
+        for confirm in confirms {
+            wait(confirm).await?;
+        }
+        Ok(id)
+    }
+
+    /// Persists one message; the receiver completes with its seq once the
+    /// journal confirmed it (under `Always`: synced).
+    pub(crate) fn enqueue(&self, id: u32, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
+        self.run(|state, out| self.enqueue_locked(state, out, id, bytes))
+    }
+
+    /// Publishes an event durably: into every subscription of its type whose
+    /// pattern matches `topic`, and into the type's log if it has one
+    /// (trimmed to its retention as each event is confirmed). The receivers complete when each copy is
+    /// confirmed.
+    pub(crate) fn publish(
+        &self,
+        tag: &str,
+        topic: &Topic,
+        bytes: Vec<u8>,
+    ) -> (Vec<oneshot::Receiver<Result<u64, JournalError>>>, usize) {
+        self.run(|state, out| {
+            let targets: Vec<(u32, bool)> = state
+                .queues
+                .iter()
+                .filter(|(_, queue)| queue.tag == tag)
+                .filter_map(|(&id, queue)| match &queue.role {
+                    Role::Subscription(_) => {
+                        queue.pattern.as_ref().is_some_and(|pattern| pattern.matches(topic)).then_some((id, false))
+                    }
+                    Role::Log(_) => Some((id, true)),
+                    Role::Mailbox => None,
+                })
+                .collect();
+            let mut confirms = Vec::with_capacity(targets.len());
+            let subscriptions = targets.iter().filter(|(_, log)| !log).count();
+            for (id, log) in targets {
+                let payload = if log { with_topic(topic.as_str(), &bytes) } else { bytes.clone() };
+                confirms.push(self.enqueue_locked(state, out, id, payload));
+            }
+            (confirms, subscriptions)
+        })
+    }
+
+    pub(super) fn enqueue_locked(
+        &self,
+        state: &mut State,
+        out: &mut Outbox,
+        id: u32,
+        bytes: Vec<u8>,
+    ) -> oneshot::Receiver<Result<u64, JournalError>> {
+        let (tx, rx) = oneshot::channel();
+        let me = self.me.clone();
+        let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
+        let seq = queue.next_seq;
+        // Recovery refuses seq `u64::MAX` (see `durable::records`), so it is
+        // never handed out (only a crafted journal gets this far).
+        let Some(next) = seq.checked_add(1) else {
+            let _ = tx.send(Err(JournalError::Frame(FrameError::SeqExhausted)));
+            return rx;
+        };
+        queue.next_seq = next;
+        let len = bytes.len() as u32;
+        queue.slots.push(seq, Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
+        if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
+            queue.cache_bytes += bytes.len();
+            queue.cache.push_back((seq, bytes.as_slice().into()));
+        }
+        let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
+        out.extra.push((
+            vec![record],
+            Box::new(move |result| {
+                let result = match me.upgrade() {
+                    Some(store) => store.confirmed(id, seq, result),
+                    None => result.map(|_| seq),
+                };
+                let _ = tx.send(result);
+            }),
+        ));
+        rx
+    }
+
+    /// An enqueue's fate is known: make it deliverable, or drop it.
+    pub(super) fn confirmed(&self, id: u32, seq: u64, result: Result<Loc, JournalError>) -> Result<u64, JournalError> {
+        self.run(|state, out| {
+            if let Ok(loc) = &result {
+                state.newest = state.newest.max(loc.segment);
+            }
+            let Some(queue) = state.queues.get_mut(&id) else { return result.map(|_| seq) };
+            let Some(slot) = queue.slot(seq) else { return result.map(|_| seq) };
+            match &result {
+                Ok(loc) => {
+                    slot.segment = loc.segment as u32;
+                    slot.at = (loc.offset + HEADER as u64) as u32;
+                    slot.status = Status::Waiting;
+                    let len = slot.len;
+                    queue.pending += 1;
+                    let live = state.segments.entry(loc.segment).or_default();
+                    live.records += 1;
+                    live.bytes += u64::from(len) + HEADER as u64;
+                }
+                // Not confirmed: never delivered by this process (after a
+                // restart it may be, if it did reach the disk).
+                Err(_) => {
+                    finish(state, id, seq);
+                }
+            }
+            deliver(self, state, id, out);
+            trim(state, id, out);
+            result.map(|_| seq)
+        })
+    }
+}

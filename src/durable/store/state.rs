@@ -1,0 +1,135 @@
+//! The store's data: per queue its unfinished messages, consumer and cache; per
+//! segment what it still holds live; and the outbox an operation fills under
+//! the state lock.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::durable::delivery::DurableDeadLetter;
+use crate::durable::records::Role;
+use crate::durable::slots::Slots;
+use crate::exit::ExitReason;
+use crate::journal::commit::Done;
+use crate::journal::record::{Loc, OwnedRecord};
+use crate::journal::storage::StorageFile;
+use crate::topic::Pattern;
+
+use super::*;
+
+/// Message bytes kept in memory per queue for delivery without a read.
+pub(super) const CACHE_BYTES: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Status {
+    /// Submitted; not yet written (and synced, under `Always`).
+    Unconfirmed,
+    Waiting,
+    InFlight,
+}
+
+/// One unfinished message of a queue (20 bytes, plus the map's overhead:
+/// what a backlog costs in memory per message).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Slot {
+    pub(super) segment: u32,
+    /// Where the message bytes start in the segment.
+    pub(super) at: u32,
+    pub(super) len: u32,
+    pub(super) attempts: u32,
+    pub(super) status: Status,
+}
+
+pub(super) struct Consumer {
+    pub(super) sink: Box<dyn Sink>,
+    pub(super) window: u32,
+    pub(super) limit: u32,
+}
+
+pub(super) struct QueueState {
+    pub(super) name: Arc<str>,
+    pub(super) tag: String,
+    pub(super) role: Role,
+    /// A subscription's pattern, parsed.
+    pub(super) pattern: Option<Pattern>,
+    pub(super) next_seq: u64,
+    /// Unfinished messages by seq. Finished ones leave at once, so memory
+    /// follows the live messages, never the span of their seqs (one stuck
+    /// message and a million acked after it cost one slot, and a crafted
+    /// seq gap costs nothing).
+    pub(super) slots: Slots<Slot>,
+    /// Bytes of messages not yet delivered, by seq, oldest first.
+    pub(super) cache: VecDeque<(u64, Box<[u8]>)>,
+    pub(super) cache_bytes: usize,
+    pub(super) consumer: Option<Consumer>,
+    /// Bumped at every attach and detach; a token of another epoch is stale.
+    pub(super) epoch: u64,
+    pub(super) in_flight: u32,
+    /// Slots waiting or in flight (what `QueueStats::pending` reports).
+    pub(super) pending: u64,
+    /// Why the consumer last died holding a message (for dead letters).
+    pub(super) last_exit: HashMap<u64, ExitReason>,
+    pub(super) created_at: Option<Loc>,
+    pub(super) acked: u64,
+    pub(super) dead: u64,
+}
+
+impl QueueState {
+    pub(super) fn new(name: Arc<str>, tag: String, role: Role) -> QueueState {
+        let pattern = match &role {
+            Role::Subscription(pattern) => Pattern::new(pattern).ok(),
+            _ => None,
+        };
+        QueueState {
+            name,
+            tag,
+            role,
+            pattern,
+            next_seq: 1,
+            slots: Slots::default(),
+            cache: VecDeque::new(),
+            cache_bytes: 0,
+            consumer: None,
+            epoch: 0,
+            in_flight: 0,
+            pending: 0,
+            last_exit: HashMap::new(),
+            created_at: None,
+            acked: 0,
+            dead: 0,
+        }
+    }
+
+    pub(super) fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
+        self.slots.get_mut(seq)
+    }
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+pub(super) struct Live {
+    pub(super) records: u64,
+    pub(super) bytes: u64,
+}
+
+pub(super) struct State {
+    pub(super) queues: HashMap<u32, QueueState>,
+    pub(super) names: HashMap<Arc<str>, u32>,
+    pub(super) next_stream: u32,
+    /// Every segment on disk, with what it holds that is still needed.
+    pub(super) segments: BTreeMap<u64, Live>,
+    /// The newest segment a write was seen in; older ones are sealed.
+    pub(super) newest: u64,
+    pub(super) compacting: bool,
+    pub(super) readers: HashMap<u64, Box<dyn StorageFile>>,
+    /// The last ticket handed out (see [`Sequencer`]).
+    pub(super) next_ticket: u64,
+}
+
+/// What an operation does once the state lock is released.
+#[derive(Default)]
+pub(super) struct Outbox {
+    pub(super) records: Vec<OwnedRecord>,
+    pub(super) extra: Vec<(Vec<OwnedRecord>, Done)>,
+    pub(super) dead: Vec<DurableDeadLetter>,
+    pub(super) sinks: Vec<Box<dyn Sink>>,
+    pub(super) remove: Vec<u64>,
+}
