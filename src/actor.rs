@@ -112,7 +112,7 @@ pub trait Actor: Sized + Send + 'static {
     /// Runs when the actor stops in an orderly way: a handler returned an
     /// error or asked to stop, a callback panicked, a [`ActorRef::stop`]
     /// request, or an exit signal from its parent while trapping exits
-    /// (otp-semantics §2.6). It does not run when the actor is killed, when a
+    /// (as `gen_server:terminate/2`). It does not run when the actor is killed, when a
     /// non-trapping actor receives an exit signal, or when `init` failed.
     ///
     /// [`ActorRef::stop`]: crate::ActorRef::stop

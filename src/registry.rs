@@ -1,5 +1,5 @@
 //! The registry: unique names, and topics (duplicate keys) that make it a
-//! pub/sub dispatcher (otp-semantics §1.4, §4, §5).
+//! pub/sub dispatcher (Elixir's `Registry` with unique and duplicate keys).
 //!
 //! * **Names**: a [`Name<A>`] maps to at most one live actor of type `A`.
 //!   Registering a taken name fails with
@@ -23,6 +23,11 @@
 //!
 //! Names are sharded by hash and topic lists are copy-on-write, so lookups
 //! and publishes from many tasks do not serialise on one lock.
+//!
+//! Each matching subscriber gets a clone of the event (the last one gets
+//! the event itself). For a 256-byte event an `Arc` is three times cheaper
+//! than a clone per subscriber (`benches/registry.rs`), so large events are
+//! best published `Arc`-wrapped; small ones are cheapest cloned.
 //!
 //! [`HandleEvent<E>`]: crate::HandleEvent
 //! [`DeadLetter`]: crate::DeadLetter

@@ -1,5 +1,5 @@
 //! Supervision trees: supervisors start children from specs and restart
-//! them by strategy, within a restart intensity (otp-semantics §3).
+//! them by strategy, within a restart intensity (OTP's `supervisor` behaviour).
 //!
 //! * [`Supervisor`]: a static supervisor with `one_for_one`, `one_for_all`
 //!   or `rest_for_one`, started from a [`SupervisorSpec`].

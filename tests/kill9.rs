@@ -1,4 +1,4 @@
-//! The kill -9 test of durable mailboxes (testing.md §2.7 E): a real child
+//! The kill -9 test of durable mailboxes : a real child
 //! process, killed with SIGKILL at random moments, over and over, on one
 //! journal directory; then a history checker judges what every run saw.
 //!
@@ -13,7 +13,7 @@
 //! `--drain` child consumes what is left and prints `DRAINED` when the queue
 //! is empty.
 //!
-//! Checks (testing.md §5.3): no confirmed message is lost; nothing is
+//! Checks: no confirmed message is lost; nothing is
 //! invented; within a run each producer's messages are handled in order and
 //! at most once; the attempt count never goes down and `redelivered` is
 //! exactly `attempt > 1`; and an ack is never undone once a later delivery

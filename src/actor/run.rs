@@ -633,7 +633,7 @@ fn apply_signal<A: Actor>(signal: Signal, ctx: &mut Context<A>, cell: &ActorCell
     Flow::Continue
 }
 
-/// OTP's receiver rules for an exit signal (otp-semantics §1.2, §2.6).
+/// OTP's receiver rules for an exit signal (`erlang:exit/2`, `process_flag(trap_exit)`).
 fn exit_signal<A: Actor>(
     ctx: &mut Context<A>,
     cell: &ActorCell<A>,
@@ -673,7 +673,7 @@ pub(crate) enum Arrival<A: Actor> {
 }
 
 /// Decides what a queued signal is, now that the actor reached it
-/// (otp-semantics §1.2, §2.6).
+/// (`erlang:exit/2`, `process_flag(trap_exit)`).
 pub(crate) fn arrival<A: Actor>(arrived: Arrived, ctx: &mut Context<A>) -> Arrival<A> {
     match arrived {
         Arrived::Exit { from, reason, linked } => {

@@ -3,7 +3,7 @@
 //! durable image), and injects I/O errors on request.
 //!
 //! kill -9 cannot show a missing fsync (the page cache survives the process),
-//! so this is how the journal's fsync protocol is tested (testing.md §2.7 C).
+//! so this is how the journal's fsync protocol is tested.
 //!
 //! * A write or `set_len` changes the live image and is *pending* until the
 //!   file's `sync_data`, which makes the live image durable.

@@ -8,13 +8,16 @@
 //! at most pointer alignment (every payload in the benchmarks and most domain
 //! events do); a larger one is boxed once, on the sender's side.
 //!
-//! Why not `Box<dyn Trait>`: that costs an allocation on the sending thread
-//! and a free on the actor's thread for every message, about as much as the
-//! whole rest of a cast (ARCHITECTURE.md, "Messages without boxes").
+//! Why not `Box<dyn Trait>` (actix, kameo): that costs an allocation on the
+//! sending thread and a free on the actor's thread for every message, about
+//! as much as the whole rest of a cast. Why not one message enum per actor
+//! (ractor): no allocation, but the user writes and matches the enum by hand,
+//! where treeline keeps one `Handle*` impl per message type.
 //!
 //! # Safety protocol
 //!
-//! This is the crate's only module with `unsafe`. Its invariants:
+//! With `actor/slot.rs`, one of the crate's two modules with `unsafe`. Its
+//! invariants:
 //!
 //! 1. `Envelope::new::<D>` is the only constructor; it writes a `D` (inline if
 //!    [`fits::<D>`], else a `*mut D` from `Box::into_raw`) and selects the

@@ -1,5 +1,5 @@
 //! Restart intensity: at most `max` restarts within a sliding `period`
-//! (otp-semantics §3.6, `supervisor:add_restart/1`).
+//! (OTP's `intensity` and `period`, as `supervisor:add_restart/1` counts them).
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! The static supervisor: an actor that starts children from specs and keeps
-//! them running by strategy, within a restart intensity (otp-semantics §3).
+//! them running by strategy, within a restart intensity (OTP's `supervisor` behaviour).
 //!
 //! It traps exits and links to every child (the child's parent), so a child's
 //! death reaches it as an [`Exit`] message. Children it stops itself

@@ -19,7 +19,7 @@ use crate::mailbox::MailboxConfig;
 use crate::registry::Name;
 use crate::topic::Pattern;
 
-/// When a child is restarted, by its exit reason (otp-semantics §3.4).
+/// When a child is restarted, by its exit reason (OTP's `permanent`, `transient`, `temporary`).
 ///
 /// ```
 /// use treeline::{ExitReason, Restart};

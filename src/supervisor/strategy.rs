@@ -1,4 +1,4 @@
-//! Restart strategies as pure decisions (otp-semantics §3.5).
+//! Restart strategies as pure decisions (OTP's `one_for_one`, `one_for_all`, `rest_for_one`).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Durable mailboxes: the DUR acceptance scenarios, redelivery, delivery
+//! Durable mailboxes: persistence across crashes and restarts, redelivery, delivery
 //! limits, dead letters, bad input, journal faults and reclamation.
 //!
 //! In-process crashes use `FaultyStorage::crash`: the old runtime is dropped

@@ -1,5 +1,5 @@
 //! The GenServer contract: init, calls, casts, continues, replies, stops,
-//! panics (acceptance scenarios GS-*).
+//! panics.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Pub/sub on the registry: typed events on topics, wildcards, publish_from,
 //! duplicate subscriptions, dead subscribers, load shedding and the
-//! dead-letter topic (acceptance scenarios PS-*).
+//! dead-letter topic.
 
 use std::sync::Arc;
 use std::time::Duration;

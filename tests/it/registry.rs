@@ -1,5 +1,5 @@
-//! The registry: unique names and topics (acceptance scenarios REG-*, GS-05,
-//! and the release-before-Down rule of otp-semantics §1.4).
+//! The registry: unique names and topics (and the rule that
+//! a name is free before anyone sees its owner's `Down`).
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Supervisors: start order, strategies, restart types, intensity and
 //! escalation, shutdown, management API, dynamic supervisors, auto shutdown,
-//! stable handles, backoff, snapshots (acceptance scenarios SUP-*).
+//! stable handles, backoff, snapshots.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

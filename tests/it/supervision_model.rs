@@ -1,6 +1,6 @@
 //! A property test: random sequences of child exits, checked after every
 //! step against a small reference model of strategy + intensity + restart
-//! type (otp-semantics §3.4-§3.6).
+//! type (OTP's restart types, strategies and intensity).
 
 use std::time::Duration;
 
