@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use treeline::*;
 
-use crate::support::{probe, until, within, Report, SHORT};
+use crate::support::{probe, settle, until, within, Report};
 
 /// Records casts; a `Gate` message blocks it until released.
 struct Sink {
@@ -127,7 +127,7 @@ on_both_runtimes! {
             let sink = sink.clone();
             tokio::spawn(async move { sink.cast(2).await })
         };
-        tokio::time::sleep(SHORT).await;
+        settle().await;
         assert!(!blocked.is_finished(), "the sender waits while the mailbox is full");
         open.send(()).unwrap();
         within("the waiting cast", blocked).await.unwrap().unwrap();
@@ -145,7 +145,7 @@ on_both_runtimes! {
             let sink = sink.clone();
             tokio::spawn(async move { sink.cast(1).await })
         };
-        tokio::time::sleep(SHORT).await;
+        settle().await;
         sink.kill();
         let refused = within("the waiting cast", blocked).await.unwrap().unwrap_err();
         assert!(refused.is_no_proc());
@@ -273,7 +273,7 @@ on_both_runtimes! {
         recipient.cast(1).await.unwrap();
         assert!(recipient.try_cast(2).unwrap_err().is_full());
         let blocked = tokio::spawn(async move { recipient.cast(2).await });
-        tokio::time::sleep(SHORT).await;
+        settle().await;
         assert!(!blocked.is_finished());
         open.send(()).unwrap();
         within("recipient cast", blocked).await.unwrap().unwrap();

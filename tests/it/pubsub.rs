@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use treeline::*;
 
-use crate::support::{assert_elapsed, probe, within, Probe, Report, SHORT};
+use crate::support::{assert_elapsed, probe, settle, within, Probe, Report, SHORT};
 
 #[derive(Clone, Debug, PartialEq)]
 struct Ping(u32);
@@ -371,7 +371,7 @@ on_both_runtimes! {
                 }
             })
         };
-        tokio::time::sleep(SHORT).await;
+        settle().await;
         assert!(!publisher.is_finished(), "the publisher waits for room");
         gate.add_permits(1);
         within("the publisher finishes", publisher).await.unwrap();

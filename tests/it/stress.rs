@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use treeline::*;
 
+use crate::support::until_for;
+
 struct Tally {
     per_sender: Vec<u32>,
 }
@@ -239,14 +241,10 @@ fn churn(halt_by_drop: bool) {
                 assert_eq!(system.actor_count(), 0);
             }
             // Every state made was dropped: nothing leaked.
-            let census = census.clone();
-            tokio::time::timeout(Duration::from_secs(60), async move {
-                while census.dropped.load(Ordering::SeqCst) < census.made.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
+            until_for("every state dropped", Duration::from_secs(60), || {
+                census.dropped.load(Ordering::SeqCst) >= census.made.load(Ordering::SeqCst)
             })
-            .await
-            .expect("every state dropped");
+            .await;
         });
         done.store(true, Ordering::SeqCst);
     });

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use treeline::*;
 
 use crate::scripted::{Ask, Do, InitMode, Script, Scripted};
-use crate::support::{assert_elapsed, probe, within, Probe, Report, SHORT};
+use crate::support::{assert_elapsed, probe, until_async, within, Probe, Report, SHORT};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -567,12 +567,8 @@ async fn a_restarting_child_answers_management_calls_in_between() {
     probe.drain();
     broken.store(true, Ordering::SeqCst);
     flaky_ref.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
-    within("restarting", async {
-        while sup.which_children().await.unwrap()[0].status != ChildStatus::Restarting {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await;
+    until_async("restarting", || async { sup.which_children().await.unwrap()[0].status == ChildStatus::Restarting })
+        .await;
     assert_eq!(flaky_ref.call(Ask::Name).await, Err(CallError::NoProc), "a clear NoProc while restarting");
     assert_eq!(sup.restart_child("flaky").await, Err(SupervisorError::Restarting));
     assert_eq!(sup.delete_child("flaky").await, Err(SupervisorError::Restarting));

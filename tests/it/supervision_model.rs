@@ -31,6 +31,18 @@ impl How {
 
 const NAMES: [&str; 4] = ["c0", "c1", "c2", "c3"];
 
+/// OTP's restart table, written out here rather than asked of the
+/// implementation: permanent children always restart, transient ones unless
+/// they exit normally or with `shutdown`, temporary ones never.
+fn restarts(restart: Restart, how: How) -> bool {
+    match (restart, how) {
+        (Restart::Permanent, _) => true,
+        (Restart::Transient, How::Crash | How::Kill) => true,
+        (Restart::Transient, How::Normal | How::Shutdown) => false,
+        (Restart::Temporary, _) => false,
+    }
+}
+
 /// The reference model.
 #[derive(Debug)]
 struct Model {
@@ -47,7 +59,7 @@ impl Model {
         let Some(failed) = self.children.iter().position(|c| c.0 == name && c.2) else { return };
         self.children[failed].2 = false;
         let restart = self.children[failed].1;
-        if !restart.restarts_on(&how.reason()) {
+        if !restarts(restart, how) {
             if restart == Restart::Temporary {
                 self.children.remove(failed);
             }

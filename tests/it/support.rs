@@ -191,11 +191,34 @@ pub(crate) fn assert_elapsed(elapsed: Duration, at_least: Duration, before: Dura
     );
 }
 
+/// Lets other tasks run for [`SHORT`] (virtual time on the paused clock):
+/// to check that something does *not* happen, or to let a spawned task
+/// reach a wait that nothing observable marks. Never a substitute for
+/// waiting on an event that exists.
+pub(crate) async fn settle() {
+    tokio::time::sleep(SHORT).await;
+}
+
 /// Waits until `ready()` holds, re-checking whenever the runtime has run
 /// other tasks (and every millisecond); bounded by [`WAIT`]. For state that has no event to await
 /// (a queue length, a counter).
-pub(crate) async fn until(what: &str, mut ready: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, ready: impl FnMut() -> bool) {
+    until_for(what, WAIT, ready).await
+}
+
+/// [`until`] with an `async` condition (a management call, say).
+pub(crate) async fn until_async<F: std::future::Future<Output = bool>>(what: &str, mut ready: impl FnMut() -> F) {
     within(what, async {
+        while !ready().await {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+}
+
+/// [`until`] bounded by `limit` instead of [`WAIT`] (for churn under load).
+pub(crate) async fn until_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let wait = async {
         while !ready() {
             // Not `yield_now` alone: on the paused clock a task that only
             // yields keeps the runtime busy, so time never advances and the
@@ -205,8 +228,10 @@ pub(crate) async fn until(what: &str, mut ready: impl FnMut() -> bool) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-    })
-    .await
+    };
+    if tokio::time::timeout(limit, wait).await.is_err() {
+        panic!("{what}: not done within {limit:?}");
+    }
 }
 
 /// Polls `future` once (whatever it does on its first poll, such as
