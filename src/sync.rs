@@ -1,7 +1,8 @@
 //! The primitives of the hand-rolled handshakes (the mailbox's park/wake
-//! protocol and dormant activation), swapped for loom's under
-//! `--cfg treeline_loom`, so that the loom models in
-//! `src/mailbox/queue/loom.rs` explore every interleaving of the real code.
+//! protocol and dormant activation, the deadline sweeper's stop/start),
+//! swapped for loom's under `--cfg treeline_loom`, so that the loom models
+//! in `src/mailbox/queue/loom.rs` and `src/system/deadlines/loom.rs`
+//! explore every interleaving of the real code.
 //!
 //! Everything else keeps using `parking_lot` and `std` directly: loom only
 //! sees what goes through here.

@@ -37,10 +37,49 @@ struct Entry {
     fired: bool,
 }
 
+/// Whether a sweeper runs, and the handshake between registrants and a
+/// sweeper that goes idle: a registrant inserts its entry, then claims the
+/// flag if it is clear; the idle sweeper clears the flag, then looks for
+/// entries and takes the flag back if it finds any. With both sides
+/// sequentially consistent, one of the two always sees the other, so an
+/// entry is never left with no sweeper (the loom model `loom_` in
+/// `deadlines/loom.rs` explores every interleaving).
+pub(crate) struct Running(crate::sync::AtomicBool);
+
+impl Running {
+    pub(crate) fn new() -> Running {
+        Running(crate::sync::AtomicBool::new(false))
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// A registrant, after inserting its entry: whether it must start a
+    /// sweeper (it took the flag).
+    pub(crate) fn claim(&self) -> bool {
+        !self.0.load(Ordering::SeqCst)
+            && self.0.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+
+    /// The idle sweeper: gives the flag up, then takes it back if entries
+    /// appeared (their registrant may have seen the flag still set). Whether
+    /// it goes on.
+    pub(crate) fn release(&self, has_entries: impl FnOnce() -> bool) -> bool {
+        self.0.store(false, Ordering::SeqCst);
+        has_entries() && self.0.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+
+    /// The sweeper is gone for good, or its task was dropped.
+    pub(crate) fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
 /// The pending deadlines of one System.
 pub(crate) struct Deadlines {
     shards: [Mutex<Slab<Entry>>; SHARDS],
-    running: AtomicBool,
+    running: Running,
     closed: AtomicBool,
     /// The current tick, maintained by the sweeper while it runs.
     tick: AtomicU64,
@@ -52,7 +91,7 @@ impl Deadlines {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Deadlines {
             shards: std::array::from_fn(|_| Mutex::new(Slab::new())),
-            running: AtomicBool::new(false),
+            running: Running::new(),
             closed: AtomicBool::new(false),
             tick: AtomicU64::new(0),
             origin: OnceLock::new(),
@@ -67,8 +106,7 @@ impl Deadlines {
     }
 
     fn due_tick(&self, timeout: Duration) -> u64 {
-        let base =
-            if self.running.load(Ordering::SeqCst) { self.tick.load(Ordering::Acquire) } else { self.clock_tick() };
+        let base = if self.running.is_set() { self.tick.load(Ordering::Acquire) } else { self.clock_tick() };
         let ticks = u64::try_from(timeout.as_nanos().div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX);
         base.saturating_add(ticks).saturating_add(1)
     }
@@ -77,10 +115,10 @@ impl Deadlines {
     /// (the sweeper checks for entries after declaring itself stopped, so one
     /// of the two always sees the other).
     fn ensure_running(self: &Arc<Self>) {
-        if self.running.load(Ordering::SeqCst) || self.closed.load(Ordering::SeqCst) {
+        if self.closed.load(Ordering::SeqCst) {
             return;
         }
-        if self.running.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if self.running.claim() {
             self.tick.store(self.clock_tick(), Ordering::Release);
             let sweeper = tokio::spawn(sweep(Arc::downgrade(self)));
             *self.sweeper.lock() = Some(sweeper);
@@ -113,7 +151,7 @@ impl Deadlines {
     }
 
     fn release_all(&self) {
-        self.running.store(false, Ordering::SeqCst);
+        self.running.clear();
         // Wake anyone still registered so that they fall back to a timer.
         for shard in &self.shards {
             for (_, entry) in shard.lock().iter_mut() {
@@ -157,7 +195,7 @@ struct SweeperGone {
 impl Drop for SweeperGone {
     fn drop(&mut self) {
         if let (true, Some(deadlines)) = (self.armed, self.deadlines.upgrade()) {
-            deadlines.running.store(false, Ordering::SeqCst);
+            deadlines.running.clear();
         }
     }
 }
@@ -176,10 +214,7 @@ async fn sweep(deadlines: Weak<Deadlines>) {
         if idle_ticks < LINGER_TICKS {
             continue;
         }
-        deadlines.running.store(false, Ordering::SeqCst);
-        let resumed = !deadlines.is_empty()
-            && deadlines.running.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok();
-        if !resumed {
+        if !deadlines.running.release(|| !deadlines.is_empty()) {
             // Stopped on purpose: a newer sweeper may already own `running`.
             gone.armed = false;
             return;
@@ -257,3 +292,6 @@ impl Drop for Deadline<'_> {
         self.remove();
     }
 }
+
+#[cfg(all(test, treeline_loom))]
+mod loom;
