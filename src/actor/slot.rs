@@ -26,6 +26,14 @@
 //!    outlives the data it borrows (the actor state and its context).
 //! 5. `F: Send`, so moving a `Placed` or a `FutureSlot` between threads
 //!    moves only `Send` data.
+//! 6. A placed future's memory is never reused or freed unless its
+//!    destructor ran (`Pin`'s drop guarantee). The runtime drops every
+//!    `Placed` it makes (on completion, on a kill, on unwinding), but
+//!    `mem::forget` is safe, so the slot does not rely on it: `occupied`
+//!    is set by `place` and cleared by `Placed`'s `Drop`, and a slot that
+//!    finds it still set (a leaked `Placed`) abandons its buffer, leaking
+//!    the memory rather than reusing or freeing it. Dropping the old future
+//!    late instead would not be sound: what it borrows may be gone.
 
 #![allow(unsafe_code)]
 
@@ -43,6 +51,8 @@ pub(crate) struct FutureSlot {
     buffer: NonNull<u8>,
     /// Layout of `buffer`; size 0 means nothing is allocated.
     layout: Layout,
+    /// A future lives in the buffer (invariant 6).
+    occupied: bool,
 }
 
 // SAFETY: the buffer is owned exclusively by the slot; whatever lives in it is
@@ -52,7 +62,7 @@ unsafe impl Send for FutureSlot {}
 
 impl FutureSlot {
     pub(crate) const fn new() -> Self {
-        FutureSlot { buffer: NonNull::dangling(), layout: EMPTY }
+        FutureSlot { buffer: NonNull::dangling(), layout: EMPTY, occupied: false }
     }
 
     /// Builds `future` in the slot, growing it if needed.
@@ -60,6 +70,9 @@ impl FutureSlot {
     where
         F: Future<Output = Outcome> + Send + 'a,
     {
+        if self.occupied {
+            self.abandon(); // a leaked `Placed` (invariant 6)
+        }
         let needed = Layout::new::<F>();
         let target: NonNull<F> = if needed.size() == 0 {
             NonNull::dangling()
@@ -73,7 +86,22 @@ impl FutureSlot {
         // buffer of sufficient size and alignment, or dangling-but-aligned for
         // a zero-sized `F`), and no other future lives there (invariant 1).
         unsafe { ptr::write(target.as_ptr(), future) };
-        Placed { future: target.cast(), poll: poll_erased::<F>, drop: drop_erased::<F>, _slot: PhantomData }
+        self.occupied = true;
+        Placed {
+            future: target.cast(),
+            poll: poll_erased::<F>,
+            drop: drop_erased::<F>,
+            occupied: NonNull::from(&mut self.occupied),
+            _slot: PhantomData,
+        }
+    }
+
+    /// Forgets the buffer without freeing it: a future whose destructor
+    /// never ran may live there (invariant 6).
+    fn abandon(&mut self) {
+        self.buffer = NonNull::dangling();
+        self.layout = EMPTY;
+        self.occupied = false;
     }
 
     fn grow(&mut self, needed: Layout) {
@@ -91,6 +119,10 @@ impl FutureSlot {
     }
 
     fn free(&mut self) {
+        if self.occupied {
+            self.abandon();
+            return;
+        }
         if self.layout.size() != 0 {
             // SAFETY: `buffer` was allocated with `layout`, and no future
             // lives in it (we hold `&mut self`, invariant 1).
@@ -126,6 +158,9 @@ pub(crate) struct Placed<'a> {
     future: NonNull<u8>,
     poll: unsafe fn(NonNull<u8>, &mut TaskContext<'_>) -> Poll<Outcome>,
     drop: unsafe fn(NonNull<u8>),
+    /// The slot's `occupied` flag, cleared once the future is dropped (the
+    /// slot is mutably borrowed for `'a`, so the pointer stays valid).
+    occupied: NonNull<bool>,
     _slot: PhantomData<&'a mut FutureSlot>,
 }
 
@@ -147,7 +182,10 @@ impl Future for Placed<'_> {
 impl Drop for Placed<'_> {
     fn drop(&mut self) {
         // SAFETY: invariants 2 and 3: the matching drop function, called once.
-        unsafe { (self.drop)(self.future) }
+        unsafe { (self.drop)(self.future) };
+        // SAFETY: the slot outlives this `Placed` and is borrowed by it alone
+        // (invariant 1), so its flag is valid and nobody else writes it.
+        unsafe { *self.occupied.as_ptr() = false };
     }
 }
 
