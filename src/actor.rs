@@ -39,6 +39,7 @@ mod init;
 mod options;
 pub(crate) mod reply;
 pub(crate) mod run;
+pub(crate) mod shutdown;
 pub(crate) mod slot;
 pub(crate) mod spawn;
 

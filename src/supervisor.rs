@@ -37,6 +37,7 @@ mod dynamic;
 mod error;
 mod handle;
 mod intensity;
+mod ledger;
 mod server;
 mod snapshot;
 mod spec;

@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
+use crate::actor::shutdown::{shutdown, FromSystem};
 use crate::actor::spawn::{self, Parent, StartError};
-use crate::actor::{Actor, Shutdown, SpawnOptions};
+use crate::actor::{Actor, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
 use crate::durable::records::Role;
@@ -30,7 +31,7 @@ use crate::exit::ExitReason;
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, Registry};
-use crate::signal::{MonitorRef, Signal};
+use crate::signal::MonitorRef;
 use crate::topic::Pattern;
 use crate::topic::Topic;
 use deadlines::Deadlines;
@@ -384,7 +385,7 @@ impl System {
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
         for (pid, policy) in self.inner.table.top_level_newest_first() {
-            stop_as_parent(&pid, policy).await;
+            shutdown(&mut FromSystem, std::slice::from_ref(&pid), policy).await;
         }
         loop {
             let rest = self.inner.table.all();
@@ -596,23 +597,4 @@ impl fmt::Debug for System {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("System").field("actors", &self.actor_count()).field("stopping", &self.is_stopping()).finish()
     }
-}
-
-/// Stops one actor the way its parent does (OTP `shutdown/2`).
-async fn stop_as_parent(pid: &Pid, policy: Shutdown) {
-    let shutdown = Signal::Exit { from: ActorId::SYSTEM, reason: ExitReason::Shutdown, linked: false };
-    match policy {
-        Shutdown::BrutalKill => {
-            pid.kill();
-        }
-        Shutdown::Timeout(timeout) => {
-            if pid.0.signal(shutdown).is_ok() && tokio::time::timeout(timeout, pid.join()).await.is_err() {
-                pid.kill();
-            }
-        }
-        Shutdown::Infinity => {
-            let _ = pid.0.signal(shutdown);
-        }
-    }
-    pid.join().await;
 }

@@ -8,15 +8,14 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
-use tokio::time::Instant;
-
+use super::backoff::Backoff;
 use super::error::SupervisorError;
 use super::handle::{ChildRef, ChildSlot};
-use super::intensity::Intensity;
+use super::ledger::{ChildLedger, Ledger};
 use super::server::{reason_of, ChildCounts, ChildInfo};
 use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
 use super::spec::{ChildId, ChildKind, ChildSpec, Restart};
+use crate::actor::shutdown::shutdown;
 use crate::actor::spawn::StartError;
 use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, Shutdown, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid, StopError};
@@ -51,6 +50,7 @@ pub struct DynamicSpec<A: Actor> {
     max_children: Option<usize>,
     intensity: u32,
     period: Duration,
+    backoff: Option<Backoff>,
     _children: PhantomData<fn() -> A>,
 }
 
@@ -64,6 +64,7 @@ impl<A: Actor> DynamicSpec<A> {
             max_children: None,
             intensity: 3,
             period: Duration::from_secs(5),
+            backoff: None,
             _children: PhantomData,
         }
     }
@@ -98,6 +99,29 @@ impl<A: Actor> DynamicSpec<A> {
         self.period = period;
         self
     }
+
+    /// Delays the restarts of a child that keeps failing (beyond OTP; the
+    /// same [`Backoff`] as the static supervisor's, per child). Every
+    /// restart still counts against the intensity, delayed or not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::{Actor, Backoff, Context, DynamicSpec, InitError};
+    ///
+    /// struct Session;
+    /// impl Actor for Session {
+    ///     type Args = u64;
+    ///     async fn init(_: u64, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Session) }
+    /// }
+    ///
+    /// let sessions = DynamicSpec::<Session>::new()
+    ///     .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(10)));
+    /// # let _ = sessions;
+    /// ```
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
 }
 
 impl<A: Actor> Default for DynamicSpec<A> {
@@ -125,10 +149,9 @@ impl<A: Actor> fmt::Debug for DynamicSpec<A> {
 /// A dynamic supervisor over children of type `A` (see the module docs).
 pub struct DynamicSupervisor<A: Actor> {
     spec: DynamicSpec<A>,
-    intensity: Intensity,
+    ledger: Ledger,
     children: Vec<DynChild<A>>,
     next_key: u64,
-    restarts: u64,
 }
 
 struct DynChild<A: Actor> {
@@ -140,7 +163,7 @@ struct DynChild<A: Actor> {
     /// The id of the latest incarnation: what callers know the child by,
     /// also while it is restarting.
     last_id: ActorId,
-    restarts: u64,
+    ledger: ChildLedger,
 }
 
 impl<A: Actor> DynChild<A> {
@@ -165,40 +188,16 @@ where
             return Err(InitError::Stop(ExitReason::error(super::SpecError::ZeroPeriod)));
         }
         ctx.trap_exit(true);
-        let intensity = Intensity::new(spec.intensity, spec.period);
-        Ok(DynamicSupervisor { spec, intensity, children: Vec::new(), next_key: 0, restarts: 0 })
+        let ledger = Ledger::new(spec.intensity, spec.period, spec.backoff, ctx.id());
+        Ok(DynamicSupervisor { spec, ledger, children: Vec::new(), next_key: 0 })
     }
 
     async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut Context<Self>) {
         let pids: Vec<Pid> = self.children.iter_mut().filter_map(|child| child.pid.take()).collect();
-        stop_concurrently(ctx, &pids, self.spec.shutdown).await;
+        shutdown(ctx, &pids, self.spec.shutdown).await;
         for child in &self.children {
             child.slot.set(None);
         }
-    }
-}
-
-/// Stops children all at once, sharing one timeout (OTP
-/// `terminate_dynamic_children`).
-async fn stop_concurrently<S: Actor>(ctx: &mut Context<S>, pids: &[Pid], shutdown: Shutdown) {
-    for pid in pids {
-        ctx.unlink(pid);
-        match shutdown {
-            Shutdown::BrutalKill => pid.kill(),
-            Shutdown::Timeout(_) | Shutdown::Infinity => ctx.exit(pid, ExitReason::Shutdown),
-        };
-    }
-    let all_dead = join_all(pids.iter().map(Pid::join));
-    if let Shutdown::Timeout(timeout) = shutdown {
-        if tokio::time::timeout(timeout, all_dead).await.is_ok() {
-            return;
-        }
-        for pid in pids {
-            pid.kill();
-        }
-        join_all(pids.iter().map(Pid::join)).await;
-    } else {
-        all_dead.await;
     }
 }
 
@@ -220,18 +219,25 @@ where
             return Ok(());
         }
         let key = child.key;
-        self.try_restart(key, ctx).await
+        self.try_restart(key, false, ctx).await
     }
 
-    /// One restart attempt (counted); on failure the child waits in
-    /// "restarting" and the attempt is retried through the mailbox.
-    async fn try_restart(&mut self, key: u64, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    /// One restart attempt: counted against the intensity (unless a backoff
+    /// delay already counted it) and delayed by the backoff if any; on
+    /// failure the child waits in "restarting" and the attempt is retried
+    /// through the mailbox, so the supervisor keeps answering.
+    async fn try_restart(&mut self, key: u64, counted: bool, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         let Some(index) = self.children.iter().position(|child| child.key == key) else { return Ok(()) };
-        self.restarts += 1;
-        self.children[index].restarts += 1;
-        if !self.intensity.record(Instant::now()) {
-            tracing::warn!(supervisor = %ctx.id(), "reached the maximum restart intensity; shutting down");
-            return Err(ExitReason::Shutdown);
+        if !counted {
+            if !self.ledger.count(&mut self.children[index].ledger) {
+                tracing::warn!(supervisor = %ctx.id(), "reached the maximum restart intensity; shutting down");
+                return Err(ExitReason::Shutdown);
+            }
+            let delay = self.ledger.delay(&mut self.children[index].ledger);
+            if !delay.is_zero() {
+                ctx.send_after(delay, RetryDynamic { key, counted: true });
+                return Ok(());
+            }
         }
         let args = self.children[index].args.clone();
         match spawn_child(self.spec.mailbox, args, ctx).await {
@@ -239,6 +245,7 @@ where
                 let child = &mut self.children[index];
                 child.pid = Some(actor.pid());
                 child.last_id = actor.id();
+                child.ledger.started();
                 child.slot.set(Some(actor));
             }
             Ok(None) => {
@@ -246,7 +253,7 @@ where
             }
             Err(error) => {
                 tracing::debug!(supervisor = %ctx.id(), %error, "restart failed; trying again");
-                let _ = ctx.myself().try_send(RetryDynamic(key));
+                let _ = ctx.myself().try_send(RetryDynamic { key, counted: false });
             }
         }
         Ok(())
@@ -293,7 +300,12 @@ fn status_of<A: Actor>(child: &DynChild<A>) -> ChildStatus {
 
 // === messages ===
 
-pub(crate) struct RetryDynamic(u64);
+/// Retry (or delayed start) of a dynamic child's restart.
+pub(crate) struct RetryDynamic {
+    key: u64,
+    /// Already counted against the intensity (a backoff delay).
+    counted: bool,
+}
 pub(crate) struct StartDynamic<Args>(Args);
 pub(crate) struct TerminateDynamic(ActorId);
 pub(crate) struct WhichDynamic;
@@ -319,12 +331,12 @@ where
 {
     async fn handle_info(
         &mut self,
-        RetryDynamic(key): RetryDynamic,
+        RetryDynamic { key, counted }: RetryDynamic,
         ctx: &mut Context<Self>,
     ) -> Result<(), ExitReason> {
         let waiting = self.children.iter().any(|child| child.key == key && child.pid.is_none());
         if waiting {
-            self.try_restart(key, ctx).await
+            self.try_restart(key, counted, ctx).await
         } else {
             Ok(())
         }
@@ -357,7 +369,11 @@ where
                     slot: slot.clone(),
                     last_id: pid.id(),
                     pid: Some(pid),
-                    restarts: 0,
+                    ledger: {
+                        let mut ledger = ChildLedger::default();
+                        ledger.started();
+                        ledger
+                    },
                 });
                 Ok(Some(ChildRef::new(slot)))
             }
@@ -435,16 +451,16 @@ where
                     ChildKind::Worker,
                     self.spec.restart,
                     status_of(child),
-                    child.restarts,
+                    child.ledger.restarts,
                 )
             })
             .collect();
         Reply::new(SupervisorSnapshot {
             id: ctx.id(),
             kind: SupervisorKind::Dynamic,
-            intensity: self.intensity.max(),
-            period: self.intensity.period(),
-            restarts: self.restarts,
+            intensity: self.ledger.limit().0,
+            period: self.ledger.limit().1,
+            restarts: self.ledger.restarts(),
             children,
         })
     }

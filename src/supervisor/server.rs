@@ -6,17 +6,13 @@
 //! (bystanders, `terminate_child`, shutdown) are unlinked first, so their
 //! deaths never look like failures.
 
-use std::time::Duration;
-
-use tokio::time::Instant;
-
-use super::backoff::{Backoff, Jitter};
 use super::error::{FailedToStartChild, SupervisorError};
-use super::intensity::Intensity;
+use super::ledger::{ChildLedger, Ledger};
 use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
 use super::spec::{ChildId, ChildKind, Restart, StartChild};
 use super::strategy::{self, Strategy};
 use super::{AutoShutdown, SupervisorSpec};
+use crate::actor::shutdown::shutdown;
 use crate::actor::spawn::StartError;
 use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, Shutdown};
 use crate::addr::{ActorId, Pid};
@@ -29,21 +25,15 @@ use crate::signal::Exit;
 /// [`ChildSpec::supervisor`](crate::ChildSpec::supervisor).
 pub struct Supervisor {
     strategy: Strategy,
-    intensity: Intensity,
+    ledger: Ledger,
     auto_shutdown: AutoShutdown,
-    backoff: Option<Backoff>,
-    jitter: Jitter,
     children: Vec<Child>,
-    restarts: u64,
 }
 
 struct Child {
     spec: Box<dyn StartChild>,
     state: State,
-    restarts: u64,
-    /// Consecutive restarts, for the backoff.
-    failures: u32,
-    started_at: Option<Instant>,
+    ledger: ChildLedger,
 }
 
 #[derive(Clone)]
@@ -55,7 +45,7 @@ enum State {
 
 impl Child {
     fn new(spec: Box<dyn StartChild>) -> Self {
-        Child { spec, state: State::Stopped, restarts: 0, failures: 0, started_at: None }
+        Child { spec, state: State::Stopped, ledger: ChildLedger::default() }
     }
 
     fn pid(&self) -> Option<&Pid> {
@@ -82,12 +72,9 @@ impl Actor for Supervisor {
         ctx.trap_exit(true);
         let mut supervisor = Supervisor {
             strategy: spec.strategy,
-            intensity: Intensity::new(spec.intensity, spec.period),
+            ledger: Ledger::new(spec.intensity, spec.period, spec.backoff, ctx.id()),
             auto_shutdown: spec.auto_shutdown,
-            backoff: spec.backoff,
-            jitter: Jitter::new(ctx.id().as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             children: spec.children.into_iter().map(Child::new).collect(),
-            restarts: 0,
         };
         if let Err(failed) = supervisor.start_all(ctx).await {
             supervisor.stop_all(ctx).await;
@@ -136,7 +123,7 @@ impl Supervisor {
     fn set_running(&mut self, index: usize, pid: Pid) {
         let child = &mut self.children[index];
         child.state = State::Running(pid);
-        child.started_at = Some(Instant::now());
+        child.ledger.started();
     }
 
     /// Stops every running child, newest first, one at a time.
@@ -194,9 +181,7 @@ impl Supervisor {
     /// Counts a restart against the intensity; false when the supervisor must
     /// give up.
     fn count_restart(&mut self, index: usize, ctx: &Context<Self>) -> bool {
-        self.restarts += 1;
-        self.children[index].restarts += 1;
-        if self.intensity.record(Instant::now()) {
+        if self.ledger.count(&mut self.children[index].ledger) {
             return true;
         }
         tracing::warn!(
@@ -211,29 +196,18 @@ impl Supervisor {
         if !self.count_restart(index, ctx) {
             return Err(ExitReason::Shutdown);
         }
-        if let Some(backoff) = self.backoff {
-            let delay = self.backoff_delay(index, backoff);
-            if !delay.is_zero() {
-                // Stop the bystanders now; start the set when the delay is over.
-                self.stop_bystanders(index, ctx).await;
-                let Some(index) = self.position(&self.children[index].spec.id().clone()) else { return Ok(()) };
-                let id = self.children[index].spec.id().clone();
-                self.children[index].state = State::Restarting;
-                ctx.send_after(delay, TryAgain { id, counted: true });
-                return Ok(());
-            }
+        let delay = self.ledger.delay(&mut self.children[index].ledger);
+        if !delay.is_zero() {
+            // Stop the bystanders now; start the set when the delay is over.
+            self.stop_bystanders(index, ctx).await;
+            let Some(index) = self.position(&self.children[index].spec.id().clone()) else { return Ok(()) };
+            let id = self.children[index].spec.id().clone();
+            self.children[index].state = State::Restarting;
+            ctx.send_after(delay, TryAgain { id, counted: true });
+            return Ok(());
         }
         self.restart_now(index, ctx).await;
         Ok(())
-    }
-
-    fn backoff_delay(&mut self, index: usize, backoff: Backoff) -> Duration {
-        let child = &mut self.children[index];
-        if child.started_at.is_some_and(|at| at.elapsed() >= backoff.settle_time()) {
-            child.failures = 0;
-        }
-        child.failures += 1;
-        backoff.delay(child.failures, self.jitter.next())
     }
 
     /// Stops the children the strategy restarts along with the one at
@@ -290,7 +264,7 @@ impl Supervisor {
                     child.spec.kind(),
                     child.spec.restart(),
                     child.status(),
-                    child.restarts,
+                    child.ledger.restarts,
                 )
             })
             .collect()
@@ -306,27 +280,11 @@ pub(crate) fn reason_of(error: StartError) -> ExitReason {
     }
 }
 
-/// Stops a child the way a supervisor does (OTP `shutdown/2`): unlink (so
-/// its death is not taken for a failure), send `Shutdown` (a trapping child
-/// runs `terminate`), wait per the spec, then kill. Returns its exit reason.
-pub(crate) async fn stop_child<S: Actor>(ctx: &mut Context<S>, pid: &Pid, shutdown: Shutdown) -> ExitReason {
-    ctx.unlink(pid);
-    match shutdown {
-        Shutdown::BrutalKill => {
-            pid.kill();
-        }
-        Shutdown::Timeout(timeout) => {
-            ctx.exit(pid, ExitReason::Shutdown);
-            if let Ok(reason) = tokio::time::timeout(timeout, pid.join()).await {
-                return reason;
-            }
-            pid.kill();
-        }
-        Shutdown::Infinity => {
-            ctx.exit(pid, ExitReason::Shutdown);
-        }
-    }
-    pid.join().await
+/// Stops a child the way a supervisor does (OTP `shutdown/2`, see
+/// [`crate::actor::shutdown`]) and returns its exit reason.
+pub(crate) async fn stop_child<S: Actor>(ctx: &mut Context<S>, pid: &Pid, policy: Shutdown) -> ExitReason {
+    let mut reasons = shutdown(ctx, std::slice::from_ref(pid), policy).await;
+    reasons.pop().unwrap_or(ExitReason::Normal)
 }
 
 // === messages ===
@@ -531,9 +489,9 @@ impl HandleCall<Snapshot> for Supervisor {
         Reply::new(SupervisorSnapshot {
             id: ctx.id(),
             kind: SupervisorKind::Static(self.strategy),
-            intensity: self.intensity.max(),
-            period: self.intensity.period(),
-            restarts: self.restarts,
+            intensity: self.ledger.limit().0,
+            period: self.ledger.limit().1,
+            restarts: self.ledger.restarts(),
             children,
         })
     }

@@ -624,6 +624,28 @@ on_both_runtimes! {
         w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
         assert_eq!(within("gives up", sup.join()).await, ExitReason::Shutdown);
     }
+
+    /// The dynamic supervisor shares the static one's restart ledger, so it
+    /// has the same backoff: each consecutive restart of a failing child
+    /// waits twice as long, and every restart counts against the intensity.
+    async fn a_dynamic_supervisor_backs_off_too() {
+        let (report, mut probe) = probe();
+        let system = System::new();
+        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).jitter(0.0);
+        let spec = DynamicSpec::<Scripted>::new().intensity(3, HOUR).backoff(backoff);
+        let sup = system.start_dynamic(spec).await.unwrap();
+        let w = sup.start_child(Script::new("w", &report)).await.unwrap().expect("started");
+        probe.drain();
+        for expected in [100, 200, 400] {
+            let before = w.id().unwrap();
+            w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
+            let crashed = Instant::now();
+            within("restarted", w.restarted(before)).await;
+            assert_elapsed(crashed.elapsed(), Duration::from_millis(expected), Duration::from_millis(expected + 20));
+        }
+        w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
+        assert_eq!(within("gives up", sup.actor().join()).await, ExitReason::Shutdown);
+    }
 }
 
 on_both_runtimes! {

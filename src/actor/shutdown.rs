@@ -1,0 +1,68 @@
+//! OTP's `shutdown/2`: how a parent stops its children. One procedure for
+//! the System (its top-level actors), the static supervisor (one child at a
+//! time, newest first) and the dynamic supervisor (all children at once).
+//!
+//! Per the child's [`Shutdown`] policy: `BrutalKill` kills at once;
+//! `Timeout(t)` sends the exit signal `shutdown` (a trapping child runs
+//! `terminate`) and kills whoever is still alive after `t`; `Infinity` sends
+//! `shutdown` and waits. A supervisor unlinks each child first, so the
+//! death it causes is not taken for a failure.
+
+use futures::future::join_all;
+
+use super::options::Shutdown;
+use super::{Actor, Context};
+use crate::addr::{ActorId, Pid};
+use crate::exit::ExitReason;
+use crate::signal::Signal;
+
+/// Who stops the children.
+pub(crate) trait Parent {
+    /// Unlinks `child`, so its death is not taken for a failure.
+    fn unlink(&mut self, child: &Pid);
+    /// Sends `child` the exit signal `shutdown`.
+    fn shut(&mut self, child: &Pid);
+}
+
+impl<S: Actor> Parent for Context<S> {
+    fn unlink(&mut self, child: &Pid) {
+        Context::unlink(self, child);
+    }
+
+    fn shut(&mut self, child: &Pid) {
+        self.exit(child, ExitReason::Shutdown);
+    }
+}
+
+/// The System stopping its top-level actors: an exit signal from no actor.
+pub(crate) struct FromSystem;
+
+impl Parent for FromSystem {
+    fn unlink(&mut self, _: &Pid) {}
+
+    fn shut(&mut self, child: &Pid) {
+        let _ = child.0.signal(Signal::Exit { from: ActorId::SYSTEM, reason: ExitReason::Shutdown, linked: false });
+    }
+}
+
+/// Stops `children` at once, sharing one timeout, and returns their exit
+/// reasons in order (a single child is a set of one).
+pub(crate) async fn shutdown(parent: &mut impl Parent, children: &[Pid], policy: Shutdown) -> Vec<ExitReason> {
+    for child in children {
+        parent.unlink(child);
+        match policy {
+            Shutdown::BrutalKill => {
+                child.kill();
+            }
+            Shutdown::Timeout(_) | Shutdown::Infinity => parent.shut(child),
+        }
+    }
+    if let Shutdown::Timeout(timeout) = policy {
+        if tokio::time::timeout(timeout, join_all(children.iter().map(Pid::join))).await.is_err() {
+            for child in children {
+                child.kill();
+            }
+        }
+    }
+    join_all(children.iter().map(Pid::join)).await
+}

@@ -1,0 +1,81 @@
+//! One supervisor's restart bookkeeping, shared by the static and the
+//! dynamic supervisor: the intensity window (OTP's `intensity` and
+//! `period`), the optional [`Backoff`] with its jitter, and the restart
+//! counts that snapshots report. Decisions only: it starts nothing.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::backoff::{Backoff, Jitter};
+use super::intensity::Intensity;
+use crate::addr::ActorId;
+
+/// The supervisor's side of the ledger.
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    intensity: Intensity,
+    backoff: Option<Backoff>,
+    jitter: Jitter,
+    restarts: u64,
+}
+
+/// One child's side: what its restarts and its backoff series depend on.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ChildLedger {
+    /// Restarts so far (reported by snapshots).
+    pub(crate) restarts: u64,
+    /// Consecutive failures, for the backoff.
+    failures: u32,
+    started_at: Option<Instant>,
+}
+
+impl ChildLedger {
+    /// The child (re)started now: a later failure after it ran for the
+    /// backoff's settle time starts a new series.
+    pub(crate) fn started(&mut self) {
+        self.started_at = Some(Instant::now());
+    }
+}
+
+impl Ledger {
+    /// `restarts` within `period`, with `backoff` if any; the jitter is
+    /// seeded by the supervisor's id.
+    pub(crate) fn new(restarts: u32, period: Duration, backoff: Option<Backoff>, supervisor: ActorId) -> Ledger {
+        Ledger {
+            intensity: Intensity::new(restarts, period),
+            backoff,
+            jitter: Jitter::new(supervisor.as_u64().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            restarts: 0,
+        }
+    }
+
+    /// Counts a restart of `child` against the intensity: `false` when the
+    /// supervisor must give up (and shut down).
+    pub(crate) fn count(&mut self, child: &mut ChildLedger) -> bool {
+        self.restarts += 1;
+        child.restarts += 1;
+        self.intensity.record(Instant::now())
+    }
+
+    /// How long to wait before this restart of `child` (zero without a
+    /// backoff), advancing its series of consecutive failures.
+    pub(crate) fn delay(&mut self, child: &mut ChildLedger) -> Duration {
+        let Some(backoff) = self.backoff else { return Duration::ZERO };
+        if child.started_at.is_some_and(|at| at.elapsed() >= backoff.settle_time()) {
+            child.failures = 0;
+        }
+        child.failures += 1;
+        backoff.delay(child.failures, self.jitter.next())
+    }
+
+    /// Restarts counted so far.
+    pub(crate) fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The intensity limit: (restarts, period).
+    pub(crate) fn limit(&self) -> (u32, Duration) {
+        (self.intensity.max(), self.intensity.period())
+    }
+}
