@@ -230,7 +230,8 @@ impl Queues {
             Kind::Create => return self.create(stream, seq, payload, loc),
             Kind::Enqueue => {
                 let next = next_seq(stream, seq)?;
-                let len = payload.len() as u32;
+                // A decoded payload is at most 16 MiB.
+                let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
                 let at = message_at(loc, false);
                 queue.pending.insert(seq, Pending { record: loc, at, len, attempts: 0 });
                 queue.next_seq = queue.next_seq.max(next);
@@ -240,7 +241,7 @@ impl Queues {
                 let (count, message) = payload.split_first_chunk::<4>().ok_or(QueueError::BadKeep(stream))?;
                 let attempts = u32::from_le_bytes(*count);
                 let at = message_at(loc, true);
-                queue.pending.insert(seq, Pending { record: loc, at, len: message.len() as u32, attempts });
+                queue.pending.insert(seq, Pending { record: loc, at, len: u32::try_from(message.len()).unwrap_or(u32::MAX), attempts });
                 queue.next_seq = queue.next_seq.max(next);
             }
             Kind::Deliver => {

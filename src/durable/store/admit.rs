@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 
 use crate::durable::error::DurableError;
-use crate::durable::records::{create_payload, Role, CREATE, ENQUEUE};
+use crate::durable::records::{create_payload, message_at, Role, CREATE, ENQUEUE};
 use crate::journal::record::{FrameError, Loc, OwnedRecord, HEADER};
 use crate::journal::segment::JournalError;
 use crate::topic::{Pattern, Topic};
@@ -160,7 +160,9 @@ impl Store {
             return rx;
         };
         queue.next_seq = next;
-        let len = bytes.len() as u32;
+        // A message over 16 MiB is refused when framed; until then its
+        // slot only needs some length.
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         queue.slots.push(seq, Slot { segment: 0, at: 0, len, attempts: 0, status: Status::Unconfirmed });
         if queue.cache_bytes + bytes.len() <= CACHE_BYTES {
             queue.cache_bytes += bytes.len();
@@ -190,8 +192,8 @@ impl Store {
             let Some(slot) = queue.slot(seq) else { return result.map(|_| seq) };
             match &result {
                 Ok(loc) => {
-                    slot.segment = loc.segment as u32;
-                    slot.at = (loc.offset + HEADER as u64) as u32;
+                    slot.segment = loc.segment;
+                    slot.at = offset(message_at(*loc, false));
                     slot.status = Status::Waiting;
                     let len = slot.len;
                     queue.pending += 1;

@@ -84,7 +84,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbo
         }
         let bytes: Box<[u8]> = match cached {
             Some(bytes) => bytes,
-            None => match store.read(state, u64::from(slot.segment), u64::from(slot.at), slot.len) {
+            None => match store.read(state, slot.segment, u64::from(slot.at), slot.len) {
                 Ok(bytes) => bytes.into(),
                 Err(error) => {
                     tracing::error!(queue = %state.queues[&id].name, seq, %error, "cannot read a durable message back; delivery paused");
@@ -126,7 +126,7 @@ pub(super) fn finish(state: &mut State, id: u32, seq: u64) {
     let Some(queue) = state.queues.get_mut(&id) else { return };
     let Some(slot) = queue.slots.remove(seq) else { return };
     if slot.segment > 0 {
-        if let Some(live) = state.segments.get_mut(&u64::from(slot.segment)) {
+        if let Some(live) = state.segments.get_mut(&slot.segment) {
             live.records = live.records.saturating_sub(1);
             live.bytes = live.bytes.saturating_sub(u64::from(slot.len) + HEADER as u64);
         }
@@ -158,7 +158,7 @@ pub(super) fn dead_letter(
             queue.cache_bytes -= bytes.len();
             bytes.into_vec()
         }
-        None => store.read(state, u64::from(slot.segment), u64::from(slot.at), slot.len).unwrap_or_default(),
+        None => store.read(state, slot.segment, u64::from(slot.at), slot.len).unwrap_or_default(),
     };
     finish(state, id, seq);
     let queue = &state.queues[&id];

@@ -89,7 +89,7 @@ impl Store {
             let bytes = match cached {
                 Some(bytes) => bytes,
                 None => self
-                    .read(state, u64::from(slot.segment), u64::from(slot.at), slot.len)
+                    .read(state, slot.segment, u64::from(slot.at), slot.len)
                     .map_err(|error| DurableError::Journal(JournalError::Io(error)))?,
             };
             let Some((topic, event)) = split_topic(&bytes) else { continue };

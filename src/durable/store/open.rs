@@ -161,8 +161,8 @@ impl Store {
                 live.records += 1;
                 live.bytes += u64::from(pending.len) + HEADER as u64;
                 let slot = Slot {
-                    segment: pending.record.segment as u32,
-                    at: pending.at as u32,
+                    segment: pending.record.segment,
+                    at: offset(pending.at),
                     len: pending.len,
                     attempts: pending.attempts,
                     status: Status::Waiting,

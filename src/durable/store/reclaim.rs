@@ -1,7 +1,7 @@
 //! Reclamation: sealed segments with nothing live go, oldest first; the few
 //! live records pinning the oldest one are copied forward first.
 
-use crate::durable::records::{create_payload, keep_payload, message_at, CREATE, KEEP};
+use crate::durable::records::{create_payload, keep_payload, message_at, CREATE, KEEP, KEEP_PREFIX};
 use crate::journal::record::{Loc, OwnedRecord, HEADER};
 use crate::journal::segment::JournalError;
 
@@ -51,7 +51,7 @@ impl Store {
                 .slots
                 .iter()
                 .filter(|(_, slot)| {
-                    matches!(slot.status, Status::Waiting | Status::InFlight) && u64::from(slot.segment) == oldest
+                    matches!(slot.status, Status::Waiting | Status::InFlight) && slot.segment == oldest
                 })
                 .map(|(seq, slot)| (seq, *slot))
                 .collect();
@@ -85,10 +85,10 @@ impl Store {
                     let Ok(first) = result else { return };
                     state.compacting = false;
                     state.newest = state.newest.max(first.segment);
-                    let mut offset = first.offset;
+                    let mut next = first.offset;
                     for ((id, seq), size) in moved.into_iter().zip(sizes) {
-                        let loc = Loc { segment: first.segment, offset };
-                        offset += size;
+                        let loc = Loc { segment: first.segment, offset: next };
+                        next += size;
                         let Some(queue) = state.queues.get_mut(&id) else { continue };
                         let moved_live = if seq == 0 {
                             queue.created_at = Some(loc);
@@ -97,10 +97,10 @@ impl Store {
                             match queue.slot(seq) {
                                 Some(slot)
                                     if matches!(slot.status, Status::Waiting | Status::InFlight)
-                                        && u64::from(slot.segment) == oldest =>
+                                        && slot.segment == oldest =>
                                 {
-                                    slot.segment = loc.segment as u32;
-                                    slot.at = message_at(loc, true) as u32;
+                                    slot.segment = loc.segment;
+                                    slot.at = offset(message_at(loc, true));
                                     Live { records: 1, bytes: u64::from(slot.len) + HEADER as u64 }
                                 }
                                 _ => continue, // acked meanwhile: the restatement is dead on arrival
@@ -111,7 +111,7 @@ impl Store {
                         from.bytes = from.bytes.saturating_sub(moved_live.bytes);
                         let to = state.segments.entry(loc.segment).or_default();
                         to.records += moved_live.records;
-                        to.bytes += moved_live.bytes + if seq == 0 { 0 } else { 4 };
+                        to.bytes += moved_live.bytes + if seq == 0 { 0 } else { KEEP_PREFIX };
                     }
                 });
             }),

@@ -31,12 +31,22 @@ pub(super) enum Status {
 /// what a backlog costs in memory per message).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Slot {
-    pub(super) segment: u32,
-    /// Where the message bytes start in the segment.
+    /// The segment holding the message (0 while unconfirmed). Segment
+    /// numbers are never reused, so they keep their full width.
+    pub(super) segment: u64,
+    /// Where the message bytes start in the segment (see [`offset`]).
     pub(super) at: u32,
     pub(super) len: u32,
     pub(super) attempts: u32,
     pub(super) status: Status,
+}
+
+/// A message's offset in its segment, as a [`Slot`] keeps it. Segments are
+/// at most 2 GiB (`JournalConfig::segment_size` clamps) plus one submission
+/// that did not fit, and the store submits nothing larger than a record
+/// (16 MiB) or a checkpoint chunk, so every offset fits in 32 bits.
+pub(super) fn offset(at: u64) -> u32 {
+    u32::try_from(at).expect("a message offset within a segment fits in 32 bits")
 }
 
 pub(super) struct Consumer {
