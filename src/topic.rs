@@ -14,7 +14,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-pub use grammar::{MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
+use treeline_grammar as grammar;
+use treeline_grammar::Violation;
+pub use treeline_grammar::{MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 
 /// Why a string is not a valid topic or pattern.
 ///
@@ -56,32 +58,35 @@ pub enum TopicError {
     TooManyTokens,
 }
 
+impl TopicError {
+    /// The grammar's own name for this error (its wording lives there, shared
+    /// with the macros' compile-time diagnostics).
+    fn violation(&self) -> Violation {
+        match *self {
+            TopicError::Empty => Violation::Empty,
+            TopicError::EmptyToken { index } => Violation::EmptyToken { index },
+            TopicError::InvalidByte { offset } => Violation::InvalidByte { offset },
+            TopicError::PartialWildcard { index } => Violation::PartialWildcard { index },
+            TopicError::TailNotLast => Violation::TailNotLast,
+            TopicError::WildcardInTopic => Violation::WildcardInTopic,
+            TopicError::Reserved => Violation::Reserved,
+            TopicError::TooLong => Violation::TooLong,
+            TopicError::TooManyTokens => Violation::TooManyTokens,
+        }
+    }
+}
+
 impl fmt::Display for TopicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TopicError::Empty => f.write_str("empty topic"),
-            TopicError::EmptyToken { index } => write!(f, "token {index} is empty"),
-            TopicError::InvalidByte { offset } => write!(f, "invalid byte at offset {offset}"),
-            TopicError::PartialWildcard { index } => write!(f, "token {index} mixes a wildcard with other bytes"),
-            TopicError::TailNotLast => f.write_str("`>` must be the last token"),
-            TopicError::WildcardInTopic => f.write_str("wildcards are only allowed in subscription patterns"),
-            TopicError::Reserved => f.write_str("the first token is reserved (`$...` or `_INBOX`)"),
-            TopicError::TooLong => write!(f, "longer than {MAX_TOPIC_BYTES} bytes"),
-            TopicError::TooManyTokens => write!(f, "more than {MAX_TOPIC_TOKENS} tokens"),
-        }
+        self.violation().fmt(f)
     }
 }
 
 impl std::error::Error for TopicError {}
 
-mod grammar {
-    include!("../macros/src/topic_grammar.rs");
-}
-
 /// Checks the grammar; `wildcards` allows `*` and `>` tokens. Allocates
 /// nothing (it runs on publishes).
 pub(crate) fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
-    use grammar::Violation;
     grammar::check(text, wildcards).map_err(|violation| match violation {
         Violation::Empty => TopicError::Empty,
         Violation::EmptyToken { index } => TopicError::EmptyToken { index },

@@ -21,6 +21,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, Pat, ReturnType, Type};
 
+use crate::attr::{crate_option, treeline};
 use crate::ctxt::Ctxt;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -155,9 +156,7 @@ fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> Option<syn::Path> {
     let mut krate = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("crate") {
-            let lit: syn::LitStr = meta.value()?.parse()?;
-            krate = Some(lit.parse::<syn::Path>()?);
-            Ok(())
+            crate_option(&meta, &mut krate, cx)
         } else {
             Err(meta.error("unknown #[actor(...)] option: expected `crate`"))
         }
@@ -170,7 +169,8 @@ fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> Option<syn::Path> {
 
 pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
     let mut cx = Ctxt::default();
-    let krate = parse_options(attr, &mut cx).map_or_else(|| quote!(::treeline), |path| quote!(#path));
+    let krate = parse_options(attr, &mut cx);
+    let krate = treeline(krate.as_ref());
     if let Some((_, path, _)) = &item.trait_ {
         cx.error_spanned_by(path, "#[actor] goes on the actor's own impl block, not on a trait impl");
     }

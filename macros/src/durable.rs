@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Fields, LitStr};
 
+use crate::attr::{crate_option, treeline};
 use crate::ctxt::Ctxt;
 
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
@@ -23,11 +24,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
                 }
                 tag = Some(lit);
             } else if meta.path.is_ident("crate") {
-                let lit: LitStr = meta.value()?.parse()?;
-                match lit.parse::<syn::Path>() {
-                    Ok(path) => krate = Some(path),
-                    Err(_) => cx.error_spanned_by(&lit, "`crate` must be a path, like \"my_crate::treeline\""),
-                }
+                crate_option(&meta, &mut krate, &mut cx)?;
             } else {
                 return Err(meta.error("unknown #[durable(...)] key: expected `tag` or `crate`"));
             }
@@ -44,12 +41,15 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
         );
         LitStr::new("", input.ident.span())
     });
-    let p = match krate {
-        Some(path) => quote!(#path::__private),
-        None => quote!(::treeline::__private),
-    };
+    let krate = treeline(krate.as_ref());
+    let p = quote!(#krate::__private);
     let ident = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    // Each type parameter must be durable itself (serde_derive's rule).
+    let mut generics = input.generics.clone();
+    for param in generics.type_params_mut() {
+        param.bounds.push(syn::parse_quote!(#p::Durable));
+    }
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     let (encode, decode) = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => {
@@ -79,18 +79,35 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
                 data.enum_token,
                 "#[derive(Durable)] supports structs; implement `Durable` by hand for an enum",
             );
-            (quote!(), quote!(let value = unreachable!();))
+            (quote!(), quote!())
         }
         Data::Union(data) => {
             cx.error_spanned_by(data.union_token, "#[derive(Durable)] supports structs, not unions");
-            (quote!(), quote!(let value = unreachable!();))
+            (quote!(), quote!())
         }
     };
     let errors = cx.into_compile_errors();
     if !errors.is_empty() {
-        return errors;
+        // The impl still comes, with bodies that compile for any type, so
+        // that uses of the type as `Durable` add no follow-up errors.
+        return quote! {
+            #errors
+            #[automatically_derived]
+            impl #impl_generics #p::Durable for #ident #ty_generics #where_clause {
+                const TAG: &'static str = #tag;
+
+                fn encode(&self, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #p::CodecError> {
+                    ::core::result::Result::Ok(())
+                }
+
+                fn decode(_: &[u8]) -> ::core::result::Result<Self, #p::CodecError> {
+                    ::core::result::Result::Err(#p::CodecError::new("the Durable derive failed"))
+                }
+            }
+        };
     }
     quote! {
+        #[automatically_derived]
         impl #impl_generics #p::Durable for #ident #ty_generics #where_clause {
             const TAG: &'static str = #tag;
 

@@ -4,14 +4,10 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{DeriveInput, LitStr};
 
+use crate::attr::{crate_option, treeline};
 use crate::ctxt::Ctxt;
 
-#[allow(dead_code, unreachable_pub)] // the runtime uses the constants
-mod grammar {
-    include!("topic_grammar.rs");
-}
-
-use grammar::Violation;
+use treeline_grammar as grammar;
 
 /// What `#[event(...)]` said.
 struct Attrs {
@@ -30,11 +26,7 @@ fn parse_attrs(input: &DeriveInput, cx: &mut Ctxt) -> Attrs {
                 }
                 attrs.topic = Some(lit);
             } else if meta.path.is_ident("crate") {
-                let lit: LitStr = meta.value()?.parse()?;
-                match lit.parse::<syn::Path>() {
-                    Ok(path) => attrs.krate = Some(path),
-                    Err(_) => cx.error_spanned_by(&lit, "`crate` must be a path, like \"my_crate::treeline\""),
-                }
+                crate_option(&meta, &mut attrs.krate, cx)?;
             } else {
                 return Err(meta.error("unknown #[event(...)] key: expected `topic` or `crate`"));
             }
@@ -47,34 +39,13 @@ fn parse_attrs(input: &DeriveInput, cx: &mut Ctxt) -> Attrs {
     attrs
 }
 
-fn describe(violation: Violation) -> String {
-    match violation {
-        Violation::Empty => "the topic is empty".to_owned(),
-        Violation::EmptyToken { index } => {
-            format!("token {index} of the topic is empty (a leading, trailing or doubled `.`)")
-        }
-        Violation::InvalidByte { offset } => {
-            format!("byte {offset} of the topic is not printable ASCII (spaces and control bytes are not allowed)")
-        }
-        Violation::PartialWildcard { .. } | Violation::WildcardInTopic => {
-            "an event's own topic cannot contain a wildcard (`*` and `>` are for subscription patterns)".to_owned()
-        }
-        Violation::TailNotLast => "`>` must be the last token".to_owned(),
-        Violation::Reserved => {
-            "the first token of a topic cannot start with `$` or be `_INBOX` (reserved by NATS)".to_owned()
-        }
-        Violation::TooLong => format!("the topic is longer than {} bytes", grammar::MAX_TOPIC_BYTES),
-        Violation::TooManyTokens => format!("the topic has more than {} tokens", grammar::MAX_TOPIC_TOKENS),
-    }
-}
-
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     let mut cx = Ctxt::default();
     let attrs = parse_attrs(input, &mut cx);
     let topic = match &attrs.topic {
         Some(topic) => {
             if let Err(violation) = grammar::check(&topic.value(), false) {
-                cx.error_spanned_by(topic, format!("invalid event topic {:?}: {}", topic.value(), describe(violation)));
+                cx.error_spanned_by(topic, format!("invalid event topic {:?}: {violation}", topic.value()));
             }
             topic.clone()
         }
@@ -86,7 +57,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
             LitStr::new("", input.ident.span())
         }
     };
-    let krate = attrs.krate.map_or_else(|| quote!(::treeline), |path| quote!(#path));
+    let krate = treeline(attrs.krate.as_ref());
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let errors = cx.into_compile_errors();
@@ -94,6 +65,7 @@ pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
     // an event do not pile up follow-up errors.
     quote! {
         #errors
+        #[automatically_derived]
         impl #impl_generics #krate::__private::Event for #ident #ty_generics #where_clause {
             const TOPIC: &'static str = #topic;
         }

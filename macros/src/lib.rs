@@ -11,6 +11,7 @@
 //! do so, so that follow-up errors in user code stay readable.
 
 mod actor;
+mod attr;
 mod ctxt;
 mod durable;
 mod event;

@@ -241,7 +241,10 @@ impl Queues {
                 let (count, message) = payload.split_first_chunk::<4>().ok_or(QueueError::BadKeep(stream))?;
                 let attempts = u32::from_le_bytes(*count);
                 let at = message_at(loc, true);
-                queue.pending.insert(seq, Pending { record: loc, at, len: u32::try_from(message.len()).unwrap_or(u32::MAX), attempts });
+                queue.pending.insert(
+                    seq,
+                    Pending { record: loc, at, len: u32::try_from(message.len()).unwrap_or(u32::MAX), attempts },
+                );
                 queue.next_seq = queue.next_seq.max(next);
             }
             Kind::Deliver => {

@@ -11,7 +11,7 @@ use crate::topic::TopicError;
 /// use treeline::{RegistryError, TopicError};
 ///
 /// assert_eq!(RegistryError::NoProc.to_string(), "the actor is not alive");
-/// assert_eq!(RegistryError::InvalidTopic(TopicError::Empty).to_string(), "invalid topic: empty topic");
+/// assert_eq!(RegistryError::InvalidTopic(TopicError::Empty).to_string(), "invalid topic: the topic is empty");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,7 +69,7 @@ impl From<TopicError> for RegistryError {
 /// use treeline::{PublishError, TopicError};
 ///
 /// let error = PublishError::InvalidTopic(TopicError::WildcardInTopic);
-/// assert_eq!(error.to_string(), "invalid topic: wildcards are only allowed in subscription patterns");
+/// assert_eq!(error.to_string(), "invalid topic: wildcards (`*` and `>`) are only allowed in subscription patterns, not in a topic");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

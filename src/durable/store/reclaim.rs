@@ -50,9 +50,7 @@ impl Store {
             let pinned: Vec<(u64, Slot)> = queue
                 .slots
                 .iter()
-                .filter(|(_, slot)| {
-                    matches!(slot.status, Status::Waiting | Status::InFlight) && slot.segment == oldest
-                })
+                .filter(|(_, slot)| matches!(slot.status, Status::Waiting | Status::InFlight) && slot.segment == oldest)
                 .map(|(seq, slot)| (seq, *slot))
                 .collect();
             for (seq, slot) in pinned {

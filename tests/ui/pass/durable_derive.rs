@@ -26,6 +26,14 @@ mod reexported {
 #[durable(tag = "t.Elsewhere/1", crate = "reexported::runtime")]
 struct Elsewhere(u8);
 
+/// A generic struct: the derive asks `T: Durable` of its parameter.
+#[derive(Debug, PartialEq, Durable)]
+#[durable(tag = "t.Envelope/1")]
+struct Envelope<T> {
+    id: u64,
+    body: T,
+}
+
 fn round_trip<T: Durable + PartialEq + std::fmt::Debug>(value: T) {
     let mut bytes = Vec::new();
     value.encode(&mut bytes).unwrap();
@@ -37,6 +45,8 @@ fn main() {
     round_trip(Tuple(3, "x".into()));
     round_trip(Unit);
     round_trip(Elsewhere(9));
+    round_trip(Envelope { id: 1, body: "inside".to_owned() });
+    round_trip(Envelope { id: 2, body: Tuple(5, "y".into()) });
     assert_eq!(Named::TAG, "t.Named/1");
     let mut bytes = Vec::new();
     Tuple(3, "x".into()).encode(&mut bytes).unwrap();
