@@ -12,6 +12,8 @@
 //! teardown is complete: links and monitors notified, names released, the
 //! process table left.
 
+mod holdings;
+
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -29,8 +31,10 @@ use crate::exit::ExitReason;
 use crate::mailbox::envelope::{Dispatch, Kind};
 use crate::mailbox::queue::{Admission, Mailbox, Refused};
 use crate::mailbox::{MailboxConfig, MailboxOverflow, Overflow};
+use crate::registry::Registration;
 use crate::signal::Signal;
 use crate::system::System;
+use holdings::Holdings;
 
 /// The outcome of offering a message to a mailbox.
 #[derive(Debug)]
@@ -84,7 +88,7 @@ pub(crate) trait Process: Send + Sync + 'static {
     /// The cell as `Any`, to recover its actor type (typed registry lookups).
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
     /// The registry entries the actor holds.
-    fn registrations(&self) -> Vec<crate::registry::Registration>;
+    fn registrations(&self) -> Vec<Registration>;
     /// Registers for the actor's death: the receiver gets the exit reason
     /// once teardown is complete (links and monitors notified, the process
     /// table left). `Err` with the reason if that already happened.
@@ -124,6 +128,8 @@ pub(crate) struct ActorCell<A: Actor> {
     /// (the status turns `Dead` under this lock). Boxed on first use: most
     /// actors are never joined.
     obituary: Mutex<Option<Box<Waiting>>>,
+    /// Names, subscriptions and durable slots held until the death.
+    pub(crate) holdings: Holdings<Registration>,
     /// Written by the actor's task only, once per message.
     handled: AtomicU64,
 }
@@ -145,6 +151,7 @@ impl<A: Actor> ActorCell<A> {
             handled: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
             obituary: Mutex::new(None),
+            holdings: Holdings::new(),
         }
     }
 
@@ -338,8 +345,8 @@ impl<A: Actor> Process for ActorCell<A> {
         self
     }
 
-    fn registrations(&self) -> Vec<crate::registry::Registration> {
-        self.mailbox.registrations()
+    fn registrations(&self) -> Vec<Registration> {
+        self.holdings.snapshot()
     }
 
     fn watch(&self) -> Result<oneshot::Receiver<ExitReason>, ExitReason> {

@@ -75,7 +75,7 @@ fn attach_sink<A: crate::actor::Actor>(
 ) -> Result<(), DurableError> {
     let epoch = store.attach(id, sink, settings.get_window(), settings.get_delivery_limit())?;
     let detach = Detach { store: store.clone(), queue: id, epoch };
-    if let Err(registration) = cell.mailbox.record(Registration::Hook(Arc::new(detach))) {
+    if let Err(registration) = cell.holdings.record(Registration::Hook(Arc::new(detach))) {
         // Dead already: detach now, with the reason it died of.
         if let Registration::Hook(hook) = registration {
             let reason = cell.exit_reason().unwrap_or(crate::exit::ExitReason::Normal);

@@ -9,7 +9,7 @@
 //! ([`recover`]), the single writer ([`writer`]), group
 //! commit with the fsync policies ([`commit`]), [`Journal`], which ties them
 //! together (lock, recover, submit). The durable queue records and the
-//! state they fold into live above it, in `crate::durable::records`; the
+//! state they fold into live above it, in `src/durable/records.rs`; the
 //! journal knows nothing of them.
 //! The byte format is written down in `docs/journal-format.md`.
 

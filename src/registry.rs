@@ -268,7 +268,7 @@ impl Registry {
             }
             shard.insert(key.text.clone(), NameEntry { pid: pid.clone(), actor: key.actor, meta });
         }
-        if cell.mailbox.record(Registration::Name(key.text.clone())).is_err() {
+        if cell.holdings.record(Registration::Name(key.text.clone())).is_err() {
             self.remove_name(&key.text, cell.id);
             return Err(RegistryError::NoProc);
         }
@@ -293,7 +293,7 @@ impl Registry {
             Some(pid) if pid.id() != cell.id => Err(RegistryError::NotOwner(pid)),
             Some(_) => {
                 self.remove_name(name, cell.id);
-                cell.mailbox.forget(|registration| matches!(registration, Registration::Name(n) if &**n == name));
+                cell.holdings.forget(|registration| matches!(registration, Registration::Name(n) if &**n == name));
                 self.notify(RegistryEvent::Unregistered { key: RegistryKey::Name(Arc::from(name)), id: cell.id });
                 Ok(())
             }
@@ -450,7 +450,7 @@ impl Registry {
         let sub = Sub { id: cell.id, pid: Pid(cell.clone()), sink: cell.clone(), meta };
         table.add(pattern.clone(), sub);
         let erased: Arc<dyn ErasedTable> = table.clone();
-        if cell.mailbox.record(Registration::Topic { table: erased, pattern: pattern.clone() }).is_err() {
+        if cell.holdings.record(Registration::Topic { table: erased, pattern: pattern.clone() }).is_err() {
             table.remove(&pattern, cell.id);
             return Err(RegistryError::NoProc);
         }
@@ -464,7 +464,7 @@ impl Registry {
     pub(crate) fn unsubscribe_cell<E: Event, A: Actor>(&self, cell: &ActorCell<A>, pattern: &Pattern) -> usize {
         let Some(table) = self.table::<E>() else { return 0 };
         let removed = table.remove(pattern, cell.id);
-        cell.mailbox.forget(|registration| {
+        cell.holdings.forget(|registration| {
             matches!(registration, Registration::Topic { table: t, pattern: p }
                 if p == pattern && t.event_type() == std::any::type_name::<E>())
         });

@@ -195,7 +195,7 @@ pub(crate) async fn start_with_setup<A: Actor>(
     for setup in setups {
         if let Err(error) = setup(&cell) {
             let reason = ExitReason::Normal;
-            system.registry().release(id, cell.mailbox.registrations(), &reason);
+            system.registry().release(id, cell.holdings.close(), &reason);
             return Err(error);
         }
     }

@@ -189,7 +189,7 @@ impl<A: Actor, M: Durable, R: Route<A, M>> Sink for ActorSink<A, M, R> {
     }
 }
 
-/// Detaches a consumer when its actor dies (recorded in its mailbox like a
+/// Detaches a consumer when its actor dies (recorded in its cell's holdings like a
 /// name, released in its teardown).
 pub(crate) struct Detach {
     pub(crate) store: Arc<Store>,

@@ -24,7 +24,6 @@ use super::{MailboxConfig, Overflow};
 use crate::actor::dispatch::SignalMsg;
 use crate::actor::run::Dormant;
 use crate::actor::Actor;
-use crate::registry::Registration;
 use crate::signal::{Arrived, Signal};
 use crate::sync::{AtomicBool, Mutex};
 
@@ -69,18 +68,11 @@ struct Lanes<A: Actor> {
     counted: usize,
     /// The actor's state while it has no task yet (see `Dormant`).
     dormant: Option<Box<Dormant<A>>>,
-    /// Names and subscriptions the actor holds, released at its death
-    /// (allocated on first registration).
-    registrations: Option<Box<Registrations>>,
     /// `Wait` permits freed by the consumer and not yet handed back: they
     /// are returned in chunks, so that a blocked sender refills the mailbox
     /// in bursts instead of one wake-up per message.
     freed: u32,
 }
-
-/// The registry entries of one actor (boxed: most actors have none).
-#[derive(Default)]
-struct Registrations(Vec<Registration>);
 
 /// What to do, once the lock is released, to get the actor going: the
 /// decision of the park/wake protocol.
@@ -178,7 +170,6 @@ impl<A: Actor> Mailbox<A> {
                 closed: false,
                 counted: 0,
                 dormant: None,
-                registrations: None,
                 freed: 0,
             }),
             has_signals: AtomicBool::new(false),
@@ -407,32 +398,8 @@ impl<A: Actor> Mailbox<A> {
         false
     }
 
-    /// Records a registry entry the actor holds; gives it back if the
-    /// mailbox is closed (the actor died: the caller undoes the entry).
-    pub(crate) fn record(&self, registration: Registration) -> Result<(), Registration> {
-        let mut lanes = self.lanes.lock();
-        if lanes.closed {
-            return Err(registration);
-        }
-        lanes.registrations.get_or_insert_with(Default::default).0.push(registration);
-        Ok(())
-    }
-
-    /// Forgets recorded registry entries (explicit unregistration).
-    pub(crate) fn forget(&self, matches: impl Fn(&Registration) -> bool) {
-        if let Some(registrations) = &mut self.lanes.lock().registrations {
-            registrations.0.retain(|registration| !matches(registration));
-        }
-    }
-
-    /// The registry entries the actor holds.
-    pub(crate) fn registrations(&self) -> Vec<Registration> {
-        self.lanes.lock().registrations.as_ref().map(|registrations| registrations.0.clone()).unwrap_or_default()
-    }
-
-    /// Closes the mailbox for good and hands back everything still queued,
-    /// and the registry entries to release.
-    pub(crate) fn close(&self) -> (VecDeque<Envelope<A>>, VecDeque<Signal>, Vec<Registration>) {
+    /// Closes the mailbox for good and hands back everything still queued.
+    pub(crate) fn close(&self) -> (VecDeque<Envelope<A>>, VecDeque<Signal>) {
         let taken = {
             let mut lanes = self.lanes.lock();
             lanes.closed = true;
@@ -440,11 +407,7 @@ impl<A: Actor> Mailbox<A> {
             lanes.wake_on = 0;
             lanes.counted = 0;
             self.has_signals.store(false, Ordering::Release);
-            (
-                std::mem::take(&mut lanes.user),
-                std::mem::take(&mut lanes.signals),
-                lanes.registrations.take().map(|registrations| registrations.0).unwrap_or_default(),
-            )
+            (std::mem::take(&mut lanes.user), std::mem::take(&mut lanes.signals))
         };
         if let Some(gate) = &self.gate {
             gate.close();
