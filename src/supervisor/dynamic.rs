@@ -455,14 +455,7 @@ where
                 )
             })
             .collect();
-        Reply::new(SupervisorSnapshot {
-            id: ctx.id(),
-            kind: SupervisorKind::Dynamic,
-            intensity: self.ledger.limit().0,
-            period: self.ledger.limit().1,
-            restarts: self.ledger.restarts(),
-            children,
-        })
+        Reply::new(self.ledger.snapshot(ctx.id(), SupervisorKind::Dynamic, children))
     }
 }
 

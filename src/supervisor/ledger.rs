@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::backoff::{Backoff, Jitter};
 use super::intensity::Intensity;
+use super::snapshot::{ChildSnapshot, SupervisorKind, SupervisorSnapshot};
 use crate::addr::ActorId;
 
 /// The supervisor's side of the ledger.
@@ -69,13 +70,21 @@ impl Ledger {
         backoff.delay(child.failures, self.jitter.next())
     }
 
-    /// Restarts counted so far.
-    pub(crate) fn restarts(&self) -> u64 {
-        self.restarts
-    }
-
-    /// The intensity limit: (restarts, period).
-    pub(crate) fn limit(&self) -> (u32, Duration) {
-        (self.intensity.max(), self.intensity.period())
+    /// The snapshot of supervisor `id`: its limits and counts from the
+    /// ledger, and its `children`.
+    pub(crate) fn snapshot(
+        &self,
+        id: ActorId,
+        kind: SupervisorKind,
+        children: Vec<ChildSnapshot>,
+    ) -> SupervisorSnapshot {
+        SupervisorSnapshot {
+            id,
+            kind,
+            intensity: self.intensity.max(),
+            period: self.intensity.period(),
+            restarts: self.restarts,
+            children,
+        }
     }
 }

@@ -486,14 +486,7 @@ impl HandleCall<Snapshot> for Supervisor {
                 snapshot.supervisor = nested.await.map(Box::new);
             }
         }
-        Reply::new(SupervisorSnapshot {
-            id: ctx.id(),
-            kind: SupervisorKind::Static(self.strategy),
-            intensity: self.ledger.limit().0,
-            period: self.ledger.limit().1,
-            restarts: self.ledger.restarts(),
-            children,
-        })
+        Reply::new(self.ledger.snapshot(ctx.id(), SupervisorKind::Static(self.strategy), children))
     }
 }
 
