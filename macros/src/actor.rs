@@ -167,9 +167,28 @@ fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> Option<syn::Path> {
     krate
 }
 
-pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
-    let mut cx = Ctxt::default();
-    let krate = parse_options(attr, &mut cx);
+/// The impl block after parsing and checking: what expansion works from.
+struct Model {
+    /// `::treeline::__private`, or under the `crate` option's path.
+    p: TokenStream,
+    self_ty: Type,
+    actor_name: syn::Ident,
+    handlers: Vec<Handler>,
+}
+
+/// What one handler adds: items next to the impl block, and its method in
+/// the `<Actor>Api` trait (signature and body).
+#[derive(Default)]
+struct Expansion {
+    items: TokenStream,
+    api_sig: TokenStream,
+    api_impl: TokenStream,
+}
+
+/// Parses and checks the options and the impl block, collecting every error;
+/// strips the markers from `item`. `None` when nothing can be generated.
+fn parse(attr: TokenStream, item: &mut ItemImpl, cx: &mut Ctxt) -> Option<Model> {
+    let krate = parse_options(attr, cx);
     let krate = treeline(krate.as_ref());
     if let Some((_, path, _)) = &item.trait_ {
         cx.error_spanned_by(path, "#[actor] goes on the actor's own impl block, not on a trait impl");
@@ -184,155 +203,190 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
     };
     let Some(actor_name) = actor_name else {
         cx.error_spanned_by(&self_ty, "#[actor] needs a named type");
-        let errors = cx.into_compile_errors();
-        return quote!(#errors #item);
+        return None;
     };
-
     let mut handlers = Vec::new();
     let mut seen_events: Vec<String> = Vec::new();
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
-        let Some(kind) = marker(method, &mut cx) else { continue };
+        let Some(kind) = marker(method, cx) else { continue };
         method.attrs.retain(|attr| !["call", "cast", "event"].iter().any(|name| attr.path().is_ident(name)));
-        if let Some(handler) = parse_handler(method, kind, &mut cx) {
-            if let Some(event) = &handler.event {
-                let key = event.to_token_stream().to_string();
-                if seen_events.contains(&key) {
-                    cx.error_spanned_by(event, "a second #[event] handler for this event type (one per type)");
-                    continue;
-                }
-                seen_events.push(key);
+        let Some(handler) = parse_handler(method, kind, cx) else { continue };
+        if let Some(event) = &handler.event {
+            let key = event.to_token_stream().to_string();
+            if seen_events.contains(&key) {
+                cx.error_spanned_by(event, "a second #[event] handler for this event type (one per type)");
+                continue;
             }
-            handlers.push(handler);
+            seen_events.push(key);
+        }
+        handlers.push(handler);
+    }
+    Some(Model { p: quote!(#krate::__private), self_ty, actor_name, handlers })
+}
+
+impl Handler {
+    fn names(&self) -> Vec<&syn::Ident> {
+        self.args.iter().map(|(name, _)| name).collect()
+    }
+
+    fn types(&self) -> Vec<&Type> {
+        self.args.iter().map(|(_, ty)| ty).collect()
+    }
+
+    /// The awaited call of the user's method.
+    fn call(&self) -> TokenStream {
+        let method = &self.method;
+        let names = self.names();
+        let ctx_arg = if self.takes_ctx { quote!(, ctx) } else { quote!() };
+        quote!(self.#method(#(#names),* #ctx_arg).await)
+    }
+
+    /// The call, as a cast or event handler's `Result<(), ExitReason>`.
+    fn settle(&self) -> TokenStream {
+        let call = self.call();
+        match &self.output {
+            None => quote!({ #call; ::core::result::Result::Ok(()) }),
+            Some(_) => call,
         }
     }
 
-    let api = format_ident!("{}Api", actor_name);
-    let mut generated = TokenStream::new();
-    let mut api_sigs = TokenStream::new();
-    let mut api_impls = TokenStream::new();
-    let p = quote!(#krate::__private);
-    for handler in &handlers {
-        let method = &handler.method;
-        let ctx_arg = if handler.takes_ctx { quote!(, ctx) } else { quote!() };
-        let names: Vec<&syn::Ident> = handler.args.iter().map(|(name, _)| name).collect();
-        let types: Vec<&Type> = handler.args.iter().map(|(_, ty)| ty).collect();
-        let call = quote!(self.#method(#(#names),* #ctx_arg).await);
-        let settle = match &handler.output {
-            None => quote!({ #call; ::core::result::Result::Ok(()) }),
-            Some(_) => quote!(#call),
+    /// The generated message struct of a call or cast, and its doc.
+    fn message(&self, model: &Model) -> (syn::Ident, String, TokenStream) {
+        let (actor_name, method) = (&model.actor_name, &self.method);
+        let message = format_ident!("{}{}", actor_name, pascal(method));
+        let doc = format!("The message of [`{actor_name}::{method}`] (generated by `#[actor]`).");
+        let (names, types) = (self.names(), self.types());
+        let item = quote! {
+            #[doc = #doc]
+            #[allow(missing_docs)]
+            pub struct #message { #(pub #names: #types),* }
         };
-        match handler.kind {
-            Kind::Call | Kind::Cast => {
-                let message = format_ident!("{}{}", actor_name, pascal(method));
-                let doc = format!("The message of [`{actor_name}::{method}`] (generated by `#[actor]`).");
-                generated.extend(quote! {
-                    #[doc = #doc]
-                    #[allow(missing_docs)]
-                    pub struct #message { #(pub #names: #types),* }
-                });
-                if handler.kind == Kind::Call {
-                    // A method returning `Reply<T>` chooses how to reply
-                    // (now, deferred, or stopping); any other type is the
-                    // reply itself.
-                    let (reply, answer) = match handler.output.as_ref().and_then(reply_of) {
-                        Some(inner) => (inner, quote!(#call)),
-                        None => {
-                            let reply = handler.output.clone().unwrap_or_else(|| syn::parse_quote!(()));
-                            (reply, quote!(#p::Reply::new(#call)))
-                        }
-                    };
-                    generated.extend(quote! {
-                        impl #p::HandleCall<#message> for #self_ty {
-                            type Reply = #reply;
-                            fn handle_call(
-                                &mut self,
-                                msg: #message,
-                                ctx: &mut #p::Context<Self>,
-                            ) -> impl ::core::future::Future<Output = #p::Reply<#reply>> + ::core::marker::Send {
-                                let _ = &ctx;
-                                async move {
-                                    let #message { #(#names),* } = msg;
-                                    #answer
-                                }
-                            }
-                        }
-                    });
-                    api_sigs.extend(quote! {
-                        #[doc = #doc]
-                        fn #method(&self, #(#names: #types),*)
-                            -> impl ::core::future::Future<Output = ::core::result::Result<#reply, #p::CallError>> + ::core::marker::Send;
-                    });
-                    api_impls.extend(quote! {
-                        fn #method(&self, #(#names: #types),*)
-                            -> impl ::core::future::Future<Output = ::core::result::Result<#reply, #p::CallError>> + ::core::marker::Send {
-                            self.call(#message { #(#names),* })
-                        }
-                    });
-                } else {
-                    generated.extend(quote! {
-                        impl #p::HandleCast<#message> for #self_ty {
-                            fn handle_cast(
-                                &mut self,
-                                msg: #message,
-                                ctx: &mut #p::Context<Self>,
-                            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
-                                let _ = &ctx;
-                                async move {
-                                    let #message { #(#names),* } = msg;
-                                    #settle
-                                }
-                            }
-                        }
-                    });
-                    api_sigs.extend(quote! {
-                        #[doc = #doc]
-                        fn #method(&self, #(#names: #types),*)
-                            -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::SendError<#message>>> + ::core::marker::Send;
-                    });
-                    api_impls.extend(quote! {
-                        fn #method(&self, #(#names: #types),*)
-                            -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::SendError<#message>>> + ::core::marker::Send {
-                            self.cast(#message { #(#names),* })
-                        }
-                    });
+        (message, doc, item)
+    }
+}
+
+fn expand_call(model: &Model, handler: &Handler) -> Expansion {
+    let Model { p, self_ty, .. } = model;
+    let (message, doc, mut items) = handler.message(model);
+    let (method, names, types, call) = (&handler.method, handler.names(), handler.types(), handler.call());
+    // A method returning `Reply<T>` chooses how to reply (now, deferred, or
+    // stopping); any other type is the reply itself.
+    let (reply, answer) = match handler.output.as_ref().and_then(reply_of) {
+        Some(inner) => (inner, call),
+        None => {
+            let reply = handler.output.clone().unwrap_or_else(|| syn::parse_quote!(()));
+            (reply, quote!(#p::Reply::new(#call)))
+        }
+    };
+    items.extend(quote! {
+        impl #p::HandleCall<#message> for #self_ty {
+            type Reply = #reply;
+            fn handle_call(
+                &mut self,
+                msg: #message,
+                ctx: &mut #p::Context<Self>,
+            ) -> impl ::core::future::Future<Output = #p::Reply<#reply>> + ::core::marker::Send {
+                let _ = &ctx;
+                async move {
+                    let #message { #(#names),* } = msg;
+                    #answer
                 }
             }
-            Kind::Event => {
-                let event = handler.event.as_ref().expect("checked");
-                let name = &names[0];
-                generated.extend(quote! {
-                    impl #p::HandleEvent<#event> for #self_ty {
-                        fn handle_event(
-                            &mut self,
-                            #name: #event,
-                            ctx: &mut #p::Context<Self>,
-                        ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
-                            let _ = &ctx;
-                            async move { #settle }
-                        }
-                    }
-                });
+        }
+    });
+    let returns = quote!(impl ::core::future::Future<Output = ::core::result::Result<#reply, #p::CallError>> + ::core::marker::Send);
+    Expansion {
+        items,
+        api_sig: quote!(#[doc = #doc] fn #method(&self, #(#names: #types),*) -> #returns;),
+        api_impl: quote!(fn #method(&self, #(#names: #types),*) -> #returns { self.call(#message { #(#names),* }) }),
+    }
+}
+
+fn expand_cast(model: &Model, handler: &Handler) -> Expansion {
+    let Model { p, self_ty, .. } = model;
+    let (message, doc, mut items) = handler.message(model);
+    let (method, names, types, settle) = (&handler.method, handler.names(), handler.types(), handler.settle());
+    items.extend(quote! {
+        impl #p::HandleCast<#message> for #self_ty {
+            fn handle_cast(
+                &mut self,
+                msg: #message,
+                ctx: &mut #p::Context<Self>,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
+                let _ = &ctx;
+                async move {
+                    let #message { #(#names),* } = msg;
+                    #settle
+                }
             }
         }
+    });
+    let returns = quote!(impl ::core::future::Future<Output = ::core::result::Result<(), #p::SendError<#message>>> + ::core::marker::Send);
+    Expansion {
+        items,
+        api_sig: quote!(#[doc = #doc] fn #method(&self, #(#names: #types),*) -> #returns;),
+        api_impl: quote!(fn #method(&self, #(#names: #types),*) -> #returns { self.cast(#message { #(#names),* }) }),
     }
+}
+
+/// An event handler adds no API method (events are published, not sent).
+fn expand_event(model: &Model, handler: &Handler, event: &Type) -> Expansion {
+    let Model { p, self_ty, .. } = model;
+    let (name, settle) = (&handler.args[0].0, handler.settle());
+    let items = quote! {
+        impl #p::HandleEvent<#event> for #self_ty {
+            fn handle_event(
+                &mut self,
+                #name: #event,
+                ctx: &mut #p::Context<Self>,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
+                let _ = &ctx;
+                async move { #settle }
+            }
+        }
+    };
+    Expansion { items, ..Expansion::default() }
+}
+
+pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
+    let mut cx = Ctxt::default();
+    let Some(model) = parse(attr, &mut item, &mut cx) else {
+        let errors = cx.into_compile_errors();
+        return quote!(#errors #item);
+    };
+    let mut all = Expansion::default();
+    for handler in &model.handlers {
+        let one = match (handler.kind, &handler.event) {
+            (Kind::Call, _) => expand_call(&model, handler),
+            (Kind::Cast, _) => expand_cast(&model, handler),
+            (Kind::Event, Some(event)) => expand_event(&model, handler, event),
+            (Kind::Event, None) => continue, // reported by `parse_handler`
+        };
+        all.items.extend(one.items);
+        all.api_sig.extend(one.api_sig);
+        all.api_impl.extend(one.api_impl);
+    }
+    let Model { p, self_ty, actor_name, .. } = &model;
+    let api = format_ident!("{}Api", actor_name);
     let api_doc = format!(
         "Typed methods on `ActorRef<{actor_name}>` and `ChildRef<{actor_name}>`, one per `#[call]`/`#[cast]` handler (generated by `#[actor]`)."
     );
+    let Expansion { items, api_sig, api_impl } = all;
     let errors = cx.into_compile_errors();
     quote! {
         #errors
         #item
-        #generated
+        #items
         #[doc = #api_doc]
         pub trait #api {
-            #api_sigs
+            #api_sig
         }
         impl #api for #p::ActorRef<#self_ty> {
-            #api_impls
+            #api_impl
         }
         impl #api for #p::ChildRef<#self_ty> {
-            #api_impls
+            #api_impl
         }
     }
 }
