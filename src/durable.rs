@@ -44,6 +44,7 @@ use crate::actor::{HandleCast, HandleEvent};
 use crate::cell::{ActorCell, Process};
 use crate::event::Event;
 use crate::registry::Registration;
+use records::QueueId;
 
 /// Makes the actor of `cell` the consumer of `queue`; its teardown detaches
 /// it (and gives back what it held).
@@ -69,7 +70,7 @@ pub(crate) fn attach_events<A: HandleEvent<E>, E: Event + Durable>(
 fn attach_sink<A: crate::actor::Actor>(
     cell: &Arc<ActorCell<A>>,
     store: &Arc<store::Store>,
-    id: u32,
+    id: QueueId,
     sink: Box<dyn store::Sink>,
     settings: Consume,
 ) -> Result<(), DurableError> {

@@ -2,6 +2,7 @@
 //! (sequence number, attempt, redelivered flag), how it is acked, and what
 //! a message that is given up on becomes ([`DurableDeadLetter`]).
 
+use crate::durable::records::QueueId;
 use std::any::type_name;
 use std::fmt;
 use std::future::Future;
@@ -193,7 +194,7 @@ impl<A: Actor, M: Durable, R: Route<A, M>> Sink for ActorSink<A, M, R> {
 /// name, released in its teardown).
 pub(crate) struct Detach {
     pub(crate) store: Arc<Store>,
-    pub(crate) queue: u32,
+    pub(crate) queue: QueueId,
     pub(crate) epoch: u64,
 }
 

@@ -1,6 +1,7 @@
 //! [`DurableQueue`], the sending side of a durable mailbox, and [`Consume`],
 //! how an actor takes its messages.
 
+use crate::durable::records::QueueId;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -61,7 +62,7 @@ use super::store::{QueueStats, Store};
 /// ```
 pub struct DurableQueue<M> {
     pub(crate) store: Arc<Store>,
-    pub(crate) id: u32,
+    pub(crate) id: QueueId,
     name: Arc<str>,
     message: PhantomData<fn(M) -> M>,
 }
@@ -79,7 +80,7 @@ impl<M> fmt::Debug for DurableQueue<M> {
 }
 
 impl<M: Durable> DurableQueue<M> {
-    pub(crate) fn new(store: Arc<Store>, id: u32, name: &str) -> Self {
+    pub(crate) fn new(store: Arc<Store>, id: QueueId, name: &str) -> Self {
         DurableQueue { store, id, name: name.into(), message: PhantomData }
     }
 

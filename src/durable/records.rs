@@ -55,6 +55,26 @@ pub(crate) const ACK: u8 = Kind::Ack as u8;
 pub(crate) const DEAD: u8 = Kind::Dead as u8;
 pub(crate) const KEEP: u8 = Kind::Keep as u8;
 
+/// A durable queue's id: the stream its records carry in the journal.
+/// Assigned from 1 at creation, never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct QueueId(pub(crate) u32);
+
+impl QueueId {
+    /// The first id a journal hands out.
+    pub(crate) const FIRST: QueueId = QueueId(1);
+
+    /// The id after this one, if the ids are not used up.
+    pub(crate) fn next(self) -> Option<QueueId> {
+        self.0.checked_add(1).map(QueueId)
+    }
+
+    /// The journal stream of the queue's records.
+    pub(crate) fn stream(self) -> u32 {
+        self.0
+    }
+}
+
 /// Bytes before the message in a `KEEP` payload (its attempt count).
 pub(crate) const KEEP_PREFIX: u64 = 4;
 
@@ -128,8 +148,8 @@ impl fmt::Display for QueueError {
 /// Every queue of a journal.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Queues {
-    pub(crate) queues: BTreeMap<u32, Queue>,
-    names: HashMap<String, u32>,
+    pub(crate) queues: BTreeMap<QueueId, Queue>,
+    names: HashMap<String, QueueId>,
 }
 
 /// What a queue is for.
@@ -210,7 +230,7 @@ fn parse_create(payload: &[u8]) -> Option<(String, String, Role)> {
 impl Queues {
     /// The stream id of the queue `name`.
     #[cfg(test)]
-    pub(crate) fn id(&self, name: &str) -> Option<u32> {
+    pub(crate) fn id(&self, name: &str) -> Option<QueueId> {
         self.names.get(name).copied()
     }
 
@@ -224,7 +244,7 @@ impl Queues {
         loc: Loc,
     ) -> Result<(), QueueError> {
         let Some(kind) = Kind::of(kind) else { return Err(QueueError::UnknownKind(kind)) };
-        let queue = self.queues.entry(stream).or_default();
+        let queue = self.queues.entry(QueueId(stream)).or_default();
         queue.first_seen.get_or_insert(loc);
         match kind {
             Kind::Create => return self.create(stream, seq, payload, loc),
@@ -264,17 +284,17 @@ impl Queues {
     /// tag and role; the next seq raised to at least `seq`).
     fn create(&mut self, stream: u32, seq: u64, payload: &[u8], loc: Loc) -> Result<(), QueueError> {
         let (name, tag, role) = parse_create(payload).ok_or(QueueError::BadCreate(stream))?;
-        if self.names.get(&name).is_some_and(|&id| id != stream) {
+        if self.names.get(&name).is_some_and(|&id| id != QueueId(stream)) {
             return Err(QueueError::BadCreate(stream));
         }
-        let queue = self.queues.entry(stream).or_default();
+        let queue = self.queues.entry(QueueId(stream)).or_default();
         match &queue.name {
             Some(known) if *known != name || queue.tag != tag || queue.role != role => {
                 return Err(QueueError::BadCreate(stream))
             }
             Some(_) => {}
             None => {
-                self.names.insert(name.clone(), stream);
+                self.names.insert(name.clone(), QueueId(stream));
                 queue.name = Some(name);
                 queue.tag = tag;
                 queue.role = role;
@@ -289,7 +309,7 @@ impl Queues {
     /// An error says where the offending stream's first record is.
     pub(crate) fn finish(&self) -> Result<(), (QueueError, Option<Loc>)> {
         match self.queues.iter().find(|(_, queue)| queue.name.is_none()) {
-            Some((&stream, queue)) => Err((QueueError::UnknownStream(stream), queue.first_seen)),
+            Some((&id, queue)) => Err((QueueError::UnknownStream(id.stream()), queue.first_seen)),
             None => Ok(()),
         }
     }
@@ -341,12 +361,12 @@ mod tests {
         log.apply(DELIVER, 1, 2, b"").unwrap();
         log.apply(DELIVER, 1, 2, b"").unwrap();
         log.apply(DEAD, 1, 3, b"poison").unwrap();
-        let queue = &log.queues.queues[&1];
+        let queue = &log.queues.queues[&QueueId(1)];
         assert_eq!((queue.name.as_deref(), queue.tag.as_str(), queue.next_seq), (Some("billing"), "OrderPlaced", 4));
         assert_eq!(queue.pending.keys().copied().collect::<Vec<_>>(), [2]);
         let at = locs[1].offset + HEADER as u64;
         assert_eq!(queue.pending[&2], Pending { record: locs[1], at, len: 5, attempts: 2 });
-        assert_eq!(log.queues.id("billing"), Some(1));
+        assert_eq!(log.queues.id("billing"), Some(QueueId(1)));
         log.queues.finish().unwrap();
     }
 
@@ -361,7 +381,7 @@ mod tests {
         let keep = log.apply(KEEP, 1, 2, &keep_payload(1, b"two")).unwrap();
         log.apply(DELIVER, 1, 2, b"").unwrap();
         log.queues.finish().unwrap();
-        let queue = &log.queues.queues[&1];
+        let queue = &log.queues.queues[&QueueId(1)];
         assert_eq!(queue.next_seq, 3, "seqs are never reused");
         let at = message_at(keep, true);
         assert_eq!(queue.pending[&2], Pending { record: keep, at, len: 3, attempts: 2 });
@@ -374,8 +394,8 @@ mod tests {
         let sub = Role::Subscription("orders.>".into());
         queues.apply(CREATE, 1, 1, &create_payload("billing", "E", &sub), loc).unwrap();
         queues.apply(CREATE, 2, 1, &create_payload("$log", "E", &Role::Log(100)), loc).unwrap();
-        assert_eq!(queues.queues[&1].role, sub);
-        assert_eq!(queues.queues[&2].role, Role::Log(100));
+        assert_eq!(queues.queues[&QueueId(1)].role, sub);
+        assert_eq!(queues.queues[&QueueId(2)].role, Role::Log(100));
         let other = create_payload("billing", "E", &Role::Subscription("orders.*".into()));
         assert_eq!(queues.apply(CREATE, 1, 1, &other, loc), Err(QueueError::BadCreate(1)));
         assert_eq!(
@@ -400,7 +420,7 @@ mod tests {
         assert_eq!(queues.apply(ENQUEUE, 1, u64::MAX, b"", loc), Err(QueueError::BadSeq(1, u64::MAX)));
         assert_eq!(queues.apply(KEEP, 1, u64::MAX, &[0; 4], loc), Err(QueueError::BadSeq(1, u64::MAX)));
         queues.apply(ENQUEUE, 1, u64::MAX - 1, b"", loc).unwrap();
-        assert_eq!(queues.queues[&1].next_seq, u64::MAX);
+        assert_eq!(queues.queues[&QueueId(1)].next_seq, u64::MAX);
         let mut queues = Queues::default();
         assert_eq!(queues.apply(CREATE, 1, 0, b"\x05", loc), Err(QueueError::BadCreate(1)));
         queues.apply(CREATE, 1, 0, &create_payload("a", "T", &Role::Mailbox), loc).unwrap();
@@ -472,7 +492,7 @@ mod tests {
                     log.apply(*kind, 1, *seq, payload).unwrap();
                 }
                 let got: BTreeMap<u64, (u32, u32)> =
-                    log.queues.queues[&1].pending.iter().map(|(seq, p)| (*seq, (p.len, p.attempts))).collect();
+                    log.queues.queues[&QueueId(1)].pending.iter().map(|(seq, p)| (*seq, (p.len, p.attempts))).collect();
                 let want: BTreeMap<u64, (u32, u32)> =
                     expected.iter().filter(|(_, e)| !e.2).map(|(seq, e)| (*seq, (e.0, e.1))).collect();
                 prop_assert_eq!(got, want);

@@ -23,6 +23,7 @@
 //! `state`, collect their appends in an [`Outbox`], take a ticket, unlock,
 //! and then submit in ticket order.
 
+use crate::durable::records::QueueId;
 use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
@@ -157,7 +158,7 @@ impl Store {
         drop(out.sinks);
     }
 
-    pub(crate) fn stats(&self, id: u32) -> QueueStats {
+    pub(crate) fn stats(&self, id: QueueId) -> QueueStats {
         let state = self.state.lock();
         let queue = &state.queues[&id];
         QueueStats {

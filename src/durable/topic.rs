@@ -3,6 +3,7 @@
 //! was dead, restarting, or the program was down; and event logs, the
 //! retained history of an event type that a new subscription can replay.
 
+use crate::durable::records::QueueId;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -101,7 +102,7 @@ impl Retention {
 /// ```
 pub struct DurableSubscription<E> {
     pub(crate) store: Arc<Store>,
-    pub(crate) id: u32,
+    pub(crate) id: QueueId,
     name: Arc<str>,
     event: PhantomData<fn(E) -> E>,
 }
@@ -119,7 +120,7 @@ impl<E> fmt::Debug for DurableSubscription<E> {
 }
 
 impl<E: Durable> DurableSubscription<E> {
-    pub(crate) fn new(store: Arc<Store>, id: u32, name: &str) -> Self {
+    pub(crate) fn new(store: Arc<Store>, id: QueueId, name: &str) -> Self {
         DurableSubscription { store, id, name: name.into(), event: PhantomData }
     }
 

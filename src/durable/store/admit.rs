@@ -38,7 +38,7 @@ impl Store {
         tag: &str,
         role: Role,
         start: Start,
-    ) -> Result<u32, DurableError> {
+    ) -> Result<QueueId, DurableError> {
         if name.is_empty() || name.len() > usize::from(u16::MAX) || tag.len() > usize::from(u16::MAX) {
             return Err(DurableError::InvalidName(name.to_owned()));
         }
@@ -68,7 +68,10 @@ impl Store {
                 _ => Vec::new(),
             };
             let id = state.next_stream;
-            state.next_stream += 1;
+            let Some(next) = id.next() else {
+                return Err(DurableError::InvalidName(format!("{name} (the journal has used up its queue ids)")));
+            };
+            state.next_stream = next;
             let queue = QueueState::new(name.into(), tag.to_owned(), role.clone());
             state.names.insert(queue.name.clone(), id);
             state.queues.insert(id, queue);
@@ -76,7 +79,7 @@ impl Store {
             let me = self.me.clone();
             let payload = create_payload(name, tag, &role);
             out.extra.push((
-                vec![OwnedRecord { kind: CREATE, stream: id, seq: 1, payload }],
+                vec![OwnedRecord { kind: CREATE, stream: id.stream(), seq: 1, payload }],
                 Box::new(move |result: Result<Loc, JournalError>| {
                     if let (Ok(loc), Some(store)) = (&result, me.upgrade()) {
                         store.run(|state, _| {
@@ -105,7 +108,7 @@ impl Store {
 
     /// Persists one message; the receiver completes with its seq once the
     /// journal confirmed it (under `Always`: synced).
-    pub(crate) fn enqueue(&self, id: u32, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
+    pub(crate) fn enqueue(&self, id: QueueId, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
         self.run(|state, out| self.enqueue_locked(state, out, id, bytes))
     }
 
@@ -120,7 +123,7 @@ impl Store {
         bytes: Vec<u8>,
     ) -> (Vec<oneshot::Receiver<Result<u64, JournalError>>>, usize) {
         self.run(|state, out| {
-            let targets: Vec<(u32, bool)> = state
+            let targets: Vec<(QueueId, bool)> = state
                 .queues
                 .iter()
                 .filter(|(_, queue)| queue.tag == tag)
@@ -146,7 +149,7 @@ impl Store {
         &self,
         state: &mut State,
         out: &mut Outbox,
-        id: u32,
+        id: QueueId,
         bytes: Vec<u8>,
     ) -> oneshot::Receiver<Result<u64, JournalError>> {
         let (tx, rx) = oneshot::channel();
@@ -168,7 +171,7 @@ impl Store {
             queue.cache_bytes += bytes.len();
             queue.cache.push_back((seq, bytes.as_slice().into()));
         }
-        let record = OwnedRecord { kind: ENQUEUE, stream: id, seq, payload: bytes };
+        let record = OwnedRecord { kind: ENQUEUE, stream: id.stream(), seq, payload: bytes };
         out.extra.push((
             vec![record],
             Box::new(move |result| {
@@ -183,7 +186,12 @@ impl Store {
     }
 
     /// An enqueue's fate is known: make it deliverable, or drop it.
-    pub(super) fn confirmed(&self, id: u32, seq: u64, result: Result<Loc, JournalError>) -> Result<u64, JournalError> {
+    pub(super) fn confirmed(
+        &self,
+        id: QueueId,
+        seq: u64,
+        result: Result<Loc, JournalError>,
+    ) -> Result<u64, JournalError> {
         self.run(|state, out| {
             if let Ok(loc) = &result {
                 state.newest = state.newest.max(loc.segment);

@@ -33,7 +33,7 @@ pub(crate) enum Offer {
 /// Acks one delivery (held by the envelope, then by the handler's context).
 pub(crate) struct AckToken {
     pub(super) store: Arc<Store>,
-    pub(super) queue: u32,
+    pub(super) queue: QueueId,
     pub(super) seq: u64,
     pub(super) epoch: u64,
 }
@@ -45,7 +45,7 @@ impl AckToken {
 }
 
 /// Hands out messages while the consumer's window has room, in seq order.
-pub(super) fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbox) {
+pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut Outbox) {
     loop {
         let queue = state.queues.get_mut(&id).expect("queue exists");
         let Some(consumer) = &queue.consumer else { break };
@@ -103,7 +103,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbo
                 slot.attempts = attempt;
                 slot.status = Status::InFlight;
                 queue.in_flight += 1;
-                out.records.push(OwnedRecord { kind: DELIVER, stream: id, seq, payload: Vec::new() });
+                out.records.push(OwnedRecord { kind: DELIVER, stream: id.stream(), seq, payload: Vec::new() });
             }
             Offer::Gone => {
                 // Its teardown will detach it; until then nothing more goes out.
@@ -122,7 +122,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: u32, out: &mut Outbo
 /// Removes a finished message (acked, dead-lettered, trimmed, or never
 /// confirmed): its segment holds one live record fewer, and cached bytes
 /// older than the first unfinished message are dropped.
-pub(super) fn finish(state: &mut State, id: u32, seq: u64) {
+pub(super) fn finish(state: &mut State, id: QueueId, seq: u64) {
     let Some(queue) = state.queues.get_mut(&id) else { return };
     let Some(slot) = queue.slots.remove(seq) else { return };
     if slot.segment > 0 {
@@ -143,7 +143,7 @@ pub(super) fn finish(state: &mut State, id: u32, seq: u64) {
 pub(super) fn dead_letter(
     store: &Store,
     state: &mut State,
-    id: u32,
+    id: QueueId,
     seq: u64,
     cause: DeadLetterCause,
     out: &mut Outbox,
@@ -162,7 +162,7 @@ pub(super) fn dead_letter(
     };
     finish(state, id, seq);
     let queue = &state.queues[&id];
-    out.records.push(OwnedRecord { kind: DEAD, stream: id, seq, payload: cause.to_string().into_bytes() });
+    out.records.push(OwnedRecord { kind: DEAD, stream: id.stream(), seq, payload: cause.to_string().into_bytes() });
     let letter = DurableDeadLetter { queue: queue.name.to_string(), seq, attempts: slot.attempts, cause, payload };
     tracing::warn!(
         queue = %letter.queue,
@@ -176,7 +176,13 @@ pub(super) fn dead_letter(
 
 impl Store {
     /// Makes `sink` the queue's one consumer.
-    pub(crate) fn attach(&self, id: u32, sink: Box<dyn Sink>, window: u32, limit: u32) -> Result<u64, DurableError> {
+    pub(crate) fn attach(
+        &self,
+        id: QueueId,
+        sink: Box<dyn Sink>,
+        window: u32,
+        limit: u32,
+    ) -> Result<u64, DurableError> {
         self.run(|state, out| {
             let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
             if let Some(consumer) = &queue.consumer {
@@ -194,7 +200,7 @@ impl Store {
     }
 
     /// The consumer of `epoch` died: what it held goes back, first in line.
-    pub(crate) fn detach(&self, id: u32, epoch: u64, reason: &ExitReason) {
+    pub(crate) fn detach(&self, id: QueueId, epoch: u64, reason: &ExitReason) {
         self.run(|state, out| {
             let Some(queue) = state.queues.get_mut(&id) else { return };
             if queue.epoch != epoch {
@@ -214,7 +220,7 @@ impl Store {
         });
     }
 
-    pub(super) fn ack(&self, id: u32, seq: u64, epoch: u64) {
+    pub(super) fn ack(&self, id: QueueId, seq: u64, epoch: u64) {
         self.run(|state, out| {
             let Some(queue) = state.queues.get_mut(&id) else { return };
             if queue.epoch != epoch {
@@ -229,7 +235,7 @@ impl Store {
             queue.acked += 1;
             queue.last_exit.remove(&seq);
             finish(state, id, seq);
-            out.records.push(OwnedRecord { kind: ACK, stream: id, seq, payload: Vec::new() });
+            out.records.push(OwnedRecord { kind: ACK, stream: id.stream(), seq, payload: Vec::new() });
             deliver(self, state, id, out);
         });
     }

@@ -20,7 +20,7 @@ pub(crate) enum Start {
     Seq(u64),
 }
 
-pub(super) fn find_log(state: &State, tag: &str) -> Option<u32> {
+pub(super) fn find_log(state: &State, tag: &str) -> Option<QueueId> {
     state.queues.iter().find(|(_, queue)| queue.tag == tag && matches!(queue.role, Role::Log(_))).map(|(&id, _)| id)
 }
 
@@ -41,7 +41,7 @@ pub(super) fn split_topic(payload: &[u8]) -> Option<(&str, &[u8])> {
 }
 
 /// Drops a log's oldest events beyond its retention (acked, so reclaimed).
-pub(super) fn trim(state: &mut State, id: u32, out: &mut Outbox) {
+pub(super) fn trim(state: &mut State, id: QueueId, out: &mut Outbox) {
     let queue = state.queues.get_mut(&id).expect("queue exists");
     let Role::Log(keep) = queue.role else { return };
     // Confirmed events only (trimmed as each is confirmed).
@@ -58,7 +58,7 @@ pub(super) fn trim(state: &mut State, id: u32, out: &mut Outbox) {
             trimmed.push(seq);
             kept -= 1;
             queue.pending -= 1;
-            out.records.push(OwnedRecord { kind: ACK, stream: id, seq, payload: Vec::new() });
+            out.records.push(OwnedRecord { kind: ACK, stream: id.stream(), seq, payload: Vec::new() });
         }
     }
     for seq in trimmed {
@@ -72,7 +72,7 @@ impl Store {
     pub(super) fn history(
         &self,
         state: &mut State,
-        log: u32,
+        log: QueueId,
         from: u64,
         pattern: &Pattern,
     ) -> Result<Vec<Vec<u8>>, DurableError> {

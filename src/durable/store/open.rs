@@ -58,7 +58,7 @@ pub(super) fn checkpoint(
     for (&id, queue) in &queues.queues {
         let name = queue.name.as_deref().unwrap_or_default();
         let payload = create_payload(name, &queue.tag, &queue.role);
-        chunk.push(OwnedRecord { kind: CREATE, stream: id, seq: queue.next_seq, payload });
+        chunk.push(OwnedRecord { kind: CREATE, stream: id.stream(), seq: queue.next_seq, payload });
         for (&seq, pending) in &queue.pending {
             let reader = match readers.entry(pending.record.segment) {
                 std::collections::hash_map::Entry::Occupied(file) => file.into_mut(),
@@ -69,7 +69,12 @@ pub(super) fn checkpoint(
             let mut message = vec![0; pending.len as usize];
             reader.read_exact_at(pending.at, &mut message)?;
             bytes += message.len();
-            chunk.push(OwnedRecord { kind: KEEP, stream: id, seq, payload: keep_payload(pending.attempts, &message) });
+            chunk.push(OwnedRecord {
+                kind: KEEP,
+                stream: id.stream(),
+                seq,
+                payload: keep_payload(pending.attempts, &message),
+            });
             if bytes >= CHUNK {
                 submit(std::mem::take(&mut chunk));
                 bytes = 0;
@@ -130,7 +135,7 @@ impl Store {
                 return Err(damage.into());
             }
             report.skip(damage);
-            queues.queues.remove(&stream);
+            queues.queues.remove(&QueueId(stream));
         }
         if !report.skipped.is_empty() {
             checkpoint(&journal, &*storage, &queues, recovery.last_number)?;
@@ -146,7 +151,7 @@ impl Store {
         let mut state = State {
             queues: HashMap::new(),
             names: HashMap::new(),
-            next_stream: 1,
+            next_stream: QueueId::FIRST,
             segments: BTreeMap::new(),
             newest,
             compacting: false,
@@ -173,7 +178,7 @@ impl Store {
                 segments.entry(loc.segment).or_default().records += 1;
             }
             state.names.insert(name.clone(), id);
-            state.next_stream = state.next_stream.max(id + 1);
+            state.next_stream = state.next_stream.max(id.next().unwrap_or(id));
             let mut queue = QueueState::new(name, recovered.tag, recovered.role);
             queue.next_seq = recovered.next_seq;
             queue.pending = recovered.pending.len() as u64;

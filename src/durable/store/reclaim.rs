@@ -37,14 +37,14 @@ impl Store {
 
     pub(super) fn compact(&self, state: &mut State, oldest: u64, out: &mut Outbox) {
         // (queue, seq or 0 for the queue's CREATE, old segment)
-        let mut moved: Vec<(u32, u64)> = Vec::new();
+        let mut moved: Vec<(QueueId, u64)> = Vec::new();
         let mut records = Vec::new();
-        let ids: Vec<u32> = state.queues.keys().copied().collect();
+        let ids: Vec<QueueId> = state.queues.keys().copied().collect();
         for id in ids {
             let queue = &state.queues[&id];
             if queue.created_at.is_some_and(|loc| loc.segment == oldest) {
                 let payload = create_payload(&queue.name, &queue.tag, &queue.role);
-                records.push(OwnedRecord { kind: CREATE, stream: id, seq: queue.next_seq, payload });
+                records.push(OwnedRecord { kind: CREATE, stream: id.stream(), seq: queue.next_seq, payload });
                 moved.push((id, 0));
             }
             let pinned: Vec<(u64, Slot)> = queue
@@ -57,7 +57,12 @@ impl Store {
                 let Ok(bytes) = self.read(state, oldest, u64::from(slot.at), slot.len) else {
                     return; // leave the segment; an I/O error here costs space, not data
                 };
-                records.push(OwnedRecord { kind: KEEP, stream: id, seq, payload: keep_payload(slot.attempts, &bytes) });
+                records.push(OwnedRecord {
+                    kind: KEEP,
+                    stream: id.stream(),
+                    seq,
+                    payload: keep_payload(slot.attempts, &bytes),
+                });
                 moved.push((id, seq));
             }
         }

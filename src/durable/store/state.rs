@@ -121,9 +121,9 @@ pub(super) struct Live {
 }
 
 pub(super) struct State {
-    pub(super) queues: HashMap<u32, QueueState>,
-    pub(super) names: HashMap<Arc<str>, u32>,
-    pub(super) next_stream: u32,
+    pub(super) queues: HashMap<QueueId, QueueState>,
+    pub(super) names: HashMap<Arc<str>, QueueId>,
+    pub(super) next_stream: QueueId,
     /// Every segment on disk, with what it holds that is still needed.
     pub(super) segments: BTreeMap<u64, Live>,
     /// The newest segment a write was seen in; older ones are sealed.

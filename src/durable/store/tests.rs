@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::durable::records::{create_payload, keep_payload, Role, ACK, CREATE, ENQUEUE};
+use crate::durable::records::{create_payload, keep_payload, QueueId, Role, ACK, CREATE, ENQUEUE};
 use crate::journal::record::{FrameError, OwnedRecord, HEADER};
 use crate::journal::recover::Recovery;
 use crate::journal::segment::{segment_name, JournalError};
@@ -75,10 +75,10 @@ fn skipping_restates_the_survivors_into_a_clean_journal() {
     let report = store.recovery_report();
     assert_eq!(report.skipped.len(), 1);
     assert!(report.skipped[0].why.contains("out of range"), "{:?}", report.skipped);
-    assert_eq!(store.stats(1).pending, 2);
+    assert_eq!(store.stats(QueueId(1)).pending, 2);
     drop(store);
     let clean = Store::open(storage, small()).unwrap();
-    assert_eq!((clean.stats(1).pending, clean.recovery_report().skipped.len()), (2, 0));
+    assert_eq!((clean.stats(QueueId(1)).pending, clean.recovery_report().skipped.len()), (2, 0));
     assert_eq!(clean.journal_stats().segments, 1, "the damaged segment was reclaimed");
 }
 
@@ -120,6 +120,6 @@ fn crafted_records_are_typed_errors_with_their_location() {
 #[tokio::test(start_paused = true)]
 async fn a_queue_whose_seqs_are_used_up_refuses_enqueues() {
     let store = reopen_with(vec![create(), enqueue(u64::MAX - 1)]).unwrap();
-    let refused = store.enqueue(1, b"late".to_vec()).await.unwrap();
+    let refused = store.enqueue(QueueId(1), b"late".to_vec()).await.unwrap();
     assert!(matches!(refused, Err(JournalError::Frame(FrameError::SeqExhausted))), "{refused:?}");
 }
