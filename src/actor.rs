@@ -42,6 +42,7 @@ pub(crate) mod run;
 pub(crate) mod shutdown;
 pub(crate) mod slot;
 pub(crate) mod spawn;
+pub(crate) mod timer;
 
 use std::future::Future;
 

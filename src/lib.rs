@@ -15,10 +15,10 @@ mod signal;
 mod supervisor;
 mod sync;
 mod system;
-mod timer;
 mod topic;
 
 pub use actor::spawn::{ConfigError, StartError};
+pub use actor::timer::{TimerError, TimerRef};
 pub use actor::{
     Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, InitError, Reply, ReplyTo,
     Shutdown, SpawnOptions,
@@ -50,7 +50,6 @@ pub use supervisor::{
     SupervisorError, SupervisorKind, SupervisorRef, SupervisorSnapshot, SupervisorSpec,
 };
 pub use system::System;
-pub use timer::{TimerError, TimerRef};
 pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 /// Writes an actor's handlers as plain methods: on the actor's impl block,
 /// `#[call]`, `#[cast]` and `#[event]` methods become `HandleCall`,

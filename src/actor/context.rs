@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
 use super::reply::{Deferred, Owed};
 use super::spawn::{self, Parent, StartError};
+use super::timer::{self, TimerError, TimerRef};
 use super::{Actor, HandleCast, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::cell::Process;
@@ -19,7 +20,6 @@ use crate::mailbox::envelope::Envelope;
 use crate::registry::{Meta, Name, PublishError, RegistryError};
 use crate::signal::{Arrived, Down, Exit, IdleTimeout, MonitorRef, Signal};
 use crate::system::System;
-use crate::timer::{self, TimerError, TimerRef};
 use crate::topic::{Pattern, Topic};
 
 /// Builds the internal envelope for a runtime-produced message.

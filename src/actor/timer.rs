@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::actor::dispatch::InfoMsg;
-use crate::actor::HandleInfo;
+use super::dispatch::InfoMsg;
+use super::HandleInfo;
 use crate::cell::{ActorCell, Offered};
 
 const PENDING: u8 = 0;
