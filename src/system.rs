@@ -125,7 +125,12 @@ impl System {
         });
         let system = System { _owner: Some(Arc::new(Owner(inner.clone()))), inner };
         if let Some(store) = &system.inner.store {
-            store.set_system(WeakSystem(Arc::downgrade(&system.inner)));
+            let system = WeakSystem(Arc::downgrade(&system.inner));
+            store.set_dead_letters(Box::new(move |letter| {
+                if let Some(system) = system.upgrade() {
+                    let _ = system.registry().try_publish(letter);
+                }
+            }));
         }
         system
     }

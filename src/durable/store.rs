@@ -23,8 +23,9 @@
 //! `state`, collect their appends in an [`Outbox`], take a ticket, unlock,
 //! and then submit in ticket order.
 
+use crate::durable::delivery::DurableDeadLetter;
 use crate::durable::records::QueueId;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
@@ -32,7 +33,6 @@ use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::segment_name;
 use crate::journal::storage::Storage;
 use crate::journal::Journal;
-use crate::system::WeakSystem;
 
 mod admit;
 mod deliver;
@@ -101,14 +101,18 @@ pub(crate) struct Store {
     state: Mutex<State>,
     sequencer: Mutex<Sequencer>,
     me: Weak<Store>,
-    /// Where dead letters are published (set by the System that owns it).
-    system: Mutex<Option<WeakSystem>>,
+    /// Where dead letters go (set once by the System that owns the store,
+    /// which publishes them on its registry).
+    dead_letters: OnceLock<DeadLetterSink>,
 }
 
+/// What the store does with a message it gives up on.
+pub(crate) type DeadLetterSink = Box<dyn Fn(DurableDeadLetter) + Send + Sync>;
+
 impl Store {
-    /// Publishes dead letters on `system` from now on.
-    pub(crate) fn set_system(&self, system: WeakSystem) {
-        *self.system.lock() = Some(system);
+    /// Hands dead letters to `sink` from now on (the first call wins).
+    pub(crate) fn set_dead_letters(&self, sink: DeadLetterSink) {
+        let _ = self.dead_letters.set(sink);
     }
 
     fn strong(&self) -> Arc<Store> {
@@ -148,11 +152,9 @@ impl Store {
             batch.append(&mut out.extra);
             self.sequence(ticket, batch);
         }
-        if !out.dead.is_empty() {
-            if let Some(system) = self.system.lock().as_ref().and_then(WeakSystem::upgrade) {
-                for letter in out.dead.drain(..) {
-                    let _ = system.registry().try_publish(letter);
-                }
+        if let Some(sink) = self.dead_letters.get() {
+            for letter in out.dead.drain(..) {
+                sink(letter);
             }
         }
         drop(out.sinks);

@@ -195,7 +195,7 @@ impl Store {
             state: Mutex::new(state),
             sequencer: Mutex::default(),
             me: me.clone(),
-            system: Mutex::new(None),
+            dead_letters: OnceLock::new(),
         });
         store.run(|_, _| ()); // reclaim what recovery found reclaimable
         Ok(store)
