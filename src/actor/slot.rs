@@ -74,25 +74,24 @@ impl FutureSlot {
             self.abandon(); // a leaked `Placed` (invariant 6)
         }
         let needed = Layout::new::<F>();
-        let target: NonNull<F> = if needed.size() == 0 {
-            NonNull::dangling()
-        } else {
-            if needed.size() > self.layout.size() || needed.align() > self.layout.align() {
-                self.grow(needed);
-            }
-            self.buffer.cast()
-        };
+        if needed.size() != 0 && (needed.size() > self.layout.size() || needed.align() > self.layout.align()) {
+            self.grow(needed);
+        }
         // SAFETY: `target` is valid for writes of an `F` (fresh or reused
         // buffer of sufficient size and alignment, or dangling-but-aligned for
         // a zero-sized `F`), and no other future lives there (invariant 1).
-        unsafe { ptr::write(target.as_ptr(), future) };
+        unsafe { ptr::write(self.target::<F>().as_ptr(), future) };
         self.occupied = true;
-        Placed {
-            future: target.cast(),
-            poll: poll_erased::<F>,
-            drop: drop_erased::<F>,
-            occupied: NonNull::from(&mut self.occupied),
-            _slot: PhantomData,
+        Placed { slot: NonNull::from(self), poll: poll_erased::<F>, drop: drop_erased::<F>, _slot: PhantomData }
+    }
+
+    /// Where an `F` lives in this slot: the buffer, or a dangling but
+    /// aligned pointer for a zero-sized `F`.
+    fn target<F>(&self) -> NonNull<F> {
+        if size_of::<F>() == 0 {
+            NonNull::dangling()
+        } else {
+            self.buffer.cast()
         }
     }
 
@@ -155,12 +154,11 @@ const EMPTY: Layout = Layout::new::<()>();
 
 /// A future living in a [`FutureSlot`].
 pub(crate) struct Placed<'a> {
-    future: NonNull<u8>,
-    poll: unsafe fn(NonNull<u8>, &mut TaskContext<'_>) -> Poll<Outcome>,
-    drop: unsafe fn(NonNull<u8>),
-    /// The slot's `occupied` flag, cleared once the future is dropped (the
-    /// slot is mutably borrowed for `'a`, so the pointer stays valid).
-    occupied: NonNull<bool>,
+    /// The slot the future lives in: mutably borrowed for `'a`, so the
+    /// pointer stays valid and nobody else touches the slot meanwhile.
+    slot: NonNull<FutureSlot>,
+    poll: unsafe fn(NonNull<FutureSlot>, &mut TaskContext<'_>) -> Poll<Outcome>,
+    drop: unsafe fn(NonNull<FutureSlot>),
     _slot: PhantomData<&'a mut FutureSlot>,
 }
 
@@ -175,33 +173,38 @@ impl Future for Placed<'_> {
         // SAFETY: `poll` was instantiated for the type stored at `future`
         // (invariant 2); the future is alive (invariant 3) and never moves
         // (invariant 1), so pinning it in place is sound.
-        unsafe { (self.poll)(self.future, cx) }
+        unsafe { (self.poll)(self.slot, cx) }
     }
 }
 
 impl Drop for Placed<'_> {
     fn drop(&mut self) {
-        // SAFETY: invariants 2 and 3: the matching drop function, called once.
-        unsafe { (self.drop)(self.future) };
-        // SAFETY: the slot outlives this `Placed` and is borrowed by it alone
-        // (invariant 1), so its flag is valid and nobody else writes it.
-        unsafe { *self.occupied.as_ptr() = false };
+        // SAFETY: invariants 2 and 3: the matching drop function, called
+        // once; it also marks the slot free (invariant 6).
+        unsafe { (self.drop)(self.slot) };
     }
 }
 
 /// # Safety
-/// `future` must point to a live, pinned-in-place `F`.
-unsafe fn poll_erased<F: Future<Output = Outcome>>(future: NonNull<u8>, cx: &mut TaskContext<'_>) -> Poll<Outcome> {
+/// `slot` must be valid and hold a live, pinned-in-place `F`.
+unsafe fn poll_erased<F: Future<Output = Outcome>>(
+    slot: NonNull<FutureSlot>,
+    cx: &mut TaskContext<'_>,
+) -> Poll<Outcome> {
     // SAFETY: forwarded from the caller.
-    let future = unsafe { Pin::new_unchecked(&mut *future.cast::<F>().as_ptr()) };
+    let future = unsafe { Pin::new_unchecked(&mut *slot.as_ref().target::<F>().as_ptr()) };
     future.poll(cx)
 }
 
 /// # Safety
-/// `future` must point to a live `F` that is not used afterwards.
-unsafe fn drop_erased<F>(future: NonNull<u8>) {
-    // SAFETY: forwarded from the caller.
-    unsafe { ptr::drop_in_place(future.cast::<F>().as_ptr()) }
+/// `slot` must be valid and hold a live `F` that is not used afterwards.
+unsafe fn drop_erased<F>(slot: NonNull<FutureSlot>) {
+    // SAFETY: forwarded from the caller; the flag is cleared after the drop,
+    // through the same pointer, by the slot's only user (invariant 1).
+    unsafe {
+        ptr::drop_in_place(slot.as_ref().target::<F>().as_ptr());
+        (*slot.as_ptr()).occupied = false;
+    }
 }
 
 #[cfg(test)]
