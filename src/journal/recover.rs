@@ -65,6 +65,21 @@ pub enum Recovery {
 
 /// What recovery found when the journal opened; see
 /// [`System::journal_recovery`](crate::System::journal_recovery).
+///
+/// ```
+/// use treeline::{JournalConfig, MemStorage, Recovery, System};
+///
+/// let config = JournalConfig::storage(MemStorage::new()).recovery(Recovery::SkipDamaged);
+/// let system = System::with_journal(config).unwrap();
+/// let report = system.journal_recovery().unwrap();
+/// if let Some(cut) = &report.tail_cut {
+///     eprintln!("cut {} bytes ({} records) of a torn write in {}", cut.bytes, cut.records, cut.segment);
+/// }
+/// for damage in &report.skipped {
+///     eprintln!("skipped {} at {}: {} ({:?} records)", damage.file, damage.offset, damage.why, damage.records_at_stake);
+/// }
+/// assert!(report.tail_cut.is_none() && report.skipped.is_empty());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecoveryReport {
