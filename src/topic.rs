@@ -14,90 +14,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use treeline_grammar as grammar;
-use treeline_grammar::Violation;
-pub use treeline_grammar::{MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
-
-/// Why a string is not a valid topic or pattern.
-///
-/// ```
-/// use treeline::{Topic, TopicError};
-///
-/// assert_eq!(Topic::new("orders..placed").unwrap_err(), TopicError::EmptyToken { index: 1 });
-/// assert_eq!(Topic::new("orders.*").unwrap_err(), TopicError::WildcardInTopic);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TopicError {
-    /// The empty string.
-    Empty,
-    /// A token (counted from 0) is empty: a leading, trailing or doubled `.`.
-    EmptyToken {
-        /// Which token.
-        index: usize,
-    },
-    /// A byte outside printable ASCII, at this byte offset.
-    InvalidByte {
-        /// Where.
-        offset: usize,
-    },
-    /// `*` or `>` inside a token (they must be whole tokens).
-    PartialWildcard {
-        /// Which token.
-        index: usize,
-    },
-    /// `>` before the last token.
-    TailNotLast,
-    /// A wildcard in a topic that an event is published on.
-    WildcardInTopic,
-    /// The first token starts with `$` or is `_INBOX` (reserved by NATS).
-    Reserved,
-    /// More than [`MAX_TOPIC_BYTES`] bytes.
-    TooLong,
-    /// More than [`MAX_TOPIC_TOKENS`] tokens.
-    TooManyTokens,
-}
-
-impl TopicError {
-    /// The grammar's own name for this error (its wording lives there, shared
-    /// with the macros' compile-time diagnostics).
-    fn violation(&self) -> Violation {
-        match *self {
-            TopicError::Empty => Violation::Empty,
-            TopicError::EmptyToken { index } => Violation::EmptyToken { index },
-            TopicError::InvalidByte { offset } => Violation::InvalidByte { offset },
-            TopicError::PartialWildcard { index } => Violation::PartialWildcard { index },
-            TopicError::TailNotLast => Violation::TailNotLast,
-            TopicError::WildcardInTopic => Violation::WildcardInTopic,
-            TopicError::Reserved => Violation::Reserved,
-            TopicError::TooLong => Violation::TooLong,
-            TopicError::TooManyTokens => Violation::TooManyTokens,
-        }
-    }
-}
-
-impl fmt::Display for TopicError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.violation().fmt(f)
-    }
-}
-
-impl std::error::Error for TopicError {}
+pub use treeline_grammar::{TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 
 /// Checks the grammar; `wildcards` allows `*` and `>` tokens. Allocates
 /// nothing (it runs on publishes).
 pub(crate) fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
-    grammar::check(text, wildcards).map_err(|violation| match violation {
-        Violation::Empty => TopicError::Empty,
-        Violation::EmptyToken { index } => TopicError::EmptyToken { index },
-        Violation::InvalidByte { offset } => TopicError::InvalidByte { offset },
-        Violation::PartialWildcard { index } => TopicError::PartialWildcard { index },
-        Violation::TailNotLast => TopicError::TailNotLast,
-        Violation::WildcardInTopic => TopicError::WildcardInTopic,
-        Violation::Reserved => TopicError::Reserved,
-        Violation::TooLong => TopicError::TooLong,
-        Violation::TooManyTokens => TopicError::TooManyTokens,
-    })
+    treeline_grammar::check(text, wildcards)
 }
 
 /// A topic an event is published on: no wildcards.
