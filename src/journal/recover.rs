@@ -234,10 +234,13 @@ pub(crate) fn recover_with(
     let reclaimed = control.map_or(0, |control| control.reclaimed);
     // Finish a reclamation a crash interrupted: everything up to `reclaimed`
     // was dead before it was marked so.
-    let before_reclaim = segments.len();
-    segments.retain(|(number, name)| *number > reclaimed || storage.remove(name).is_err());
-    segments.retain(|(number, _)| *number > reclaimed);
-    if segments.len() != before_reclaim {
+    // (One that cannot be removed, such as a non-empty directory, stays
+    // and is ignored.)
+    let live = segments.partition_point(|(number, _)| *number <= reclaimed);
+    if live > 0 {
+        for (_, name) in segments.drain(..live) {
+            let _ = storage.remove(&name);
+        }
         storage.sync_dir()?;
     }
     out.last_number = reclaimed;

@@ -103,7 +103,7 @@ async fn calls_racing_with_deaths_always_get_an_answer() {
 
 // --- churn under supervision, from several OS threads ---
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Counts the states made by `init` and dropped since.
@@ -209,13 +209,17 @@ fn churn(halt_by_drop: bool) {
         system.start(tree).await.unwrap();
         (system, children)
     });
-    let done = AtomicBool::new(false);
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let deadline = std::time::Instant::now() + Duration::from_secs(120);
-            while !done.load(Ordering::SeqCst) {
-                assert!(std::time::Instant::now() < deadline, "the churn hung");
-                std::thread::sleep(Duration::from_millis(50));
+        // Dropped on the way out, however the scope ends (a failed assertion
+        // included): the watchdog then stands down.
+        let done = done;
+        // A watchdog: a hung churn never lets the scope end, so a panic here
+        // would never be reported; it aborts the test binary instead.
+        scope.spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_secs(120)) {
+                eprintln!("the churn hung for 120 s");
+                std::process::abort();
             }
         });
         let pokers: Vec<_> = (1..=THREADS)
@@ -246,7 +250,7 @@ fn churn(halt_by_drop: bool) {
             })
             .await;
         });
-        done.store(true, Ordering::SeqCst);
+        let _ = done.send(());
     });
     let (made, dropped) = (census.made.load(Ordering::SeqCst), census.dropped.load(Ordering::SeqCst));
     assert_eq!(made, dropped, "states made vs dropped");
