@@ -1,5 +1,14 @@
 //! The two-lane queue behind every actor: user messages and signals under one
-//! short-held lock, plus the actor task's waker.
+//! short-held lock, plus what to wake when something arrives.
+//!
+//! The mailbox holds envelopes, signals and one wake target, nothing else
+//! (the names, subscriptions and durable slots an actor holds are its cell's
+//! `Holdings`). The wake target is a [`Waiter`]: nobody, the actor task's
+//! waker, or the state of a *dormant* actor, one that has no task yet and is
+//! woken by spawning one. Keeping the dormant state in the wake slot is what
+//! makes "exactly one activation" a property of one lock: the arrival that
+//! finds `Waiter::Dormant` takes it, and every later arrival finds the slot
+//! moved on (loom models in `queue/loom.rs`).
 //!
 //! Costs on the hot path (measured in `benches/messaging.rs`):
 //!
@@ -58,16 +67,24 @@ pub(crate) enum Recv<A: Actor> {
     One(Envelope<A>),
 }
 
+/// Whom an arrival wakes.
+enum Waiter<A: Actor> {
+    /// Nobody: the actor is running (or dead).
+    Nobody,
+    /// The actor's parked task, for the arrivals in `on` (`WAKE_MSG`,
+    /// `WAKE_SIG`).
+    Task { waker: Waker, on: u8 },
+    /// A dormant actor's state: the first arrival spawns its task.
+    Dormant(Box<Dormant<A>>),
+}
+
 struct Lanes<A: Actor> {
     user: VecDeque<Envelope<A>>,
     signals: VecDeque<Signal>,
-    waker: Option<Waker>,
-    wake_on: u8,
+    waiter: Waiter<A>,
     closed: bool,
     /// Counted envelopes in `user`.
     counted: usize,
-    /// The actor's state while it has no task yet (see `Dormant`).
-    dormant: Option<Box<Dormant<A>>>,
     /// `Wait` permits freed by the consumer and not yet handed back: they
     /// are returned in chunks, so that a blocked sender refills the mailbox
     /// in bursts instead of one wake-up per message.
@@ -102,34 +119,33 @@ impl<A: Actor> Wake<A> {
 }
 
 impl<A: Actor> Lanes<A> {
+    /// The actor's own task parks (only its task calls this, so the actor
+    /// is not dormant).
     fn register(&mut self, waker: &Waker, wake_on: u8) {
-        match &self.waker {
-            Some(current) if current.will_wake(waker) => {}
-            _ => self.waker = Some(waker.clone()),
+        debug_assert!(!matches!(self.waiter, Waiter::Dormant(_)), "a dormant actor has no task to park");
+        match &mut self.waiter {
+            Waiter::Task { waker: current, on } if current.will_wake(waker) => *on = wake_on,
+            _ => self.waiter = Waiter::Task { waker: waker.clone(), on: wake_on },
         }
-        self.wake_on = wake_on;
     }
 
     fn wake(&mut self, reason: u8) -> Wake<A> {
-        // A dormant actor has no task, so any waker still registered is
-        // stale (it belongs to whoever hosted the actor's last callback, the
-        // spawner during `init`): activation comes first.
-        if let Some(dormant) = self.dormant.take() {
-            self.forget_waker();
-            return Wake::Activate(dormant);
+        match &mut self.waiter {
+            Waiter::Nobody => Wake::Nothing,
+            Waiter::Task { on, .. } if *on & reason == 0 => Wake::Nothing,
+            _ => match std::mem::replace(&mut self.waiter, Waiter::Nobody) {
+                Waiter::Task { waker, .. } => Wake::Waker(waker),
+                Waiter::Dormant(dormant) => Wake::Activate(dormant),
+                Waiter::Nobody => Wake::Nothing,
+            },
         }
-        if self.wake_on & reason != 0 {
-            self.wake_on = 0;
-            if let Some(waker) = self.waker.take() {
-                return Wake::Waker(waker);
-            }
-        }
-        Wake::Nothing
     }
 
+    /// Drops a registered task waker (a dormant state stays).
     fn forget_waker(&mut self) {
-        self.waker = None;
-        self.wake_on = 0;
+        if let Waiter::Task { .. } = self.waiter {
+            self.waiter = Waiter::Nobody;
+        }
     }
 
     fn evict_oldest(&mut self) -> Option<Envelope<A>> {
@@ -165,11 +181,9 @@ impl<A: Actor> Mailbox<A> {
             lanes: Mutex::new(Lanes {
                 user: VecDeque::new(),
                 signals: VecDeque::new(),
-                waker: None,
-                wake_on: 0,
+                waiter: Waiter::Nobody,
                 closed: false,
                 counted: 0,
-                dormant: None,
                 freed: 0,
             }),
             has_signals: AtomicBool::new(false),
@@ -316,10 +330,10 @@ impl<A: Actor> Mailbox<A> {
         if lanes.closed || !lanes.user.is_empty() || !lanes.signals.is_empty() {
             return Err(dormant);
         }
-        // The waker `init` left behind is the spawner's: from now on an
-        // arrival must activate the actor instead of waking the spawner.
-        lanes.forget_waker();
-        lanes.dormant = Some(dormant);
+        // Any waker `init` left behind is the spawner's: from now on an
+        // arrival must activate the actor instead of waking the spawner, and
+        // replacing the waiter does exactly that.
+        lanes.waiter = Waiter::Dormant(dormant);
         Ok(())
     }
 
@@ -331,7 +345,14 @@ impl<A: Actor> Mailbox<A> {
 
     /// Takes a dormant actor's state (to stop it without a task).
     pub(crate) fn take_dormant(&self) -> Option<Box<Dormant<A>>> {
-        self.lanes.lock().dormant.take()
+        let mut lanes = self.lanes.lock();
+        match std::mem::replace(&mut lanes.waiter, Waiter::Nobody) {
+            Waiter::Dormant(dormant) => Some(dormant),
+            other => {
+                lanes.waiter = other;
+                None
+            }
+        }
     }
 
     /// One atomic load: are signals waiting?
@@ -403,8 +424,7 @@ impl<A: Actor> Mailbox<A> {
         let taken = {
             let mut lanes = self.lanes.lock();
             lanes.closed = true;
-            lanes.waker = None;
-            lanes.wake_on = 0;
+            lanes.forget_waker();
             lanes.counted = 0;
             self.has_signals.store(false, Ordering::Release);
             (std::mem::take(&mut lanes.user), std::mem::take(&mut lanes.signals))
