@@ -56,6 +56,12 @@ pub enum DurableError {
     },
     /// The consuming actor is dead.
     NoProc,
+    /// The journal has handed out every queue id (2^32 - 1 of them) and
+    /// cannot create the queue `queue`. Existing queues work on.
+    QueueIdsExhausted {
+        /// The queue that could not be created.
+        queue: String,
+    },
     /// The System shut down (or was dropped) and closed its journal: nothing
     /// more is persisted. What was confirmed before stays on disk.
     Closed,
@@ -84,6 +90,9 @@ impl fmt::Display for DurableError {
                 write!(f, "durable queue {queue:?} is already consumed by {by}")
             }
             DurableError::NoProc => write!(f, "the consuming actor is dead"),
+            DurableError::QueueIdsExhausted { queue } => {
+                write!(f, "cannot create durable queue {queue:?}: the journal has used up its queue ids")
+            }
             DurableError::Closed => write!(f, "the journal is closed (its System shut down)"),
             DurableError::Journal(error) => write!(f, "{error}"),
         }

@@ -67,11 +67,10 @@ impl Store {
                 }
                 _ => Vec::new(),
             };
-            let id = state.next_stream;
-            let Some(next) = id.next() else {
-                return Err(DurableError::InvalidName(format!("{name} (the journal has used up its queue ids)")));
+            let Some(id) = state.next_stream else {
+                return Err(DurableError::QueueIdsExhausted { queue: name.to_owned() });
             };
-            state.next_stream = next;
+            state.next_stream = id.next();
             let queue = QueueState::new(name.into(), tag.to_owned(), role.clone());
             state.names.insert(queue.name.clone(), id);
             state.queues.insert(id, queue);

@@ -151,7 +151,7 @@ impl Store {
         let mut state = State {
             queues: HashMap::new(),
             names: HashMap::new(),
-            next_stream: QueueId::FIRST,
+            next_stream: Some(QueueId::FIRST),
             segments: BTreeMap::new(),
             newest,
             compacting: false,
@@ -178,7 +178,11 @@ impl Store {
                 segments.entry(loc.segment).or_default().records += 1;
             }
             state.names.insert(name.clone(), id);
-            state.next_stream = state.next_stream.max(id.next().unwrap_or(id));
+            // Past every id in use; none left if a queue holds the largest.
+            state.next_stream = match (state.next_stream, id.next()) {
+                (Some(next), Some(after)) => Some(next.max(after)),
+                _ => None,
+            };
             let mut queue = QueueState::new(name, recovered.tag, recovered.role);
             queue.next_seq = recovered.next_seq;
             queue.pending = recovered.pending.len() as u64;

@@ -123,7 +123,9 @@ pub(super) struct Live {
 pub(super) struct State {
     pub(super) queues: HashMap<QueueId, QueueState>,
     pub(super) names: HashMap<Arc<str>, QueueId>,
-    pub(super) next_stream: QueueId,
+    /// The id the next new queue gets; `None` once the ids are used up
+    /// (a queue holds the largest id).
+    pub(super) next_stream: Option<QueueId>,
     /// Every segment on disk, with what it holds that is still needed.
     pub(super) segments: BTreeMap<u64, Live>,
     /// The newest segment a write was seen in; older ones are sealed.

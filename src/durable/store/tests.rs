@@ -123,3 +123,21 @@ async fn a_queue_whose_seqs_are_used_up_refuses_enqueues() {
     let refused = store.enqueue(QueueId(1), b"late".to_vec()).await.unwrap();
     assert!(matches!(refused, Err(JournalError::Frame(FrameError::SeqExhausted))), "{refused:?}");
 }
+
+/// A journal whose queue holds the largest id hands out no other: a new
+/// queue is refused with its own error, and never given an id in use.
+#[tokio::test(start_paused = true)]
+async fn a_journal_whose_queue_ids_are_used_up_refuses_new_queues() {
+    let last =
+        OwnedRecord { kind: CREATE, stream: u32::MAX, seq: 1, payload: create_payload("last", "T", &Role::Mailbox) };
+    let store = reopen_with(vec![last]).unwrap();
+    let refused = store.open_queue("another", "T", Role::Mailbox, Start::New).await;
+    assert!(
+        matches!(&refused, Err(crate::durable::DurableError::QueueIdsExhausted { queue }) if queue == "another"),
+        "{:?}",
+        refused.map(|_| ())
+    );
+    let existing = store.open_queue("last", "T", Role::Mailbox, Start::New).await.unwrap();
+    assert_eq!(existing, QueueId(u32::MAX));
+    store.enqueue(existing, b"still works".to_vec()).await.unwrap().unwrap();
+}
