@@ -97,7 +97,7 @@ impl<M: Durable> DurableQueue<M> {
         let mut bytes = Vec::new();
         msg.encode(&mut bytes).map_err(DurableError::Codec)?;
         match self.store.enqueue(self.id, bytes).await {
-            Ok(Ok(seq)) => Ok(seq),
+            Ok(Ok(seq)) => Ok(seq.get()),
             Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(DurableError::Closed),
         }

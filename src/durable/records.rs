@@ -23,6 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::num::NonZeroU64;
 
 use crate::journal::record::{Loc, HEADER};
 
@@ -75,6 +76,53 @@ impl QueueId {
     }
 }
 
+/// A message's sequence number in its queue: 1, 2, … in enqueue order,
+/// never reused. 0 is no seq (a queue starts at 1), so `Option<Seq>` costs
+/// nothing. The journal's records carry it as a bare `u64`; it becomes a
+/// `Seq` here, at the boundary, and a bare `u64` again at the public one
+/// ([`Delivery::seq`](crate::durable::Delivery)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Seq(NonZeroU64);
+
+impl Seq {
+    /// The seq of a queue's first message.
+    pub(crate) const FIRST: Seq = Seq(NonZeroU64::MIN);
+
+    /// The seq `raw`, unless it is 0.
+    pub(crate) fn new(raw: u64) -> Option<Seq> {
+        NonZeroU64::new(raw).map(Seq)
+    }
+
+    /// The seq after this one; `None` past the largest.
+    pub(crate) fn next(self) -> Option<Seq> {
+        self.0.checked_add(1).map(Seq)
+    }
+
+    /// As a record (and the public API) carries it.
+    pub(crate) fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// The seq `raw` (tests: a literal that is not 0).
+#[cfg(test)]
+pub(crate) fn seq(raw: u64) -> Seq {
+    Seq::new(raw).expect("a seq is not 0")
+}
+
+/// A new queue's next seq.
+impl Default for Seq {
+    fn default() -> Self {
+        Seq::FIRST
+    }
+}
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// Bytes before the message in a `KEEP` payload (its attempt count).
 pub(crate) const KEEP_PREFIX: u64 = 4;
 
@@ -106,9 +154,9 @@ pub(crate) struct Queue {
     pub(crate) tag: String,
     pub(crate) role: Role,
     /// The seq the next enqueue gets.
-    pub(crate) next_seq: u64,
+    pub(crate) next_seq: Seq,
     /// Unacked messages by seq, in order.
-    pub(crate) pending: BTreeMap<u64, Pending>,
+    pub(crate) pending: BTreeMap<Seq, Pending>,
     /// The latest `CREATE` (which compaction must restate before deleting it).
     pub(crate) created_at: Option<Loc>,
     /// The first record of this stream seen (to report a stream that was
@@ -246,8 +294,13 @@ impl Queues {
         let Some(kind) = Kind::of(kind) else { return Err(QueueError::UnknownKind(kind)) };
         let queue = self.queues.entry(QueueId(stream)).or_default();
         queue.first_seen.get_or_insert(loc);
+        if kind == Kind::Create {
+            return self.create(stream, seq, payload, loc);
+        }
+        let Some(seq) = Seq::new(seq) else { return Err(QueueError::BadSeq(stream, seq)) };
+        let queue = self.queues.entry(QueueId(stream)).or_default();
         match kind {
-            Kind::Create => return self.create(stream, seq, payload, loc),
+            Kind::Create => unreachable!("handled above"),
             Kind::Enqueue => {
                 let next = next_seq(stream, seq)?;
                 // A decoded payload is at most 16 MiB.
@@ -300,7 +353,7 @@ impl Queues {
                 queue.role = role;
             }
         }
-        queue.next_seq = queue.next_seq.max(seq).max(1);
+        queue.next_seq = queue.next_seq.max(Seq::new(seq).unwrap_or(Seq::FIRST));
         queue.created_at = Some(loc);
         Ok(())
     }
@@ -316,12 +369,9 @@ impl Queues {
 }
 
 /// The seq after an enqueued message's: its seq must be one an enqueue can
-/// have (a crafted record with seq 0 or `u64::MAX` is refused, not wrapped).
-fn next_seq(stream: u32, seq: u64) -> Result<u64, QueueError> {
-    match seq {
-        0 => Err(QueueError::BadSeq(stream, seq)),
-        _ => seq.checked_add(1).ok_or(QueueError::BadSeq(stream, seq)),
-    }
+/// have (a crafted record with seq `u64::MAX` is refused, not wrapped).
+fn next_seq(stream: u32, seq: Seq) -> Result<Seq, QueueError> {
+    seq.next().ok_or(QueueError::BadSeq(stream, seq.get()))
 }
 
 #[cfg(test)]
@@ -362,10 +412,13 @@ mod tests {
         log.apply(DELIVER, 1, 2, b"").unwrap();
         log.apply(DEAD, 1, 3, b"poison").unwrap();
         let queue = &log.queues.queues[&QueueId(1)];
-        assert_eq!((queue.name.as_deref(), queue.tag.as_str(), queue.next_seq), (Some("billing"), "OrderPlaced", 4));
-        assert_eq!(queue.pending.keys().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(
+            (queue.name.as_deref(), queue.tag.as_str(), queue.next_seq),
+            (Some("billing"), "OrderPlaced", seq(4))
+        );
+        assert_eq!(queue.pending.keys().copied().collect::<Vec<_>>(), [seq(2)]);
         let at = locs[1].offset + HEADER as u64;
-        assert_eq!(queue.pending[&2], Pending { record: locs[1], at, len: 5, attempts: 2 });
+        assert_eq!(queue.pending[&seq(2)], Pending { record: locs[1], at, len: 5, attempts: 2 });
         assert_eq!(log.queues.id("billing"), Some(QueueId(1)));
         log.queues.finish().unwrap();
     }
@@ -382,9 +435,9 @@ mod tests {
         log.apply(DELIVER, 1, 2, b"").unwrap();
         log.queues.finish().unwrap();
         let queue = &log.queues.queues[&QueueId(1)];
-        assert_eq!(queue.next_seq, 3, "seqs are never reused");
+        assert_eq!(queue.next_seq, seq(3), "seqs are never reused");
         let at = message_at(keep, true);
-        assert_eq!(queue.pending[&2], Pending { record: keep, at, len: 3, attempts: 2 });
+        assert_eq!(queue.pending[&seq(2)], Pending { record: keep, at, len: 3, attempts: 2 });
     }
 
     #[test]
@@ -420,7 +473,7 @@ mod tests {
         assert_eq!(queues.apply(ENQUEUE, 1, u64::MAX, b"", loc), Err(QueueError::BadSeq(1, u64::MAX)));
         assert_eq!(queues.apply(KEEP, 1, u64::MAX, &[0; 4], loc), Err(QueueError::BadSeq(1, u64::MAX)));
         queues.apply(ENQUEUE, 1, u64::MAX - 1, b"", loc).unwrap();
-        assert_eq!(queues.queues[&QueueId(1)].next_seq, u64::MAX);
+        assert_eq!(queues.queues[&QueueId(1)].next_seq, seq(u64::MAX));
         let mut queues = Queues::default();
         assert_eq!(queues.apply(CREATE, 1, 0, b"\x05", loc), Err(QueueError::BadCreate(1)));
         queues.apply(CREATE, 1, 0, &create_payload("a", "T", &Role::Mailbox), loc).unwrap();
@@ -492,7 +545,7 @@ mod tests {
                     log.apply(*kind, 1, *seq, payload).unwrap();
                 }
                 let got: BTreeMap<u64, (u32, u32)> =
-                    log.queues.queues[&QueueId(1)].pending.iter().map(|(seq, p)| (*seq, (p.len, p.attempts))).collect();
+                    log.queues.queues[&QueueId(1)].pending.iter().map(|(seq, p)| (seq.get(), (p.len, p.attempts))).collect();
                 let want: BTreeMap<u64, (u32, u32)> =
                     expected.iter().filter(|(_, e)| !e.2).map(|(seq, e)| (*seq, (e.0, e.1))).collect();
                 prop_assert_eq!(got, want);

@@ -11,10 +11,12 @@
 
 use std::collections::VecDeque;
 
+use super::records::Seq;
+
 /// Live entries of type `T` by seq, in seq order.
 #[derive(Debug)]
 pub(super) struct Slots<T> {
-    entries: VecDeque<(u64, Option<T>)>,
+    entries: VecDeque<(Seq, Option<T>)>,
     live: usize,
 }
 
@@ -25,28 +27,28 @@ impl<T> Default for Slots<T> {
 }
 
 impl<T> Slots<T> {
-    fn index(&self, seq: u64) -> Option<usize> {
+    fn index(&self, seq: Seq) -> Option<usize> {
         self.entries.binary_search_by_key(&seq, |(key, _)| *key).ok()
     }
 
     /// Adds `value` at `seq`, which must be above every seq added before.
-    pub(super) fn push(&mut self, seq: u64, value: T) {
+    pub(super) fn push(&mut self, seq: Seq, value: T) {
         debug_assert!(self.entries.back().is_none_or(|(last, _)| *last < seq), "seqs only grow");
         self.entries.push_back((seq, Some(value)));
         self.live += 1;
     }
 
-    pub(super) fn get(&self, seq: u64) -> Option<&T> {
+    pub(super) fn get(&self, seq: Seq) -> Option<&T> {
         self.entries[self.index(seq)?].1.as_ref()
     }
 
-    pub(super) fn get_mut(&mut self, seq: u64) -> Option<&mut T> {
+    pub(super) fn get_mut(&mut self, seq: Seq) -> Option<&mut T> {
         let index = self.index(seq)?;
         self.entries[index].1.as_mut()
     }
 
     /// Takes the entry at `seq` out.
-    pub(super) fn remove(&mut self, seq: u64) -> Option<T> {
+    pub(super) fn remove(&mut self, seq: Seq) -> Option<T> {
         let index = self.index(seq)?;
         let value = self.entries[index].1.take()?;
         self.live -= 1;
@@ -60,20 +62,20 @@ impl<T> Slots<T> {
     }
 
     /// The lowest seq held.
-    pub(super) fn first_seq(&self) -> Option<u64> {
+    pub(super) fn first_seq(&self) -> Option<Seq> {
         self.entries.front().map(|(seq, _)| *seq) // the front is never a tombstone
     }
 
-    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Seq, &T)> {
         self.entries.iter().filter_map(|(seq, value)| Some((*seq, value.as_ref()?)))
     }
 
-    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (u64, &mut T)> {
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (Seq, &mut T)> {
         self.entries.iter_mut().filter_map(|(seq, value)| Some((*seq, value.as_mut()?)))
     }
 
     /// The entries from `from` on.
-    pub(super) fn iter_from(&self, from: u64) -> impl Iterator<Item = (u64, &T)> {
+    pub(super) fn iter_from(&self, from: Seq) -> impl Iterator<Item = (Seq, &T)> {
         let start = self.entries.partition_point(|(seq, _)| *seq < from);
         self.entries.range(start..).filter_map(|(seq, value)| Some((*seq, value.as_ref()?)))
     }
@@ -92,6 +94,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::durable::records;
 
     proptest! {
         /// The deque behaves as an ordered map, and keeps at most about
@@ -104,21 +107,21 @@ mod tests {
             for (push, pick, gap) in ops {
                 if push || model.is_empty() {
                     next += gap;
-                    slots.push(next, next * 3);
+                    slots.push(records::seq(next), next * 3);
                     model.insert(next, next * 3);
                 } else {
                     let seq = *model.keys().nth(pick as usize % model.len()).unwrap();
-                    prop_assert_eq!(slots.get(seq), model.get(&seq));
-                    prop_assert_eq!(slots.remove(seq), model.remove(&seq));
-                    prop_assert_eq!(slots.remove(seq), None);
+                    prop_assert_eq!(slots.get(records::seq(seq)), model.get(&seq));
+                    prop_assert_eq!(slots.remove(records::seq(seq)), model.remove(&seq));
+                    prop_assert_eq!(slots.remove(records::seq(seq)), None);
                 }
                 prop_assert!(slots.footprint() <= 2 * model.len() + 16);
-                prop_assert_eq!(slots.first_seq(), model.keys().next().copied());
+                prop_assert_eq!(slots.first_seq().map(Seq::get), model.keys().next().copied());
             }
-            let all: Vec<(u64, u64)> = slots.iter().map(|(seq, v)| (seq, *v)).collect();
+            let all: Vec<(u64, u64)> = slots.iter().map(|(seq, v)| (seq.get(), *v)).collect();
             prop_assert_eq!(all, model.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>());
             if let Some(&middle) = model.keys().nth(model.len() / 2) {
-                let tail: Vec<u64> = slots.iter_from(middle).map(|(seq, _)| seq).collect();
+                let tail: Vec<u64> = slots.iter_from(records::seq(middle)).map(|(seq, _)| seq.get()).collect();
                 prop_assert_eq!(tail, model.range(middle..).map(|(k, _)| *k).collect::<Vec<_>>());
             }
         }

@@ -24,7 +24,7 @@
 //! and then submit in ticket order.
 
 use crate::durable::delivery::DurableDeadLetter;
-use crate::durable::records::QueueId;
+use crate::durable::records::{QueueId, Seq};
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
@@ -168,7 +168,7 @@ impl Store {
             in_flight: queue.in_flight,
             acked: queue.acked,
             dead_lettered: queue.dead,
-            next_seq: queue.next_seq,
+            next_seq: queue.next_seq.get(),
         }
     }
 

@@ -19,7 +19,8 @@ pub(super) fn describe(role: &Role) -> String {
     }
 }
 
-pub(super) async fn wait(confirm: oneshot::Receiver<Result<u64, JournalError>>) -> Result<u64, DurableError> {
+/// Waits for an append's confirmation.
+pub(super) async fn wait<T>(confirm: oneshot::Receiver<Result<T, JournalError>>) -> Result<T, DurableError> {
     match confirm.await {
         Ok(result) => result.map_err(DurableError::from),
         Err(_) => Err(DurableError::Closed),
@@ -55,11 +56,14 @@ impl Store {
                 if queue.role != role {
                     return Err(DurableError::Conflict { queue: name.to_owned(), existing: describe(&queue.role) });
                 }
-                return Ok((id, Vec::new()));
+                return Ok((id, None, Vec::new()));
             }
             let replay = match (&role, start) {
                 (Role::Subscription(pattern), Start::Origin | Start::Seq(_)) => {
-                    let from = if let Start::Seq(seq) = start { seq } else { 0 };
+                    let from = match start {
+                        Start::Seq(raw) => Seq::new(raw).unwrap_or(Seq::FIRST),
+                        _ => Seq::FIRST,
+                    };
                     let Some(log) = find_log(state, tag) else {
                         return Err(DurableError::NoHistory { queue: name.to_owned() });
                     };
@@ -78,7 +82,7 @@ impl Store {
             let me = self.me.clone();
             let payload = create_payload(name, tag, &role);
             out.extra.push((
-                vec![OwnedRecord { kind: CREATE, stream: id.stream(), seq: 1, payload }],
+                vec![OwnedRecord { kind: CREATE, stream: id.stream(), seq: Seq::FIRST.get(), payload }],
                 Box::new(move |result: Result<Loc, JournalError>| {
                     if let (Ok(loc), Some(store)) = (&result, me.upgrade()) {
                         store.run(|state, _| {
@@ -89,16 +93,16 @@ impl Store {
                             }
                         });
                     }
-                    let _ = tx.send(result.map(|_| 0));
+                    let _ = tx.send(result.map(|_| ()));
                 }),
             ));
-            let mut confirms = vec![rx];
-            for bytes in replay {
-                confirms.push(self.enqueue_locked(state, out, id, bytes));
-            }
-            Ok((id, confirms))
+            let confirms: Vec<_> = replay.into_iter().map(|bytes| self.enqueue_locked(state, out, id, bytes)).collect();
+            Ok((id, Some(rx), confirms))
         })?;
-        let (id, confirms) = created;
+        let (id, creation, confirms) = created;
+        if let Some(creation) = creation {
+            wait(creation).await?;
+        }
         for confirm in confirms {
             wait(confirm).await?;
         }
@@ -107,7 +111,7 @@ impl Store {
 
     /// Persists one message; the receiver completes with its seq once the
     /// journal confirmed it (under `Always`: synced).
-    pub(crate) fn enqueue(&self, id: QueueId, bytes: Vec<u8>) -> oneshot::Receiver<Result<u64, JournalError>> {
+    pub(crate) fn enqueue(&self, id: QueueId, bytes: Vec<u8>) -> oneshot::Receiver<Result<Seq, JournalError>> {
         self.run(|state, out| self.enqueue_locked(state, out, id, bytes))
     }
 
@@ -120,7 +124,7 @@ impl Store {
         tag: &str,
         topic: &Topic,
         bytes: Vec<u8>,
-    ) -> (Vec<oneshot::Receiver<Result<u64, JournalError>>>, usize) {
+    ) -> (Vec<oneshot::Receiver<Result<Seq, JournalError>>>, usize) {
         self.run(|state, out| {
             let targets: Vec<(QueueId, bool)> = state
                 .queues
@@ -150,14 +154,14 @@ impl Store {
         out: &mut Outbox,
         id: QueueId,
         bytes: Vec<u8>,
-    ) -> oneshot::Receiver<Result<u64, JournalError>> {
+    ) -> oneshot::Receiver<Result<Seq, JournalError>> {
         let (tx, rx) = oneshot::channel();
         let me = self.me.clone();
         let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
         let seq = queue.next_seq;
         // Recovery refuses seq `u64::MAX` (see `durable::records`), so it is
         // never handed out (only a crafted journal gets this far).
-        let Some(next) = seq.checked_add(1) else {
+        let Some(next) = seq.next() else {
             let _ = tx.send(Err(JournalError::Frame(FrameError::SeqExhausted)));
             return rx;
         };
@@ -170,7 +174,7 @@ impl Store {
             queue.cache_bytes += bytes.len();
             queue.cache.push_back((seq, bytes.as_slice().into()));
         }
-        let record = OwnedRecord { kind: ENQUEUE, stream: id.stream(), seq, payload: bytes };
+        let record = OwnedRecord { kind: ENQUEUE, stream: id.stream(), seq: seq.get(), payload: bytes };
         out.extra.push((
             vec![record],
             Box::new(move |result| {
@@ -188,9 +192,9 @@ impl Store {
     pub(super) fn confirmed(
         &self,
         id: QueueId,
-        seq: u64,
+        seq: Seq,
         result: Result<Loc, JournalError>,
-    ) -> Result<u64, JournalError> {
+    ) -> Result<Seq, JournalError> {
         self.run(|state, out| {
             if let Ok(loc) = &result {
                 state.newest = state.newest.max(loc.segment);

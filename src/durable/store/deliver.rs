@@ -34,7 +34,7 @@ pub(crate) enum Offer {
 pub(crate) struct AckToken {
     pub(super) store: Arc<Store>,
     pub(super) queue: QueueId,
-    pub(super) seq: u64,
+    pub(super) seq: Seq,
     pub(super) epoch: u64,
 }
 
@@ -87,14 +87,14 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
             None => match store.read(state, slot.segment, u64::from(slot.at), slot.len) {
                 Ok(bytes) => bytes.into(),
                 Err(error) => {
-                    tracing::error!(queue = %state.queues[&id].name, seq, %error, "cannot read a durable message back; delivery paused");
+                    tracing::error!(queue = %state.queues[&id].name, seq = seq.get(), %error, "cannot read a durable message back; delivery paused");
                     break;
                 }
             },
         };
         let queue = state.queues.get_mut(&id).expect("queue exists");
         let attempt = slot.attempts + 1;
-        let delivery = Delivery { seq, attempt, redelivered: attempt > 1 };
+        let delivery = Delivery { seq: seq.get(), attempt, redelivered: attempt > 1 };
         let token = AckToken { store: store.strong(), queue: id, seq, epoch: queue.epoch };
         let consumer = queue.consumer.as_ref().expect("checked above");
         match consumer.sink.offer(delivery, &bytes, token) {
@@ -103,7 +103,12 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
                 slot.attempts = attempt;
                 slot.status = Status::InFlight;
                 queue.in_flight += 1;
-                out.records.push(OwnedRecord { kind: DELIVER, stream: id.stream(), seq, payload: Vec::new() });
+                out.records.push(OwnedRecord {
+                    kind: DELIVER,
+                    stream: id.stream(),
+                    seq: seq.get(),
+                    payload: Vec::new(),
+                });
             }
             Offer::Gone => {
                 // Its teardown will detach it; until then nothing more goes out.
@@ -122,7 +127,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
 /// Removes a finished message (acked, dead-lettered, trimmed, or never
 /// confirmed): its segment holds one live record fewer, and cached bytes
 /// older than the first unfinished message are dropped.
-pub(super) fn finish(state: &mut State, id: QueueId, seq: u64) {
+pub(super) fn finish(state: &mut State, id: QueueId, seq: Seq) {
     let Some(queue) = state.queues.get_mut(&id) else { return };
     let Some(slot) = queue.slots.remove(seq) else { return };
     if slot.segment > 0 {
@@ -144,7 +149,7 @@ pub(super) fn dead_letter(
     store: &Store,
     state: &mut State,
     id: QueueId,
-    seq: u64,
+    seq: Seq,
     cause: DeadLetterCause,
     out: &mut Outbox,
 ) {
@@ -162,11 +167,17 @@ pub(super) fn dead_letter(
     };
     finish(state, id, seq);
     let queue = &state.queues[&id];
-    out.records.push(OwnedRecord { kind: DEAD, stream: id.stream(), seq, payload: cause.to_string().into_bytes() });
-    let letter = DurableDeadLetter { queue: queue.name.to_string(), seq, attempts: slot.attempts, cause, payload };
+    out.records.push(OwnedRecord {
+        kind: DEAD,
+        stream: id.stream(),
+        seq: seq.get(),
+        payload: cause.to_string().into_bytes(),
+    });
+    let letter =
+        DurableDeadLetter { queue: queue.name.to_string(), seq: seq.get(), attempts: slot.attempts, cause, payload };
     tracing::warn!(
         queue = %letter.queue,
-        seq,
+        seq = letter.seq,
         attempts = letter.attempts,
         cause = %letter.cause,
         "durable message dead-lettered"
@@ -220,7 +231,7 @@ impl Store {
         });
     }
 
-    pub(super) fn ack(&self, id: QueueId, seq: u64, epoch: u64) {
+    pub(super) fn ack(&self, id: QueueId, seq: Seq, epoch: u64) {
         self.run(|state, out| {
             let Some(queue) = state.queues.get_mut(&id) else { return };
             if queue.epoch != epoch {
@@ -235,7 +246,7 @@ impl Store {
             queue.acked += 1;
             queue.last_exit.remove(&seq);
             finish(state, id, seq);
-            out.records.push(OwnedRecord { kind: ACK, stream: id.stream(), seq, payload: Vec::new() });
+            out.records.push(OwnedRecord { kind: ACK, stream: id.stream(), seq: seq.get(), payload: Vec::new() });
             deliver(self, state, id, out);
         });
     }

@@ -58,7 +58,7 @@ pub(super) fn trim(state: &mut State, id: QueueId, out: &mut Outbox) {
             trimmed.push(seq);
             kept -= 1;
             queue.pending -= 1;
-            out.records.push(OwnedRecord { kind: ACK, stream: id.stream(), seq, payload: Vec::new() });
+            out.records.push(OwnedRecord { kind: ACK, stream: id.stream(), seq: seq.get(), payload: Vec::new() });
         }
     }
     for seq in trimmed {
@@ -73,11 +73,11 @@ impl Store {
         &self,
         state: &mut State,
         log: QueueId,
-        from: u64,
+        from: Seq,
         pattern: &Pattern,
     ) -> Result<Vec<Vec<u8>>, DurableError> {
         let queue = &state.queues[&log];
-        let entries: Vec<(u64, Slot)> = queue
+        let entries: Vec<(Seq, Slot)> = queue
             .slots
             .iter_from(from)
             .filter(|(_, slot)| slot.status == Status::Waiting)

@@ -58,7 +58,7 @@ pub(super) fn checkpoint(
     for (&id, queue) in &queues.queues {
         let name = queue.name.as_deref().unwrap_or_default();
         let payload = create_payload(name, &queue.tag, &queue.role);
-        chunk.push(OwnedRecord { kind: CREATE, stream: id.stream(), seq: queue.next_seq, payload });
+        chunk.push(OwnedRecord { kind: CREATE, stream: id.stream(), seq: queue.next_seq.get(), payload });
         for (&seq, pending) in &queue.pending {
             let reader = match readers.entry(pending.record.segment) {
                 std::collections::hash_map::Entry::Occupied(file) => file.into_mut(),
@@ -72,7 +72,7 @@ pub(super) fn checkpoint(
             chunk.push(OwnedRecord {
                 kind: KEEP,
                 stream: id.stream(),
-                seq,
+                seq: seq.get(),
                 payload: keep_payload(pending.attempts, &message),
             });
             if bytes >= CHUNK {

@@ -36,18 +36,18 @@ impl Store {
     }
 
     pub(super) fn compact(&self, state: &mut State, oldest: u64, out: &mut Outbox) {
-        // (queue, seq or 0 for the queue's CREATE, old segment)
-        let mut moved: Vec<(QueueId, u64)> = Vec::new();
+        // (queue, the message's seq, or `None` for the queue's CREATE)
+        let mut moved: Vec<(QueueId, Option<Seq>)> = Vec::new();
         let mut records = Vec::new();
         let ids: Vec<QueueId> = state.queues.keys().copied().collect();
         for id in ids {
             let queue = &state.queues[&id];
             if queue.created_at.is_some_and(|loc| loc.segment == oldest) {
                 let payload = create_payload(&queue.name, &queue.tag, &queue.role);
-                records.push(OwnedRecord { kind: CREATE, stream: id.stream(), seq: queue.next_seq, payload });
-                moved.push((id, 0));
+                records.push(OwnedRecord { kind: CREATE, stream: id.stream(), seq: queue.next_seq.get(), payload });
+                moved.push((id, None));
             }
-            let pinned: Vec<(u64, Slot)> = queue
+            let pinned: Vec<(Seq, Slot)> = queue
                 .slots
                 .iter()
                 .filter(|(_, slot)| matches!(slot.status, Status::Waiting | Status::InFlight) && slot.segment == oldest)
@@ -60,10 +60,10 @@ impl Store {
                 records.push(OwnedRecord {
                     kind: KEEP,
                     stream: id.stream(),
-                    seq,
+                    seq: seq.get(),
                     payload: keep_payload(slot.attempts, &bytes),
                 });
-                moved.push((id, seq));
+                moved.push((id, Some(seq)));
             }
         }
         if records.is_empty() {
@@ -93,11 +93,12 @@ impl Store {
                         let loc = Loc { segment: first.segment, offset: next };
                         next += size;
                         let Some(queue) = state.queues.get_mut(&id) else { continue };
-                        let moved_live = if seq == 0 {
-                            queue.created_at = Some(loc);
-                            Live { records: 1, bytes: 0 }
-                        } else {
-                            match queue.slot(seq) {
+                        let moved_live = match seq {
+                            None => {
+                                queue.created_at = Some(loc);
+                                Live { records: 1, bytes: 0 }
+                            }
+                            Some(seq) => match queue.slot(seq) {
                                 Some(slot)
                                     if matches!(slot.status, Status::Waiting | Status::InFlight)
                                         && slot.segment == oldest =>
@@ -107,14 +108,14 @@ impl Store {
                                     Live { records: 1, bytes: u64::from(slot.len) + HEADER as u64 }
                                 }
                                 _ => continue, // acked meanwhile: the restatement is dead on arrival
-                            }
+                            },
                         };
                         let from = state.segments.entry(oldest).or_default();
                         from.records = from.records.saturating_sub(moved_live.records);
                         from.bytes = from.bytes.saturating_sub(moved_live.bytes);
                         let to = state.segments.entry(loc.segment).or_default();
                         to.records += moved_live.records;
-                        to.bytes += moved_live.bytes + if seq == 0 { 0 } else { KEEP_PREFIX };
+                        to.bytes += moved_live.bytes + if seq.is_none() { 0 } else { KEEP_PREFIX };
                     }
                 });
             }),

@@ -61,14 +61,14 @@ pub(super) struct QueueState {
     pub(super) role: Role,
     /// A subscription's pattern, parsed.
     pub(super) pattern: Option<Pattern>,
-    pub(super) next_seq: u64,
+    pub(super) next_seq: Seq,
     /// Unfinished messages by seq. Finished ones leave at once, so memory
     /// follows the live messages, never the span of their seqs (one stuck
     /// message and a million acked after it cost one slot, and a crafted
     /// seq gap costs nothing).
     pub(super) slots: Slots<Slot>,
     /// Bytes of messages not yet delivered, by seq, oldest first.
-    pub(super) cache: VecDeque<(u64, Box<[u8]>)>,
+    pub(super) cache: VecDeque<(Seq, Box<[u8]>)>,
     pub(super) cache_bytes: usize,
     pub(super) consumer: Option<Consumer>,
     /// Bumped at every attach and detach; a token of another epoch is stale.
@@ -77,7 +77,7 @@ pub(super) struct QueueState {
     /// Slots waiting or in flight (what `QueueStats::pending` reports).
     pub(super) pending: u64,
     /// Why the consumer last died holding a message (for dead letters).
-    pub(super) last_exit: HashMap<u64, ExitReason>,
+    pub(super) last_exit: HashMap<Seq, ExitReason>,
     pub(super) created_at: Option<Loc>,
     pub(super) acked: u64,
     pub(super) dead: u64,
@@ -94,7 +94,7 @@ impl QueueState {
             tag,
             role,
             pattern,
-            next_seq: 1,
+            next_seq: Seq::FIRST,
             slots: Slots::default(),
             cache: VecDeque::new(),
             cache_bytes: 0,
@@ -109,7 +109,7 @@ impl QueueState {
         }
     }
 
-    pub(super) fn slot(&mut self, seq: u64) -> Option<&mut Slot> {
+    pub(super) fn slot(&mut self, seq: Seq) -> Option<&mut Slot> {
         self.slots.get_mut(seq)
     }
 }
