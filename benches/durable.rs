@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::stream::{FuturesUnordered, StreamExt};
 use shared::{rss_bytes, runtime, Latch};
-use treeline::{
-    Actor, Context, DurableError, DurableQueue, ExitReason, FsyncPolicy, HandleCast, InitError, JournalConfig, System,
-};
+use treeline::durable::{DurableError, DurableQueue, JournalConfig};
+use treeline::journal::FsyncPolicy;
+use treeline::{Actor, Context, ExitReason, HandleCast, InitError, System};
 
 /// A fresh directory for one measurement (removed when dropped).
 struct Dir(PathBuf);
@@ -53,7 +53,7 @@ fn journal_append(c: &mut Criterion) {
         group.bench_function(format!("batch_{batch}"), |b| {
             b.iter_custom(|iters| {
                 let dir = Dir::new("append");
-                treeline::__bench::append_batches(&dir.0, batch, iters as usize, 64).unwrap()
+                treeline::test_util::journal_append_batches(&dir.0, batch, iters as usize, 64).unwrap()
             })
         });
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use treeline::mailbox::{MailboxConfig, Overflow};
 use treeline::*;
 
 use support::{runtime, Latch};

@@ -11,6 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
 use treeline::*;
 
 use support::runtime;

@@ -16,9 +16,8 @@
 
 use std::time::Duration;
 
-use treeline::{
-    Actor, ChildSpec, Context, DurableQueue, ExitReason, HandleCast, InitError, JournalConfig, Supervisor, System,
-};
+use treeline::durable::{DurableQueue, JournalConfig};
+use treeline::{Actor, ChildSpec, Context, ExitReason, HandleCast, InitError, Supervisor, System};
 
 /// Adds up the increments it is given (its total is per incarnation: the
 /// journal keeps messages, not actor state).

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
+use treeline::mailbox::{MailboxConfig, Overflow};
+use treeline::signal::{Down, Exit};
 use treeline::{
-    Actor, ActorRef, CallError, Context, Down, Exit, ExitReason, HandleCall, HandleCast, HandleInfo, InitError,
-    MailboxConfig, Overflow, Reply, SpawnOptions, System,
+    Actor, ActorRef, CallError, Context, ExitReason, HandleCall, HandleCast, HandleInfo, InitError, Reply,
+    SpawnOptions, System,
 };
 
 // --- a counter: one call type, two cast types -------------------------------

@@ -30,10 +30,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use treeline::dead_letter::DeadLetter;
+use treeline::durable::{CodecError, DurableSubscription, JournalConfig, StartFrom};
+use treeline::mailbox::{MailboxConfig, Overflow};
+use treeline::topic::Topic;
 use treeline::{
-    actor, Actor, ChildSpec, CodecError, Context, DeadLetter, Durable, DurableSubscription, Event, ExitReason,
-    HandleCall, HandleEvent, InitError, JournalConfig, MailboxConfig, Name, Overflow, Reply, StartFrom, Supervisor,
-    System, Topic,
+    actor, Actor, ChildSpec, Context, Durable, Event, ExitReason, HandleCall, HandleEvent, InitError, Name, Reply,
+    Supervisor, System,
 };
 
 // ---------------------------------------------------------------- events --

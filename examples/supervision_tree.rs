@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use treeline::{
-    Actor, ChildSpec, Context, ExitReason, HandleCall, HandleCast, InitError, Reply, Restart, Supervisor, System,
-};
+use treeline::supervisor::Restart;
+use treeline::{Actor, ChildSpec, Context, ExitReason, HandleCall, HandleCast, InitError, Reply, Supervisor, System};
 
 /// A worker that counts what it handled and crashes on request.
 struct Worker {

@@ -29,9 +29,9 @@
 //! [`ActorRef::cast`]: crate::ActorRef::cast
 //! [`ActorRef::send`]: crate::ActorRef::send
 //! [`ActorRef::notify`]: crate::ActorRef::notify
-//! [`Down`]: crate::Down
-//! [`Exit`]: crate::Exit
-//! [`IdleTimeout`]: crate::IdleTimeout
+//! [`Down`]: crate::signal::Down
+//! [`Exit`]: crate::signal::Exit
+//! [`IdleTimeout`]: crate::signal::IdleTimeout
 
 mod context;
 pub(crate) mod dispatch;
@@ -50,6 +50,8 @@ pub use context::Context;
 pub use init::InitError;
 pub use options::{Shutdown, SpawnOptions};
 pub use reply::{Reply, ReplyTo};
+pub use spawn::{ConfigError, StartError};
+pub use timer::{TimerError, TimerRef};
 
 use crate::event::Event;
 use crate::exit::ExitReason;
@@ -186,7 +188,8 @@ pub trait HandleCast<M: Send + 'static>: Actor {
 /// [`Exit`] and [`IdleTimeout`].
 ///
 /// ```
-/// use treeline::{Actor, Context, Down, ExitReason, HandleInfo, InitError};
+/// use treeline::{Actor, Context, ExitReason, HandleInfo, InitError};
+/// use treeline::signal::Down;
 ///
 /// struct Watcher;
 /// # impl Actor for Watcher {
@@ -202,9 +205,9 @@ pub trait HandleCast<M: Send + 'static>: Actor {
 /// ```
 ///
 /// [`ActorRef::send`]: crate::ActorRef::send
-/// [`Down`]: crate::Down
-/// [`Exit`]: crate::Exit
-/// [`IdleTimeout`]: crate::IdleTimeout
+/// [`Down`]: crate::signal::Down
+/// [`Exit`]: crate::signal::Exit
+/// [`IdleTimeout`]: crate::signal::IdleTimeout
 pub trait HandleInfo<M: Send + 'static>: Actor {
     /// Handles the message.
     fn handle_info(&mut self, msg: M, ctx: &mut Context<Self>) -> impl Future<Output = Result<(), ExitReason>> + Send;

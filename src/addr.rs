@@ -138,7 +138,7 @@ impl Pid {
     /// was already dead.
     ///
     /// The target dies with `reason` unless it traps exits (then it gets an
-    /// [`Exit`](crate::Exit) message) or `reason` is `Normal` (ignored by a
+    /// [`Exit`](crate::signal::Exit) message) or `reason` is `Normal` (ignored by a
     /// non-trapping target). [`ExitReason::Kill`] cannot be trapped and ends
     /// the target with `Killed`.
     pub fn exit(&self, reason: ExitReason) -> bool {
@@ -188,6 +188,7 @@ impl Pid {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::addr::StopError;
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = u32;
@@ -361,7 +362,7 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Sends a cast (handled by [`HandleCast::handle_cast`]). Waits only if
-    /// the mailbox is bounded with [`Overflow::Wait`](crate::Overflow::Wait)
+    /// the mailbox is bounded with [`Overflow::Wait`](crate::mailbox::Overflow::Wait)
     /// and full.
     ///
     /// `Ok(())` means the message was queued, or shed by the actor's own
@@ -697,6 +698,7 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::addr::StopError;
     /// # struct Echo;
     /// # impl Actor for Echo {
     /// #     type Args = ();
@@ -862,6 +864,7 @@ impl<A: Actor> ActorRef<A> {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::addr::Recipient;
     /// # struct Echo;
     /// # impl Actor for Echo {
     /// #     type Args = ();
@@ -938,7 +941,8 @@ impl<A: Actor> fmt::Debug for ActorRef<A> {
 /// Casts messages of type `M` to some actor, whatever its type.
 ///
 /// ```
-/// use treeline::{Actor, Context, ExitReason, HandleCast, InitError, Recipient, System};
+/// use treeline::{Actor, Context, ExitReason, HandleCast, InitError, System};
+/// use treeline::addr::Recipient;
 ///
 /// struct Sink;
 /// impl Actor for Sink {

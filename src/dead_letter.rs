@@ -21,7 +21,8 @@ use crate::mailbox::envelope::Kind;
 /// it to observe every message that was dropped instead of handled.
 ///
 /// ```
-/// use treeline::{Actor, Context, DeadLetter, ExitReason, HandleEvent, InitError};
+/// use treeline::{Actor, Context, ExitReason, HandleEvent, InitError};
+/// use treeline::dead_letter::DeadLetter;
 ///
 /// struct Auditor { dropped: u64 }
 /// impl Actor for Auditor {

@@ -3,7 +3,7 @@
 //! actor restarts and process restarts.
 //!
 //! * [`JournalConfig`] says where the journal lives (a directory, or any
-//!   [`Storage`](crate::Storage)) and when it syncs ([`FsyncPolicy`](crate::FsyncPolicy));
+//!   [`Storage`](crate::journal::Storage)) and when it syncs ([`FsyncPolicy`](crate::journal::FsyncPolicy));
 //!   [`System::with_journal`](crate::System::with_journal) opens it.
 //! * [`DurableQueue<M>`] (from [`System::durable_queue`](crate::System::durable_queue))
 //!   is a named queue of `M: Durable`; [`DurableQueue::send`] returns once

@@ -226,7 +226,8 @@ impl<E: StdError + Send + Sync + 'static> From<E> for ExitReason {
 /// shared, typed error.
 ///
 /// ```
-/// # use treeline::{ExitReason, Reason};
+/// # use treeline::ExitReason;
+/// # use treeline::exit::Reason;
 /// let reason = Reason::message("disk full");
 /// assert_eq!(reason.to_string(), "disk full");
 /// assert_eq!(ExitReason::Error(reason), ExitReason::custom("disk full"));
@@ -238,7 +239,7 @@ impl Reason {
     /// Wraps a typed error.
     ///
     /// ```
-    /// # use treeline::Reason;
+    /// # use treeline::exit::Reason;
     /// let reason = Reason::new(std::io::Error::other("eof"));
     /// assert!(reason.downcast_ref::<std::io::Error>().is_some());
     /// ```
@@ -249,7 +250,7 @@ impl Reason {
     /// A reason that is just a message.
     ///
     /// ```
-    /// # use treeline::Reason;
+    /// # use treeline::exit::Reason;
     /// assert_eq!(Reason::message("bye").to_string(), "bye");
     /// ```
     pub fn message(message: impl Into<String>) -> Self {
@@ -259,7 +260,7 @@ impl Reason {
     /// The wrapped error, if it is an `E`.
     ///
     /// ```
-    /// # use treeline::Reason;
+    /// # use treeline::exit::Reason;
     /// assert!(Reason::message("m").downcast_ref::<std::fmt::Error>().is_none());
     /// ```
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
@@ -270,7 +271,7 @@ impl Reason {
     /// The wrapped error.
     ///
     /// ```
-    /// # use treeline::Reason;
+    /// # use treeline::exit::Reason;
     /// assert_eq!(Reason::message("m").as_error().to_string(), "m");
     /// ```
     pub fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
@@ -316,7 +317,7 @@ impl StdError for Message {}
 /// What a panicking callback left behind: its message.
 ///
 /// ```
-/// # use treeline::PanicReason;
+/// # use treeline::exit::PanicReason;
 /// let panic = PanicReason::new("index out of bounds");
 /// assert_eq!(panic.message(), "index out of bounds");
 /// ```
@@ -329,7 +330,7 @@ impl PanicReason {
     /// A panic reason with the given message.
     ///
     /// ```
-    /// # use treeline::PanicReason;
+    /// # use treeline::exit::PanicReason;
     /// assert_eq!(PanicReason::new("m").to_string(), "m");
     /// ```
     pub fn new(message: impl Into<Arc<str>>) -> Self {
@@ -353,7 +354,7 @@ impl PanicReason {
     /// The panic message.
     ///
     /// ```
-    /// # use treeline::PanicReason;
+    /// # use treeline::exit::PanicReason;
     /// assert_eq!(PanicReason::new("oops").message(), "oops");
     /// ```
     pub fn message(&self) -> &str {

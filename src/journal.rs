@@ -1,23 +1,30 @@
-//! The journal: an append-only, segmented, CRC-checked log that knows
-//! nothing about actors (opaque payloads, stream ids, sequence numbers), and
-//! the durable queue records on it.
+//! The journal under durable queues: an append-only, segmented,
+//! CRC-checked log on disk.
 //!
-//! The record framing ([`record`], [`crc32c`]), the storage seam with file,
-//! memory and fault-injecting backends ([`storage`], [`faulty`]), segment
-//! files ([`segment`]), the control file that records reclamation and the
-//! newest segment ([`control`]), recovery and its damage policy
-//! ([`recover`]), the single writer ([`writer`]), group
-//! commit with the fsync policies ([`commit`]), [`Journal`], which ties them
-//! together (lock, recover, submit). The durable queue records and the
-//! state they fold into live above it, in `src/durable/records.rs`; the
-//! journal knows nothing of them.
-//! The byte format is written down in `docs/journal-format.md`.
+//! A System gets one with [`System::with_journal`](crate::System::with_journal)
+//! and a [`JournalConfig`](crate::durable::JournalConfig). This module holds
+//! what that configuration and its errors name: where the bytes go
+//! ([`Storage`]: [`FileStorage`], [`MemStorage`], or your own), when they are
+//! synced ([`FsyncPolicy`]), what opening does with damage ([`Recovery`],
+//! [`RecoveryReport`]), and [`JournalError`].
+//!
+//! Inside, the journal knows nothing of actors or queues (opaque payloads,
+//! stream ids, sequence numbers): the record framing (`record`, `crc32c`),
+//! the storage seam (`storage`; the fault-injecting backend `faulty` is
+//! [`test_util`](crate#features)'s), segment files (`segment`), the control
+//! file that records reclamation and the newest segment (`control`),
+//! recovery and its damage policy (`recover`), the single writer (`writer`),
+//! group commit under the fsync policy (`commit`), and `Journal`, which ties
+//! them together (lock, recover, submit). The durable queue records and the
+//! state they fold into live above it, in `src/durable/records.rs`. The byte
+//! format is written down in `docs/journal-format.md`.
 
-#[doc(hidden)]
-pub mod bench;
+#[cfg(feature = "test-util")]
+pub(crate) mod bench;
 pub(crate) mod commit;
 pub(crate) mod control;
 pub(crate) mod crc32c;
+#[cfg(any(test, feature = "test-util"))]
 pub(crate) mod faulty;
 pub(crate) mod record;
 pub(crate) mod recover;
@@ -28,11 +35,15 @@ pub(crate) mod writer;
 use std::io;
 use std::sync::Arc;
 
-use commit::{Committer, FsyncPolicy};
+pub use commit::FsyncPolicy;
+pub use record::FrameError;
+pub use recover::{Damage, Recovery, RecoveryReport, TailCut};
+pub use segment::JournalError;
+pub use storage::{FileStorage, MemStorage, Storage, StorageFile};
+
+use commit::Committer;
 use record::{Loc, OwnedRecord, Record};
-use recover::{recover_with, Recovered, Recovery};
-use segment::JournalError;
-use storage::Storage;
+use recover::{recover_with, Recovered};
 use writer::Writer;
 
 /// How a journal writes.

@@ -1,56 +1,35 @@
 #![doc = include_str!("../README.md")]
 #![doc(test(attr(deny(warnings), allow(dead_code))))]
 
-mod actor;
-mod addr;
+pub mod actor;
+pub mod addr;
 mod cell;
-mod dead_letter;
-mod durable;
+pub mod dead_letter;
+pub mod durable;
 mod event;
-mod exit;
-mod journal;
-mod mailbox;
-mod registry;
-mod signal;
-mod supervisor;
+pub mod exit;
+pub mod journal;
+pub mod mailbox;
+pub mod prelude;
+pub mod registry;
+pub mod signal;
+pub mod supervisor;
 mod sync;
 mod system;
-mod topic;
+#[cfg(feature = "test-util")]
+pub mod test_util;
+pub mod topic;
 
-pub use actor::spawn::{ConfigError, StartError};
-pub use actor::timer::{TimerError, TimerRef};
-pub use actor::{
-    Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, InitError, Reply, ReplyTo,
-    Shutdown, SpawnOptions,
-};
-pub use addr::{ActorId, ActorRef, CallError, Pid, Recipient, SendError, StopError, DEFAULT_CALL_TIMEOUT};
-pub use dead_letter::{DeadLetter, DeadLetterReason, DeadLetterStats};
-pub use durable::{
-    CodecError, Consume, DeadLetterCause, Delivery, Durable, DurableDeadLetter, DurableError, DurableQueue,
-    DurableSubscription, JournalConfig, JournalStats, QueueStats, Retention, StartFrom,
-};
+// The names an actor author uses daily; everything else is in its module.
+pub use actor::{Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, InitError, Reply};
+pub use actor::{ReplyTo, SpawnOptions};
+pub use addr::{ActorId, ActorRef, CallError, Pid, SendError};
+pub use durable::Durable;
 pub use event::Event;
-pub use exit::{ExitReason, PanicReason, Reason};
-#[doc(hidden)]
-pub use journal::bench as __bench;
-pub use journal::commit::FsyncPolicy;
-pub use journal::faulty::{Crash, FaultyStorage};
-pub use journal::record::FrameError;
-pub use journal::recover::{Damage, Recovery, RecoveryReport, TailCut};
-pub use journal::segment::JournalError;
-pub use journal::storage::{FileStorage, MemStorage, Storage, StorageFile};
-pub use mailbox::{MailboxConfig, MailboxOverflow, Overflow};
-pub use registry::{
-    Meta, Name, PublishError, Registry, RegistryError, RegistryEvent, RegistryKey, RegistryStats, Subscriber,
-};
-pub use signal::{Down, Exit, IdleTimeout, MonitorRef};
-pub use supervisor::{
-    AutoShutdown, Backoff, ChildCounts, ChildId, ChildInfo, ChildKind, ChildRef, ChildSnapshot, ChildSpec, ChildStatus,
-    DynamicSpec, DynamicSupervisor, DynamicSupervisorRef, FailedToStartChild, Restart, SpecError, Strategy, Supervisor,
-    SupervisorError, SupervisorKind, SupervisorRef, SupervisorSnapshot, SupervisorSpec,
-};
+pub use exit::ExitReason;
+pub use registry::Name;
+pub use supervisor::{ChildSpec, Supervisor};
 pub use system::System;
-pub use topic::{Pattern, Topic, TopicError, MAX_TOPIC_BYTES, MAX_TOPIC_TOKENS};
 /// Writes an actor's handlers as plain methods: on the actor's impl block,
 /// `#[call]`, `#[cast]` and `#[event]` methods become `HandleCall`,
 /// `HandleCast` and `HandleEvent` impls, and a generated trait

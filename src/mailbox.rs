@@ -22,8 +22,8 @@
 //! send to a dead actor) is handed back to its sender instead, and is not a
 //! dead letter.
 //!
-//! [`Down`]: crate::Down
-//! [`Exit`]: crate::Exit
+//! [`Down`]: crate::signal::Down
+//! [`Exit`]: crate::signal::Exit
 //! [`System`]: crate::System
 //! [`System::dead_letters`]: crate::System::dead_letters
 
@@ -35,7 +35,7 @@ use std::fmt;
 /// What a bounded mailbox does with a message that arrives while it is full.
 ///
 /// ```
-/// use treeline::{MailboxConfig, Overflow};
+/// use treeline::mailbox::{MailboxConfig, Overflow};
 ///
 /// let mailbox = MailboxConfig::bounded(1_000, Overflow::DropOldest);
 /// assert_eq!(mailbox.capacity(), Some(1_000));
@@ -61,7 +61,7 @@ pub enum Overflow {
 /// A mailbox's size and overflow policy.
 ///
 /// ```
-/// use treeline::{MailboxConfig, Overflow};
+/// use treeline::mailbox::{MailboxConfig, Overflow};
 ///
 /// assert_eq!(MailboxConfig::default(), MailboxConfig::unbounded());
 /// let bounded = MailboxConfig::bounded(64, Overflow::Wait);
@@ -76,10 +76,12 @@ impl MailboxConfig {
     /// The largest capacity a bounded mailbox may have (about 2.9 × 10^17:
     /// `Overflow::Wait` counts room with tokio's semaphore, whose limit this
     /// is). A larger one is rejected when the actor is spawned
-    /// ([`ConfigError::CapacityTooLarge`](crate::ConfigError::CapacityTooLarge)).
+    /// ([`ConfigError::CapacityTooLarge`](crate::actor::ConfigError::CapacityTooLarge)).
     ///
     /// ```
-    /// use treeline::{Actor, ConfigError, Context, InitError, MailboxConfig, Overflow, SpawnOptions, StartError, System};
+    /// use treeline::{Actor, Context, InitError, SpawnOptions, System};
+    /// use treeline::actor::{ConfigError, StartError};
+    /// use treeline::mailbox::{MailboxConfig, Overflow};
     /// # struct Idle;
     /// # impl Actor for Idle {
     /// #     type Args = ();
@@ -98,7 +100,7 @@ impl MailboxConfig {
     /// No capacity limit (the default, as on the BEAM).
     ///
     /// ```
-    /// # use treeline::MailboxConfig;
+    /// # use treeline::mailbox::MailboxConfig;
     /// assert_eq!(MailboxConfig::unbounded().capacity(), None);
     /// ```
     pub const fn unbounded() -> Self {
@@ -107,10 +109,10 @@ impl MailboxConfig {
 
     /// At most `capacity` waiting messages, then `overflow` applies. A
     /// capacity of 0 is rejected when the actor is spawned
-    /// ([`StartError::InvalidConfig`](crate::StartError::InvalidConfig)).
+    /// ([`StartError::InvalidConfig`](crate::actor::StartError::InvalidConfig)).
     ///
     /// ```
-    /// # use treeline::{MailboxConfig, Overflow};
+    /// # use treeline::mailbox::{MailboxConfig, Overflow};
     /// assert_eq!(MailboxConfig::bounded(8, Overflow::Reject).capacity(), Some(8));
     /// ```
     pub const fn bounded(capacity: usize, overflow: Overflow) -> Self {
@@ -120,7 +122,7 @@ impl MailboxConfig {
     /// The capacity, or `None` when unbounded.
     ///
     /// ```
-    /// # use treeline::MailboxConfig;
+    /// # use treeline::mailbox::MailboxConfig;
     /// assert!(MailboxConfig::unbounded().capacity().is_none());
     /// ```
     pub const fn capacity(&self) -> Option<usize> {
@@ -133,7 +135,7 @@ impl MailboxConfig {
     /// The overflow policy, or `None` when unbounded.
     ///
     /// ```
-    /// # use treeline::{MailboxConfig, Overflow};
+    /// # use treeline::mailbox::{MailboxConfig, Overflow};
     /// assert_eq!(MailboxConfig::bounded(1, Overflow::StopActor).overflow(), Some(Overflow::StopActor));
     /// ```
     pub const fn overflow(&self) -> Option<Overflow> {
@@ -146,11 +148,11 @@ impl MailboxConfig {
 
 impl MailboxConfig {
     /// Checks the capacity (at spawn).
-    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), crate::actor::ConfigError> {
         match self.capacity() {
-            Some(0) => Err(crate::ConfigError::ZeroCapacity),
+            Some(0) => Err(crate::actor::ConfigError::ZeroCapacity),
             Some(capacity) if capacity > Self::MAX_CAPACITY => {
-                Err(crate::ConfigError::CapacityTooLarge { max: Self::MAX_CAPACITY })
+                Err(crate::actor::ConfigError::CapacityTooLarge { max: Self::MAX_CAPACITY })
             }
             _ => Ok(()),
         }
@@ -160,7 +162,8 @@ impl MailboxConfig {
 /// The reason an actor stopped under [`Overflow::StopActor`].
 ///
 /// ```
-/// use treeline::{ExitReason, MailboxOverflow};
+/// use treeline::ExitReason;
+/// use treeline::mailbox::MailboxOverflow;
 ///
 /// let reason = ExitReason::error(MailboxOverflow { capacity: 16 });
 /// assert_eq!(reason.downcast_ref::<MailboxOverflow>().unwrap().capacity, 16);

@@ -30,7 +30,7 @@
 //! best published `Arc`-wrapped; small ones are cheapest cloned.
 //!
 //! [`HandleEvent<E>`]: crate::HandleEvent
-//! [`DeadLetter`]: crate::DeadLetter
+//! [`DeadLetter`]: crate::dead_letter::DeadLetter
 
 mod error;
 mod name;
@@ -71,7 +71,7 @@ type Route<E> = (Arc<TopicTable<E>>, Topic);
 /// "value"): any cloneable value, read back with its type.
 ///
 /// ```
-/// use treeline::Meta;
+/// use treeline::registry::Meta;
 ///
 /// let meta = Meta::new(42u32);
 /// assert_eq!(meta.get::<u32>(), Some(&42));
@@ -525,7 +525,8 @@ impl Registry {
     ///
     /// ```
     /// # use treeline::{Actor, Context, Event, ExitReason, HandleEvent, InitError};
-    /// use treeline::{System, Topic};
+    /// use treeline::System;
+    /// use treeline::topic::Topic;
     /// # #[derive(Clone)]
     /// # struct Tick;
     /// # impl Event for Tick { const TOPIC: &'static str = "clock.tick"; }
@@ -617,7 +618,8 @@ impl Registry {
     /// the event (a dead letter). Usable outside async code.
     ///
     /// ```
-    /// use treeline::{Event, PublishError, System};
+    /// use treeline::{Event, System};
+    /// use treeline::registry::PublishError;
     ///
     /// #[derive(Clone)]
     /// struct Bad;
@@ -753,7 +755,8 @@ impl Registry {
     /// the registrant to learn of its death). A dead listener is forgotten.
     ///
     /// ```
-    /// use treeline::{Actor, Context, ExitReason, HandleInfo, InitError, RegistryEvent, System};
+    /// use treeline::{Actor, Context, ExitReason, HandleInfo, InitError, System};
+    /// use treeline::registry::RegistryEvent;
     ///
     /// struct Audit;
     /// impl Actor for Audit {

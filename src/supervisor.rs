@@ -281,6 +281,7 @@ impl SupervisorRef {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::{ChildId, ChildStatus};
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = ();
@@ -325,6 +326,7 @@ impl SupervisorRef {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::SupervisorError;
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = ();
@@ -347,6 +349,7 @@ impl SupervisorRef {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::SupervisorError;
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = ();
@@ -369,6 +372,7 @@ impl SupervisorRef {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::SupervisorError;
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = ();
@@ -391,6 +395,7 @@ impl SupervisorRef {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::Restart;
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = ();
@@ -428,7 +433,7 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub async fn snapshot(&self) -> Result<SupervisorSnapshot, SupervisorError> {
-        Ok(self.actor.call_timeout(Snapshot, crate::DEFAULT_CALL_TIMEOUT).await?)
+        Ok(self.actor.call_timeout(Snapshot, crate::addr::DEFAULT_CALL_TIMEOUT).await?)
     }
 
     /// Stops the supervisor (and its tree) and waits until it is dead.

@@ -146,7 +146,9 @@ impl System {
     /// segment) fails with [`JournalError::Corrupt`].
     ///
     /// ```
-    /// use treeline::{JournalConfig, JournalError, MemStorage, System};
+    /// use treeline::System;
+    /// use treeline::durable::JournalConfig;
+    /// use treeline::journal::{JournalError, MemStorage};
     ///
     /// let storage = MemStorage::new();
     /// let system = System::with_journal(JournalConfig::storage(storage.clone())).unwrap();
@@ -166,11 +168,13 @@ impl System {
 
     /// What recovery found when the journal opened: the torn tail it cut,
     /// and the damage it skipped under
-    /// [`Recovery::SkipDamaged`](crate::Recovery::SkipDamaged). `None`
+    /// [`Recovery::SkipDamaged`](crate::journal::Recovery::SkipDamaged). `None`
     /// without a journal.
     ///
     /// ```
-    /// use treeline::{JournalConfig, MemStorage, System};
+    /// use treeline::System;
+    /// use treeline::durable::JournalConfig;
+    /// use treeline::journal::MemStorage;
     ///
     /// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
     /// let report = system.journal_recovery().unwrap();
@@ -309,6 +313,7 @@ impl System {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::mailbox::{MailboxConfig, Overflow};
     /// # struct Echo;
     /// # impl Actor for Echo {
     /// #     type Args = ();
@@ -348,7 +353,7 @@ impl System {
     /// 1. New spawns are refused ([`StartError::SystemStopped`]).
     /// 2. Top-level actors are stopped one at a time, newest first, each as
     ///    its parent would: an exit signal `Shutdown` (a trapping actor runs
-    ///    `terminate`), then a kill after its [`Shutdown`](crate::Shutdown) timeout.
+    ///    `terminate`), then a kill after its [`Shutdown`](crate::actor::Shutdown) timeout.
     /// 3. Any actor still alive (spawned unlinked by another actor) gets a
     ///    stop request; after 5 s the rest are killed.
     ///
@@ -358,6 +363,7 @@ impl System {
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::actor::StartError;
     /// # struct Echo;
     /// # impl Actor for Echo {
     /// #     type Args = ();

@@ -25,7 +25,7 @@ pub(crate) fn validate(text: &str, wildcards: bool) -> Result<(), TopicError> {
 /// A topic an event is published on: no wildcards.
 ///
 /// ```
-/// use treeline::Topic;
+/// use treeline::topic::Topic;
 ///
 /// let topic = Topic::new("orders.placed").unwrap();
 /// assert_eq!(topic.as_str(), "orders.placed");
@@ -69,7 +69,7 @@ impl fmt::Debug for Topic {
 /// (one or more tokens, last only).
 ///
 /// ```
-/// use treeline::{Pattern, Topic};
+/// use treeline::topic::{Pattern, Topic};
 ///
 /// let topic = Topic::new("orders.eu.placed").unwrap();
 /// assert!(Pattern::new("orders.*.placed").unwrap().matches(&topic));

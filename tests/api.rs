@@ -3,6 +3,15 @@
 
 #![allow(dead_code)]
 
+use treeline::actor::{ConfigError, StartError, TimerRef};
+use treeline::addr::{Recipient, StopError};
+use treeline::durable::{
+    CodecError, Consume, Delivery, DurableError, DurableQueue, DurableSubscription, JournalConfig, Retention, StartFrom,
+};
+use treeline::journal::{FileStorage, JournalError, MemStorage};
+use treeline::mailbox::MailboxOverflow;
+use treeline::signal::MonitorRef;
+use treeline::test_util::FaultyStorage;
 use treeline::*;
 
 fn send_sync<T: Send + Sync>() {}

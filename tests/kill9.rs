@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use treeline::{Actor, Context, ExitReason, HandleCast, InitError, JournalConfig, System};
+use treeline::durable::JournalConfig;
+use treeline::{Actor, Context, ExitReason, HandleCast, InitError, System};
 
 const PRODUCERS: u64 = 4;
 
@@ -48,9 +49,9 @@ fn main() {
 struct Consumer;
 
 impl Actor for Consumer {
-    type Args = treeline::DurableQueue<u64>;
+    type Args = treeline::durable::DurableQueue<u64>;
 
-    async fn init(queue: treeline::DurableQueue<u64>, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    async fn init(queue: treeline::durable::DurableQueue<u64>, ctx: &mut Context<Self>) -> Result<Self, InitError> {
         ctx.consume(&queue).map_err(|e| InitError::Stop(ExitReason::error(e)))?;
         Ok(Consumer)
     }

@@ -15,7 +15,9 @@
 use std::alloc::{GlobalAlloc, Layout, System as Heap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use treeline::{JournalConfig, MemStorage, Storage, System};
+use treeline::durable::JournalConfig;
+use treeline::journal::{MemStorage, Storage};
+use treeline::System;
 
 struct Counting;
 

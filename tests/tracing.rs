@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
+use treeline::mailbox::{MailboxConfig, Overflow};
 use treeline::*;
 
 /// Records "span:<name>{fields}" and "event:<target>{fields}".

@@ -296,6 +296,7 @@ impl<A: Actor> Context<A> {
     ///
     /// ```
     /// use treeline::*;
+    /// use treeline::signal::Down;
     /// struct Watcher;
     /// impl Actor for Watcher {
     ///     type Args = Pid;
@@ -333,6 +334,7 @@ impl<A: Actor> Context<A> {
     ///
     /// ```
     /// use treeline::*;
+    /// use treeline::signal::Down;
     /// struct Curious;
     /// impl Actor for Curious {
     ///     type Args = Pid;
@@ -364,6 +366,7 @@ impl<A: Actor> Context<A> {
     ///
     /// ```
     /// use treeline::*;
+    /// use treeline::signal::Exit;
     /// struct Guard;
     /// impl Actor for Guard {
     ///     type Args = ();
@@ -436,7 +439,7 @@ impl<A: Actor> Context<A> {
     }
 
     /// [`Context::register`] with metadata, read back with
-    /// [`Registry::value`](crate::Registry::value).
+    /// [`Registry::value`](crate::registry::Registry::value).
     pub fn register_with<T: Send + Sync + 'static>(&mut self, name: Name<A>, meta: T) -> Result<(), RegistryError> {
         self.system().registry().register_name(&self.myself.cell, &name.key(), Some(Meta::new(meta)))
     }
@@ -515,7 +518,7 @@ impl<A: Actor> Context<A> {
     }
 
     /// [`Context::subscribe_to`] with metadata (visible to
-    /// [`Registry::subscribers`](crate::Registry::subscribers)).
+    /// [`Registry::subscribers`](crate::registry::Registry::subscribers)).
     pub fn subscribe_with<E: Event, T: Send + Sync + 'static>(
         &mut self,
         pattern: &str,
@@ -626,6 +629,7 @@ impl<A: Actor> Context<A> {
     /// ```
     /// use std::time::Duration;
     /// use treeline::*;
+    /// use treeline::actor::TimerError;
     /// struct Heart;
     /// impl Actor for Heart {
     ///     type Args = ();
@@ -677,6 +681,7 @@ impl<A: Actor> Context<A> {
     /// ```
     /// use std::time::Duration;
     /// use treeline::*;
+    /// use treeline::signal::IdleTimeout;
     /// struct Session;
     /// impl Actor for Session {
     ///     type Args = ();

@@ -12,7 +12,7 @@ use crate::registry::{Name, NameKey};
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::Shutdown;
+/// use treeline::actor::Shutdown;
 ///
 /// assert_eq!(Shutdown::default(), Shutdown::Timeout(Duration::from_secs(5)));
 /// ```
@@ -38,7 +38,8 @@ impl Default for Shutdown {
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::{MailboxConfig, Overflow, SpawnOptions};
+/// use treeline::SpawnOptions;
+/// use treeline::mailbox::{MailboxConfig, Overflow};
 ///
 /// let options = SpawnOptions::new()
 ///     .mailbox(MailboxConfig::bounded(1_000, Overflow::DropOldest))

@@ -42,7 +42,8 @@ use crate::system::System;
 /// Why a spawn did not produce a running actor.
 ///
 /// ```
-/// use treeline::{ExitReason, StartError};
+/// use treeline::ExitReason;
+/// use treeline::actor::StartError;
 ///
 /// let err = StartError::Exit(ExitReason::custom("bad config"));
 /// assert_eq!(err.to_string(), "init failed: bad config");
@@ -79,7 +80,7 @@ pub enum StartError {
 pub enum ConfigError {
     /// A bounded mailbox with capacity 0.
     ZeroCapacity,
-    /// A bounded mailbox larger than [`MailboxConfig::MAX_CAPACITY`](crate::MailboxConfig::MAX_CAPACITY).
+    /// A bounded mailbox larger than [`MailboxConfig::MAX_CAPACITY`](crate::mailbox::MailboxConfig::MAX_CAPACITY).
     CapacityTooLarge {
         /// The largest capacity allowed.
         max: usize,

@@ -96,7 +96,7 @@ pub(crate) fn send_after<A: HandleInfo<M>, M: Send + 'static>(
 /// period.
 ///
 /// ```
-/// use treeline::TimerError;
+/// use treeline::actor::TimerError;
 ///
 /// assert_eq!(TimerError::ZeroPeriod.to_string(), "an interval needs a period greater than zero");
 /// ```

@@ -161,7 +161,8 @@ impl StdError for CallError {
 /// Why a synchronous stop did not end with the requested reason.
 ///
 /// ```
-/// use treeline::{ExitReason, StopError};
+/// use treeline::ExitReason;
+/// use treeline::addr::StopError;
 ///
 /// assert_eq!(StopError::NoProc.to_string(), "no such actor");
 /// let err = StopError::Exit(ExitReason::Killed);

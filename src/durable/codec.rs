@@ -13,14 +13,15 @@ use std::fmt;
 /// releases (change it when the encoding changes incompatibly).
 ///
 /// A message that fails to encode is refused by
-/// [`DurableQueue::send`](crate::DurableQueue::send) and never persisted; a
+/// [`DurableQueue::send`](crate::durable::DurableQueue::send) and never persisted; a
 /// persisted message that fails to decode (say, written by an older release)
 /// is dead-lettered with the error, never dropped silently.
 ///
 /// # Example
 ///
 /// ```
-/// use treeline::{CodecError, Durable};
+/// use treeline::Durable;
+/// use treeline::durable::CodecError;
 ///
 /// struct Charge { order: u64, cents: u64 }
 ///
@@ -49,7 +50,7 @@ use std::fmt;
 /// assert!(Charge::decode(&bytes[..3]).is_err());
 /// ```
 ///
-/// [`DurableError::TypeMismatch`]: crate::DurableError::TypeMismatch
+/// [`DurableError::TypeMismatch`]: crate::durable::DurableError::TypeMismatch
 pub trait Durable: Send + Sized + 'static {
     /// The type's stable name on disk.
     const TAG: &'static str;
@@ -69,7 +70,7 @@ impl CodecError {
     /// An error with a description of what went wrong.
     ///
     /// ```
-    /// let error = treeline::CodecError::new("truncated");
+    /// let error = treeline::durable::CodecError::new("truncated");
     /// assert_eq!(error.to_string(), "cannot encode or decode a durable message: truncated");
     /// ```
     pub fn new(why: impl Into<String>) -> Self {

@@ -19,7 +19,8 @@ use crate::journal::Settings;
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::{FsyncPolicy, JournalConfig, MemStorage};
+/// use treeline::durable::JournalConfig;
+/// use treeline::journal::{FsyncPolicy, MemStorage};
 ///
 /// // A directory (created if missing); every confirm is an fsync (the default).
 /// let on_disk = JournalConfig::dir("/var/lib/shop/journal");
@@ -66,8 +67,9 @@ impl JournalConfig {
         JournalConfig { source: Source::Dir(dir.into()), settings: Settings::default() }
     }
 
-    /// A journal on `storage`: [`MemStorage`](crate::MemStorage),
-    /// [`FaultyStorage`](crate::FaultyStorage) or your own backend.
+    /// A journal on `storage`: [`MemStorage`](crate::journal::MemStorage),
+    /// `treeline::test_util::FaultyStorage` (feature `test-util`) or your own
+    /// backend.
     pub fn storage(storage: impl Storage) -> Self {
         JournalConfig { source: Source::Storage(Arc::new(storage)), settings: Settings::default() }
     }
@@ -91,7 +93,8 @@ impl JournalConfig {
     /// skipped in [`System::journal_recovery`](crate::System::journal_recovery).
     ///
     /// ```
-    /// use treeline::{JournalConfig, Recovery};
+    /// use treeline::durable::JournalConfig;
+    /// use treeline::journal::Recovery;
     ///
     /// let config = JournalConfig::dir("/var/lib/shop/journal").recovery(Recovery::SkipDamaged);
     /// # let _ = config;

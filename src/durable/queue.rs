@@ -30,8 +30,10 @@ use super::store::{QueueStats, Store};
 /// # Example
 ///
 /// ```
-/// use treeline::{Actor, Context, ExitReason, HandleCast, InitError, JournalConfig, MemStorage, System};
-/// use treeline::DurableQueue;
+/// use treeline::{Actor, Context, ExitReason, HandleCast, InitError, System};
+/// use treeline::durable::JournalConfig;
+/// use treeline::journal::MemStorage;
+/// use treeline::durable::DurableQueue;
 ///
 /// struct Ledger { total: u64 }
 ///
@@ -85,7 +87,7 @@ impl<M: Durable> DurableQueue<M> {
     }
 
     /// Persists `msg` and returns its sequence number once the journal
-    /// confirms it: under [`FsyncPolicy::Always`](crate::FsyncPolicy) (the
+    /// confirms it: under [`FsyncPolicy::Always`](crate::journal::FsyncPolicy) (the
     /// default) it is then on disk, and survives a crash of the process or
     /// of the machine. Sends from one task are delivered in the order they
     /// were sent.
@@ -118,7 +120,7 @@ impl<M: Durable> DurableQueue<M> {
 /// delivery limit.
 ///
 /// ```
-/// let consume = treeline::Consume::new().window(10).delivery_limit(3);
+/// let consume = treeline::durable::Consume::new().window(10).delivery_limit(3);
 /// assert_eq!((consume.get_window(), consume.get_delivery_limit()), (10, 3));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -61,10 +61,9 @@ impl Retention {
 /// # Example
 ///
 /// ```
-/// use treeline::{
-///     Actor, CodecError, Context, Durable, Event, ExitReason, HandleEvent, InitError, JournalConfig,
-///     MemStorage, StartFrom, System,
-/// };
+/// use treeline::{Actor, Context, Durable, Event, ExitReason, HandleEvent, InitError, System};
+/// use treeline::durable::{CodecError, JournalConfig, StartFrom};
+/// use treeline::journal::MemStorage;
 ///
 /// #[derive(Clone)]
 /// struct OrderPlaced(u64);
@@ -79,7 +78,7 @@ impl Retention {
 ///
 /// struct Billing;
 /// impl Actor for Billing {
-///     type Args = treeline::DurableSubscription<OrderPlaced>;
+///     type Args = treeline::durable::DurableSubscription<OrderPlaced>;
 ///     async fn init(sub: Self::Args, ctx: &mut Context<Self>) -> Result<Self, InitError> {
 ///         ctx.consume_events(&sub).map_err(|e| InitError::Stop(ExitReason::error(e)))?;
 ///         Ok(Billing)

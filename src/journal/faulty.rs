@@ -70,7 +70,9 @@ struct State {
 /// process); this is how the journal's fsync protocol is tested.
 ///
 /// ```
-/// use treeline::{Crash, FaultyStorage, JournalConfig, System};
+/// use treeline::System;
+/// use treeline::durable::JournalConfig;
+/// use treeline::test_util::{Crash, FaultyStorage};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let storage = FaultyStorage::new();

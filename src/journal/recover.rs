@@ -36,7 +36,9 @@ use super::storage::{Storage, StorageFile};
 /// both policies cut it and report it in [`RecoveryReport::tail_cut`].
 ///
 /// ```
-/// use treeline::{JournalConfig, MemStorage, Recovery, System};
+/// use treeline::System;
+/// use treeline::durable::JournalConfig;
+/// use treeline::journal::{MemStorage, Recovery};
 ///
 /// // After a refusal names the damage, an operator may choose to open anyway:
 /// let config = JournalConfig::storage(MemStorage::new()).recovery(Recovery::SkipDamaged);
@@ -67,7 +69,9 @@ pub enum Recovery {
 /// [`System::journal_recovery`](crate::System::journal_recovery).
 ///
 /// ```
-/// use treeline::{JournalConfig, MemStorage, Recovery, System};
+/// use treeline::System;
+/// use treeline::durable::JournalConfig;
+/// use treeline::journal::{MemStorage, Recovery};
 ///
 /// let config = JournalConfig::storage(MemStorage::new()).recovery(Recovery::SkipDamaged);
 /// let system = System::with_journal(config).unwrap();

@@ -28,7 +28,7 @@ pub enum JournalError {
     /// The storage failed.
     Io(io::Error),
     /// Damage that recovery refuses to open past (see
-    /// [`Recovery`](crate::Recovery)): a bad record or header, a segment
+    /// [`Recovery`](crate::journal::Recovery)): a bad record or header, a segment
     /// that is missing or cut short, a damaged control file, or a record
     /// the queue protocol does not allow.
     #[non_exhaustive]

@@ -8,7 +8,8 @@ use crate::topic::TopicError;
 /// Why a registration (name or subscription) failed.
 ///
 /// ```
-/// use treeline::{RegistryError, TopicError};
+/// use treeline::registry::RegistryError;
+/// use treeline::topic::TopicError;
 ///
 /// assert_eq!(RegistryError::NoProc.to_string(), "the actor is not alive");
 /// assert_eq!(RegistryError::InvalidTopic(TopicError::Empty).to_string(), "invalid topic: the topic is empty");
@@ -66,7 +67,8 @@ impl From<TopicError> for RegistryError {
 /// Why a publish did not happen.
 ///
 /// ```
-/// use treeline::{PublishError, TopicError};
+/// use treeline::registry::PublishError;
+/// use treeline::topic::TopicError;
 ///
 /// let error = PublishError::InvalidTopic(TopicError::WildcardInTopic);
 /// assert_eq!(error.to_string(), "invalid topic: wildcards (`*` and `>`) are only allowed in subscription patterns, not in a topic");

@@ -9,7 +9,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::Backoff;
+/// use treeline::supervisor::Backoff;
 ///
 /// let backoff = Backoff::new(Duration::from_millis(10), Duration::from_secs(1)).jitter(0.0);
 /// assert_eq!(backoff.delay(1, 0), Duration::from_millis(10));

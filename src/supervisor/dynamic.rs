@@ -29,7 +29,8 @@ use crate::system::System;
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::{Actor, Context, DynamicSpec, InitError, Restart};
+/// use treeline::{Actor, Context, InitError};
+/// use treeline::supervisor::{DynamicSpec, Restart};
 ///
 /// struct Session;
 /// impl Actor for Session {
@@ -106,7 +107,8 @@ impl<A: Actor> DynamicSpec<A> {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use treeline::{Actor, Backoff, Context, DynamicSpec, InitError};
+    /// use treeline::{Actor, Context, InitError};
+    /// use treeline::supervisor::{Backoff, DynamicSpec};
     ///
     /// struct Session;
     /// impl Actor for Session {
@@ -522,6 +524,7 @@ where
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::{DynamicSpec, SupervisorError};
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = u32;
@@ -555,6 +558,7 @@ where
     ///
     /// ```
     /// # use treeline::*;
+    /// # use treeline::supervisor::{DynamicSpec, SupervisorError};
     /// # struct W;
     /// # impl Actor for W {
     /// #     type Args = u32;
@@ -607,7 +611,7 @@ where
 
     /// A snapshot of the supervisor and its children.
     pub async fn snapshot(&self) -> Result<SupervisorSnapshot, SupervisorError> {
-        Ok(self.actor.call_timeout(SnapshotDynamic, crate::DEFAULT_CALL_TIMEOUT).await?)
+        Ok(self.actor.call_timeout(SnapshotDynamic, crate::addr::DEFAULT_CALL_TIMEOUT).await?)
     }
 
     /// Stops the supervisor and all its children.

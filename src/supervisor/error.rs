@@ -46,7 +46,8 @@ impl StdError for SpecError {}
 /// this.
 ///
 /// ```
-/// use treeline::{ExitReason, FailedToStartChild};
+/// use treeline::ExitReason;
+/// use treeline::supervisor::FailedToStartChild;
 ///
 /// let failed = FailedToStartChild { id: "b".into(), reason: ExitReason::custom("boom") };
 /// assert_eq!(failed.to_string(), "failed to start child b: boom");
@@ -70,7 +71,7 @@ impl StdError for FailedToStartChild {}
 /// Why a supervisor management call failed (OTP's `{error, ..}` results).
 ///
 /// ```
-/// use treeline::SupervisorError;
+/// use treeline::supervisor::SupervisorError;
 ///
 /// assert_eq!(SupervisorError::NotFound.to_string(), "no such child");
 /// ```

@@ -336,7 +336,7 @@ pub struct ChildInfo {
 
 /// `count_children`: OTP's counts for a static supervisor; for a dynamic
 /// one, Elixir's (`specs` is the number of children, see
-/// [`DynamicSupervisorRef::count_children`](crate::DynamicSupervisorRef::count_children)).
+/// [`DynamicSupervisorRef::count_children`](crate::supervisor::DynamicSupervisorRef::count_children)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChildCounts {
     /// Child specs (a static supervisor), or children running or restarting

@@ -22,7 +22,8 @@ use crate::topic::Pattern;
 /// When a child is restarted, by its exit reason (OTP's `permanent`, `transient`, `temporary`).
 ///
 /// ```
-/// use treeline::{ExitReason, Restart};
+/// use treeline::ExitReason;
+/// use treeline::supervisor::Restart;
 ///
 /// assert!(Restart::Permanent.restarts_on(&ExitReason::Normal));
 /// assert!(!Restart::Transient.restarts_on(&ExitReason::Shutdown));
@@ -73,7 +74,7 @@ impl fmt::Display for ChildKind {
 /// A child's id, unique within its supervisor.
 ///
 /// ```
-/// use treeline::ChildId;
+/// use treeline::supervisor::ChildId;
 ///
 /// let id = ChildId::from("billing");
 /// assert_eq!(id.as_str(), "billing");
@@ -122,7 +123,9 @@ type MakeArgs<A> = Arc<dyn Fn() -> <A as Actor>::Args + Send + Sync>;
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::{Actor, ChildSpec, Context, InitError, Restart, Shutdown};
+/// use treeline::{Actor, ChildSpec, Context, InitError};
+/// use treeline::actor::Shutdown;
+/// use treeline::supervisor::Restart;
 ///
 /// struct Billing;
 /// impl Actor for Billing {
@@ -291,7 +294,8 @@ impl<A: Actor> ChildSpec<A> {
     /// [`StartError::Exit`] carrying a [`DurableError::AlreadyConsumed`].
     ///
     /// ```
-    /// use treeline::{Actor, ChildSpec, Context, DurableQueue, ExitReason, HandleCast, InitError};
+    /// use treeline::{Actor, ChildSpec, Context, ExitReason, HandleCast, InitError};
+    /// use treeline::durable::DurableQueue;
     ///
     /// struct Billing;
     /// impl Actor for Billing {
@@ -309,7 +313,7 @@ impl<A: Actor> ChildSpec<A> {
     /// }
     /// ```
     ///
-    /// [`DurableError::AlreadyConsumed`]: crate::DurableError::AlreadyConsumed
+    /// [`DurableError::AlreadyConsumed`]: crate::durable::DurableError::AlreadyConsumed
     pub fn consume<M: Durable>(self, queue: DurableQueue<M>) -> Self
     where
         A: HandleCast<M>,

@@ -5,7 +5,7 @@ use std::fmt;
 /// Which children a failure restarts.
 ///
 /// ```
-/// use treeline::Strategy;
+/// use treeline::supervisor::Strategy;
 ///
 /// assert_eq!(Strategy::RestForOne.to_string(), "rest_for_one");
 /// ```

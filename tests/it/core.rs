@@ -8,6 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
+use treeline::actor::{ConfigError, StartError};
+use treeline::addr::StopError;
+use treeline::mailbox::{MailboxConfig, Overflow};
+use treeline::signal::{Exit, IdleTimeout};
+use treeline::supervisor::{ChildCounts, DynamicSpec, SupervisorError};
+
 use treeline::*;
 
 use crate::support::{probe, until, within, Report, WAIT};

@@ -22,10 +22,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use treeline::{
-    Actor, Context, Crash, DurableQueue, ExitReason, FaultyStorage, HandleCast, InitError, JournalConfig, JournalError,
-    Recovery, RecoveryReport, Storage, System,
-};
+use treeline::durable::{DurableQueue, JournalConfig};
+use treeline::journal::{JournalError, Recovery, RecoveryReport, Storage};
+use treeline::test_util::{Crash, FaultyStorage};
+use treeline::{Actor, Context, ExitReason, HandleCast, InitError, System};
 
 /// Consumes one durable queue of strings, forwarding each message's text.
 struct Drain {

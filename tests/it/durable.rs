@@ -11,10 +11,13 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
+use treeline::durable::{
+    CodecError, Consume, DeadLetterCause, DurableDeadLetter, DurableError, DurableQueue, JournalConfig,
+};
+use treeline::journal::{JournalError, Recovery};
+use treeline::test_util::{Crash, FaultyStorage};
 use treeline::{
-    Actor, ChildSpec, CodecError, Consume, Context, Crash, DeadLetterCause, Durable, DurableDeadLetter, DurableError,
-    DurableQueue, ExitReason, FaultyStorage, HandleCast, HandleEvent, InitError, JournalConfig, JournalError, Recovery,
-    Supervisor, System,
+    Actor, ChildSpec, Context, Durable, ExitReason, HandleCast, HandleEvent, InitError, Supervisor, System,
 };
 
 use crate::support::{probe, until, within, Probe, Report, SHORT};
@@ -353,7 +356,7 @@ on_both_runtimes! {
         let (report, _probe) = probe();
         let first = system.spawn::<Worker>(Plan::new(&report).consuming(&queue)).await.unwrap();
         match system.spawn::<Worker>(Plan::new(&report).consuming(&queue)).await {
-            Err(treeline::StartError::Exit(reason)) => {
+            Err(treeline::actor::StartError::Exit(reason)) => {
                 assert!(matches!(reason.downcast_ref::<DurableError>(), Some(DurableError::AlreadyConsumed { .. })));
             }
             other => panic!("expected AlreadyConsumed, got {other:?}"),
@@ -560,7 +563,7 @@ trait Segments {
 
 impl Segments for FaultyStorage {
     fn list_segments(&self) -> Vec<String> {
-        use treeline::Storage;
+        use treeline::journal::Storage;
         self.list().unwrap().into_iter().filter(|name| name.ends_with(".seg")).collect()
     }
 }
@@ -573,7 +576,7 @@ impl Segments for FaultyStorage {
 /// journal opens cleanly after that.
 #[test]
 fn truncation_at_every_offset_is_refused_and_skipping_it_recovers_a_prefix() {
-    use treeline::Storage;
+    use treeline::journal::Storage;
     let (storage, segment) = small_log();
     let image = storage.live(&segment).unwrap();
     let end = image.iter().rposition(|&b| b != 0).unwrap() + 1;
@@ -665,7 +668,7 @@ on_both_runtimes! {
 /// a `tracing` warning, never silently.
 #[test]
 fn a_torn_tail_cut_at_open_is_reported() {
-    use treeline::Storage;
+    use treeline::journal::Storage;
     let (storage, segment) = small_log();
     let after = storage.crash(Crash::Process);
     let bytes = after.live(&segment).expect("the segment");

@@ -15,10 +15,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use tokio::sync::{mpsc, Mutex};
-use treeline::{
-    Actor, ChildSpec, CodecError, Consume, Context, Crash, Durable, DurableQueue, ExitReason, FaultyStorage,
-    HandleCast, InitError, JournalConfig, Supervisor, System,
-};
+use treeline::durable::{CodecError, Consume, DurableQueue, JournalConfig};
+use treeline::test_util::{Crash, FaultyStorage};
+use treeline::{Actor, ChildSpec, Context, Durable, ExitReason, HandleCast, InitError, Supervisor, System};
 
 use crate::support::{probe, until, Probe, Report};
 

@@ -3,10 +3,10 @@
 //! consumer is dead or the process is down; replay from the log's retained
 //! history; plain subscribers stay at-most-once.
 
-use treeline::{
-    Actor, ChildSpec, CodecError, Context, Crash, Durable, DurableError, DurableSubscription, Event, ExitReason,
-    FaultyStorage, HandleEvent, InitError, JournalConfig, Retention, StartFrom, Supervisor, System, Topic,
-};
+use treeline::durable::{CodecError, DurableError, DurableSubscription, JournalConfig, Retention, StartFrom};
+use treeline::test_util::{Crash, FaultyStorage};
+use treeline::topic::Topic;
+use treeline::{Actor, ChildSpec, Context, Durable, Event, ExitReason, HandleEvent, InitError, Supervisor, System};
 
 use std::sync::Arc;
 

@@ -4,6 +4,10 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use treeline::actor::{ConfigError, StartError};
+use treeline::addr::{StopError, DEFAULT_CALL_TIMEOUT};
+use treeline::exit::PanicReason;
+use treeline::mailbox::{MailboxConfig, Overflow};
 use treeline::*;
 
 use crate::scripted::{self, Ask, Cont, Do, InitMode, Script, Scripted};

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use treeline::addr::Recipient;
+use treeline::dead_letter::DeadLetterStats;
+use treeline::mailbox::{MailboxConfig, MailboxOverflow, Overflow};
+use treeline::signal::Down;
 use treeline::*;
 
 use crate::support::{probe, settle, until, within, Report};

@@ -6,6 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use treeline::actor::StartError;
+use treeline::dead_letter::DeadLetter;
+use treeline::mailbox::{MailboxConfig, Overflow};
+use treeline::registry::{PublishError, RegistryError, RegistryKey};
+use treeline::topic::{Pattern, Topic, TopicError};
 use treeline::*;
 
 use crate::support::{assert_elapsed, probe, settle, within, Probe, Report, SHORT};

@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use treeline::actor::{ConfigError, StartError};
+use treeline::mailbox::{MailboxConfig, Overflow};
+use treeline::registry::{RegistryError, RegistryEvent, RegistryKey};
+use treeline::signal::Down;
 use treeline::*;
 
 use crate::scripted::{Ask, Do, InitMode, Script, Scripted};

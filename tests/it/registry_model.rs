@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
+use treeline::registry::RegistryError;
+use treeline::topic::Topic;
 use treeline::*;
 
 use crate::support::{probe, Probe, Report};

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use treeline::signal::{Down, Exit, IdleTimeout, MonitorRef};
 use treeline::*;
 
 use crate::support::Report;

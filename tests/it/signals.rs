@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use treeline::signal::MonitorRef;
 use treeline::*;
 
 use crate::scripted::{self, Ask, DemonitorIt, Do, MonitorIt, Script, Scripted};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use treeline::supervisor::{ChildRef, Restart};
+
 use treeline::*;
 
 use crate::support::until_for;

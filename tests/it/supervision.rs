@@ -7,6 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use treeline::actor::{Shutdown, StartError};
+use treeline::supervisor::{
+    AutoShutdown, Backoff, ChildCounts, ChildId, ChildInfo, ChildKind, ChildRef, ChildStatus, DynamicSpec,
+    FailedToStartChild, Restart, SpecError, Strategy, SupervisorError, SupervisorKind, SupervisorRef,
+};
 use treeline::*;
 
 use crate::scripted::{Ask, Do, InitMode, Script, Scripted};

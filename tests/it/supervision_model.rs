@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig};
+use treeline::supervisor::{Restart, Strategy, SupervisorRef, SupervisorSpec};
 use treeline::*;
 
 use crate::scripted::{Do, Script, Scripted};

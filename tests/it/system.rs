@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use treeline::actor::{Shutdown, StartError};
+use treeline::exit::PanicReason;
 use treeline::*;
 
 use crate::scripted::{self, Ask, Do, Script, Scripted};

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use treeline::actor::TimerRef;
 use treeline::*;
 
 use crate::support::{assert_elapsed, probe, until, Report, SHORT};
