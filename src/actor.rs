@@ -48,7 +48,7 @@ use std::future::Future;
 
 pub use context::Context;
 pub use init::InitError;
-pub use options::{Shutdown, SpawnOptions};
+pub use options::{ShutdownPolicy, SpawnOptions};
 pub use reply::{Reply, ReplyTo};
 pub use spawn::{ConfigError, StartError};
 pub use timer::{TimerError, TimerRef};

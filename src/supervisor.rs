@@ -6,7 +6,7 @@
 //! * [`DynamicSupervisor`]: anonymous children added at run time from one
 //!   template (OTP `simple_one_for_one` / Elixir's `DynamicSupervisor`).
 //! * [`ChildSpec`]: how one child starts (its arguments are rebuilt for every
-//!   start), restarts ([`Restart`]) and stops ([`Shutdown`]).
+//!   start), restarts ([`Restart`]) and stops ([`ShutdownPolicy`]).
 //! * [`ChildRef`]: a handle to a child that survives its restarts.
 //! * [`SupervisorRef`]: the management API (which/count/terminate/restart/
 //!   delete/start child) and [`SupervisorRef::snapshot`].
@@ -23,7 +23,7 @@
 //!   its own supervisor sees. A failed restart is retried through the
 //!   supervisor's mailbox, and every attempt counts.
 //! * Shutdown is newest first, one child at a time, each per its
-//!   [`Shutdown`] spec; a dynamic supervisor stops its children concurrently.
+//!   [`ShutdownPolicy`] spec; a dynamic supervisor stops its children concurrently.
 //!
 //! # Differs on purpose
 //!
@@ -60,7 +60,7 @@ use server::{CountChildren, DeleteChild, RestartChild, Snapshot, StartChildMsg, 
 use spec::StartChild;
 
 use crate::actor::spawn::StartError;
-use crate::actor::{Actor, Shutdown, SpawnOptions};
+use crate::actor::{Actor, ShutdownPolicy, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid, StopError};
 use crate::exit::ExitReason;
 use crate::system::System;
@@ -241,7 +241,7 @@ impl System {
     /// Starts a top-level supervisor (shutdown `Infinity`: the System waits
     /// for its whole tree). Returns once every child has started.
     pub async fn start(&self, spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
-        let options = SpawnOptions::new().shutdown(Shutdown::Infinity);
+        let options = SpawnOptions::new().shutdown(ShutdownPolicy::Infinity);
         let actor = self.spawn_with::<Supervisor>(spec, options).await?;
         Ok(SupervisorRef { actor })
     }

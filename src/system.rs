@@ -353,7 +353,7 @@ impl System {
     /// 1. New spawns are refused ([`StartError::SystemStopped`]).
     /// 2. Top-level actors are stopped one at a time, newest first, each as
     ///    its parent would: an exit signal `Shutdown` (a trapping actor runs
-    ///    `terminate`), then a kill after its [`Shutdown`](crate::actor::Shutdown) timeout.
+    ///    `terminate`), then a kill after its [`ShutdownPolicy`](crate::actor::ShutdownPolicy) timeout.
     /// 3. Any actor still alive (spawned unlinked by another actor) gets a
     ///    stop request; after 5 s the rest are killed.
     ///

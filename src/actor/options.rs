@@ -12,12 +12,12 @@ use crate::registry::{Name, NameKey};
 ///
 /// ```
 /// use std::time::Duration;
-/// use treeline::actor::Shutdown;
+/// use treeline::actor::ShutdownPolicy;
 ///
-/// assert_eq!(Shutdown::default(), Shutdown::Timeout(Duration::from_secs(5)));
+/// assert_eq!(ShutdownPolicy::default(), ShutdownPolicy::Timeout(Duration::from_secs(5)));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Shutdown {
+pub enum ShutdownPolicy {
     /// Kill at once; `terminate` does not run.
     BrutalKill,
     /// Send an exit signal `Shutdown` (a trapping actor runs `terminate`),
@@ -27,10 +27,10 @@ pub enum Shutdown {
     Infinity,
 }
 
-impl Default for Shutdown {
+impl Default for ShutdownPolicy {
     /// OTP's default for workers: 5 000 ms.
     fn default() -> Self {
-        Shutdown::Timeout(Duration::from_secs(5))
+        ShutdownPolicy::Timeout(Duration::from_secs(5))
     }
 }
 
@@ -51,7 +51,7 @@ pub struct SpawnOptions {
     pub(crate) mailbox: MailboxConfig,
     pub(crate) link: bool,
     pub(crate) init_timeout: Option<Duration>,
-    pub(crate) shutdown: Shutdown,
+    pub(crate) shutdown: ShutdownPolicy,
     pub(crate) name: Option<NameKey>,
 }
 
@@ -92,7 +92,7 @@ impl SpawnOptions {
     }
 
     /// How the System stops this actor at shutdown.
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+    pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
         self.shutdown = shutdown;
         self
     }

@@ -2,7 +2,7 @@
 //! the System (its top-level actors), the static supervisor (one child at a
 //! time, newest first) and the dynamic supervisor (all children at once).
 //!
-//! Per the child's [`Shutdown`] policy: `BrutalKill` kills at once;
+//! Per the child's [`ShutdownPolicy`]: `BrutalKill` kills at once;
 //! `Timeout(t)` sends the exit signal `shutdown` (a trapping child runs
 //! `terminate`) and kills whoever is still alive after `t`; `Infinity` sends
 //! `shutdown` and waits. A supervisor unlinks each child first, so the
@@ -10,7 +10,7 @@
 
 use futures::future::join_all;
 
-use super::options::Shutdown;
+use super::options::ShutdownPolicy;
 use super::{Actor, Context};
 use crate::addr::{ActorId, Pid};
 use crate::exit::ExitReason;
@@ -47,17 +47,17 @@ impl Parent for FromSystem {
 
 /// Stops `children` at once, sharing one timeout, and returns their exit
 /// reasons in order (a single child is a set of one).
-pub(crate) async fn shutdown(parent: &mut impl Parent, children: &[Pid], policy: Shutdown) -> Vec<ExitReason> {
+pub(crate) async fn shutdown(parent: &mut impl Parent, children: &[Pid], policy: ShutdownPolicy) -> Vec<ExitReason> {
     for child in children {
         parent.unlink(child);
         match policy {
-            Shutdown::BrutalKill => {
+            ShutdownPolicy::BrutalKill => {
                 child.kill();
             }
-            Shutdown::Timeout(_) | Shutdown::Infinity => parent.shut(child),
+            ShutdownPolicy::Timeout(_) | ShutdownPolicy::Infinity => parent.shut(child),
         }
     }
-    if let Shutdown::Timeout(timeout) = policy {
+    if let ShutdownPolicy::Timeout(timeout) = policy {
         if tokio::time::timeout(timeout, join_all(children.iter().map(Pid::join))).await.is_err() {
             for child in children {
                 child.kill();

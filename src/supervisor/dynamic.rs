@@ -17,7 +17,7 @@ use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnap
 use super::spec::{ChildId, ChildKind, ChildSpec, Restart};
 use crate::actor::shutdown::shutdown;
 use crate::actor::spawn::StartError;
-use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, Shutdown, SpawnOptions};
+use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, ShutdownPolicy, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid, StopError};
 use crate::exit::ExitReason;
 use crate::mailbox::MailboxConfig;
@@ -46,7 +46,7 @@ use crate::system::System;
 /// ```
 pub struct DynamicSpec<A: Actor> {
     restart: Restart,
-    shutdown: Shutdown,
+    shutdown: ShutdownPolicy,
     mailbox: MailboxConfig,
     max_children: Option<usize>,
     intensity: u32,
@@ -60,7 +60,7 @@ impl<A: Actor> DynamicSpec<A> {
     pub fn new() -> Self {
         DynamicSpec {
             restart: Restart::Permanent,
-            shutdown: Shutdown::default(),
+            shutdown: ShutdownPolicy::default(),
             mailbox: MailboxConfig::default(),
             max_children: None,
             intensity: 3,
@@ -77,7 +77,7 @@ impl<A: Actor> DynamicSpec<A> {
     }
 
     /// How children are stopped (all at once, sharing this timeout).
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+    pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
         self.shutdown = shutdown;
         self
     }
@@ -626,7 +626,7 @@ impl System {
     where
         A::Args: Clone,
     {
-        let options = SpawnOptions::new().shutdown(Shutdown::Infinity);
+        let options = SpawnOptions::new().shutdown(ShutdownPolicy::Infinity);
         let actor = self.spawn_with::<DynamicSupervisor<A>>(spec, options).await?;
         Ok(DynamicSupervisorRef { actor })
     }

@@ -14,7 +14,7 @@ use super::strategy::{self, Strategy};
 use super::{AutoShutdown, SupervisorSpec};
 use crate::actor::shutdown::shutdown;
 use crate::actor::spawn::StartError;
-use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, Shutdown};
+use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, ShutdownPolicy};
 use crate::addr::{ActorId, Pid};
 use crate::exit::{ExitReason, Reason};
 use crate::signal::Exit;
@@ -282,7 +282,7 @@ pub(crate) fn reason_of(error: StartError) -> ExitReason {
 
 /// Stops a child the way a supervisor does (OTP `shutdown/2`, see
 /// [`crate::actor::shutdown`]) and returns its exit reason.
-pub(crate) async fn stop_child<S: Actor>(ctx: &mut Context<S>, pid: &Pid, policy: Shutdown) -> ExitReason {
+pub(crate) async fn stop_child<S: Actor>(ctx: &mut Context<S>, pid: &Pid, policy: ShutdownPolicy) -> ExitReason {
     let mut reasons = shutdown(ctx, std::slice::from_ref(pid), policy).await;
     reasons.pop().unwrap_or(ExitReason::Normal)
 }

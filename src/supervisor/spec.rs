@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::handle::{ChildRef, ChildSlot};
 use super::snapshot::SupervisorSnapshot;
 use crate::actor::spawn::{Setup, StartError};
-use crate::actor::{Actor, Context, HandleCast, HandleEvent, Shutdown, SpawnOptions};
+use crate::actor::{Actor, Context, HandleCast, HandleEvent, ShutdownPolicy, SpawnOptions};
 use crate::addr::{ActorRef, Pid};
 use crate::cell::ActorCell;
 use crate::durable::{Consume, Durable, DurableQueue, DurableSubscription};
@@ -124,7 +124,7 @@ type MakeArgs<A> = Arc<dyn Fn() -> <A as Actor>::Args + Send + Sync>;
 /// ```
 /// use std::time::Duration;
 /// use treeline::{Actor, ChildSpec, Context, InitError};
-/// use treeline::actor::Shutdown;
+/// use treeline::actor::ShutdownPolicy;
 /// use treeline::supervisor::Restart;
 ///
 /// struct Billing;
@@ -135,7 +135,7 @@ type MakeArgs<A> = Arc<dyn Fn() -> <A as Actor>::Args + Send + Sync>;
 ///
 /// let spec = ChildSpec::<Billing>::worker("billing", 100)
 ///     .restart(Restart::Transient)
-///     .shutdown(Shutdown::Timeout(Duration::from_secs(1)));
+///     .shutdown(ShutdownPolicy::Timeout(Duration::from_secs(1)));
 /// let billing = spec.child_ref(); // reaches whichever incarnation runs
 /// # let _ = billing;
 /// ```
@@ -143,7 +143,7 @@ pub struct ChildSpec<A: Actor> {
     pub(crate) id: ChildId,
     make_args: MakeArgs<A>,
     pub(crate) restart: Restart,
-    pub(crate) shutdown: Shutdown,
+    pub(crate) shutdown: ShutdownPolicy,
     pub(crate) kind: ChildKind,
     pub(crate) significant: bool,
     mailbox: MailboxConfig,
@@ -195,7 +195,7 @@ impl<A: Actor> ChildSpec<A> {
             id: id.into(),
             make_args: Arc::new(make_args),
             restart: Restart::Permanent,
-            shutdown: Shutdown::default(),
+            shutdown: ShutdownPolicy::default(),
             kind: ChildKind::Worker,
             significant: false,
             mailbox: MailboxConfig::default(),
@@ -214,7 +214,7 @@ impl<A: Actor> ChildSpec<A> {
 
     /// How the supervisor stops this child (default: 5 s for workers,
     /// `Infinity` for supervisors).
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+    pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
         self.shutdown = shutdown;
         self
     }
@@ -363,7 +363,7 @@ impl<A: Actor> ChildSpec<A> {
 
     pub(crate) fn set_kind(&mut self, kind: ChildKind, introspect: Introspect<A>) {
         self.kind = kind;
-        self.shutdown = Shutdown::Infinity;
+        self.shutdown = ShutdownPolicy::Infinity;
         self.introspect = Some(introspect);
     }
 }
@@ -389,7 +389,7 @@ pub(crate) type StartFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<Pid>
 pub(crate) trait StartChild: Send + Sync + 'static {
     fn id(&self) -> &ChildId;
     fn restart(&self) -> Restart;
-    fn shutdown(&self) -> Shutdown;
+    fn shutdown(&self) -> ShutdownPolicy;
     fn kind(&self) -> ChildKind;
     fn significant(&self) -> bool;
     fn actor_type(&self) -> &'static str;
@@ -412,7 +412,7 @@ impl<A: Actor> StartChild for ChildSpec<A> {
         self.restart
     }
 
-    fn shutdown(&self) -> Shutdown {
+    fn shutdown(&self) -> ShutdownPolicy {
         self.shutdown
     }
 

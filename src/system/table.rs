@@ -11,14 +11,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::actor::Shutdown;
+use crate::actor::ShutdownPolicy;
 use crate::addr::{ActorId, Pid};
 
 const SHARDS: usize = 16;
 
 /// How the System stops a top-level actor at shutdown; `None` for actors
 /// spawned by other actors.
-pub(crate) type TopLevel = Option<Shutdown>;
+pub(crate) type TopLevel = Option<ShutdownPolicy>;
 
 struct Entry {
     pid: Pid,
@@ -87,8 +87,8 @@ impl ProcessTable {
     }
 
     /// Top-level actors, newest first, with their shutdown policy.
-    pub(crate) fn top_level_newest_first(&self) -> Vec<(Pid, Shutdown)> {
-        let mut found: Vec<(Pid, Shutdown)> = Vec::new();
+    pub(crate) fn top_level_newest_first(&self) -> Vec<(Pid, ShutdownPolicy)> {
+        let mut found: Vec<(Pid, ShutdownPolicy)> = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock();
             found.extend(shard.values().filter_map(|entry| entry.top_level.map(|policy| (entry.pid.clone(), policy))));

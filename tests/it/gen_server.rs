@@ -199,7 +199,7 @@ on_both_runtimes! {
         let actor = scripted::spawn(&system, Script::new("g9b", &report)).await;
         probe.expect("g9b:init").await;
         assert_eq!(actor.call(Ask::ContextStop(ExitReason::Shutdown)).await, Ok("stopping".to_string()));
-        assert_eq!(probe.drain(), ["g9b:terminate-start:Shutdown", "g9b:terminate:Shutdown"]);
+        assert_eq!(probe.drain(), ["g9b:terminate-start:ShutdownPolicy", "g9b:terminate:ShutdownPolicy"]);
         assert_eq!(actor.join().await, ExitReason::Shutdown);
     }
 }
@@ -501,7 +501,7 @@ on_both_runtimes! {
         assert!(poll_once(stop.as_mut()).await.is_pending());
         gate.add_permits(1);
         assert_eq!(stop.await, Ok(()));
-        assert_eq!(probe.drain(), ["busy:unblocked", "busy:terminate-start:Shutdown", "busy:terminate:Shutdown"]);
+        assert_eq!(probe.drain(), ["busy:unblocked", "busy:terminate-start:ShutdownPolicy", "busy:terminate:ShutdownPolicy"]);
         assert_eq!(actor.dead_letters(), 1_000, "the queued casts are dead letters, not silently lost");
         assert_eq!(system.dead_letters().actor_stopped, 1_000);
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use treeline::actor::{Shutdown, StartError};
+use treeline::actor::{ShutdownPolicy, StartError};
 use treeline::supervisor::{
     AutoShutdown, Backoff, ChildCounts, ChildId, ChildInfo, ChildKind, ChildRef, ChildStatus, DynamicSpec,
     FailedToStartChild, Restart, SpecError, Strategy, SupervisorError, SupervisorKind, SupervisorRef,
@@ -84,7 +84,7 @@ on_both_runtimes! {
         for name in ["ch7", "ch3", "ch10", "ch2", "ch5"] {
             let script = Script::new(name, &report).trapping().slow_terminate(Duration::from_millis(50));
             spec =
-                spec.child(ChildSpec::<Scripted>::worker(name, script).shutdown(Shutdown::Timeout(Duration::from_secs(1))));
+                spec.child(ChildSpec::<Scripted>::worker(name, script).shutdown(ShutdownPolicy::Timeout(Duration::from_secs(1))));
         }
         let sup = system.start(spec).await.unwrap();
         probe.drain();
@@ -93,7 +93,7 @@ on_both_runtimes! {
         assert!(started.elapsed() >= Duration::from_millis(250));
         let expected: Vec<String> = ["ch5", "ch2", "ch10", "ch3", "ch7"]
             .iter()
-            .flat_map(|name| [format!("{name}:terminate-start:Shutdown"), format!("{name}:terminate:Shutdown")])
+            .flat_map(|name| [format!("{name}:terminate-start:ShutdownPolicy"), format!("{name}:terminate:ShutdownPolicy")])
             .collect();
         assert_eq!(probe.drain(), expected, "each terminate ends before the next starts");
         assert_eq!(sup.join().await, ExitReason::Shutdown);
@@ -149,10 +149,10 @@ on_both_runtimes! {
                 [
                     "c2:terminate-start:Panic(\"crash\")",
                     "c2:terminate:Panic(\"crash\")",
-                    "c3:terminate-start:Shutdown",
-                    "c3:terminate:Shutdown",
-                    "c1:terminate-start:Shutdown",
-                    "c1:terminate:Shutdown",
+                    "c3:terminate-start:ShutdownPolicy",
+                    "c3:terminate:ShutdownPolicy",
+                    "c1:terminate-start:ShutdownPolicy",
+                    "c1:terminate:ShutdownPolicy",
                     "c1:init",
                     "c2:init",
                     "c3:init",
@@ -191,10 +191,10 @@ on_both_runtimes! {
             [
                 "c3:terminate-start:Panic(\"crash\")",
                 "c3:terminate:Panic(\"crash\")",
-                "c5:terminate-start:Shutdown",
-                "c5:terminate:Shutdown",
-                "c4:terminate-start:Shutdown",
-                "c4:terminate:Shutdown",
+                "c5:terminate-start:ShutdownPolicy",
+                "c5:terminate:ShutdownPolicy",
+                "c4:terminate-start:ShutdownPolicy",
+                "c4:terminate:ShutdownPolicy",
                 "c3:init",
                 "c4:init",
                 "c5:init",
@@ -225,7 +225,7 @@ on_both_runtimes! {
         assert_eq!(within("inner gives up", inner_pid.join()).await, ExitReason::Shutdown);
         // It stopped its remaining child, and exited Shutdown: a transient child
         // supervisor that gave up is not restarted by its parent.
-        probe.expect_eventually("steady:terminate:Shutdown").await;
+        probe.expect_eventually("steady:terminate:ShutdownPolicy").await;
         assert_eq!(outer.count_children().await.unwrap(), ChildCounts { specs: 1, active: 0, workers: 0, supervisors: 1 });
     }
 }
@@ -358,8 +358,8 @@ on_both_runtimes! {
         let (report, mut probe) = probe();
         let system = System::new();
         let spec = Supervisor::one_for_one()
-            .child(trapping("c1", &report).shutdown(Shutdown::Timeout(Duration::from_secs(1))))
-            .child(trapping("c2", &report).shutdown(Shutdown::BrutalKill));
+            .child(trapping("c1", &report).shutdown(ShutdownPolicy::Timeout(Duration::from_secs(1))))
+            .child(trapping("c2", &report).shutdown(ShutdownPolicy::BrutalKill));
         let c2_pid = {
             let sup = system.start(spec).await.unwrap();
             let c2 = pid_of(&sup, "c2").await.unwrap();
@@ -369,7 +369,7 @@ on_both_runtimes! {
         assert_eq!(c2_pid.exit_reason(), Some(ExitReason::Killed));
         probe.drain();
         assert!(!probe.seen().iter().any(|event| event.starts_with("c2:terminate")), "{:?}", probe.seen());
-        assert!(probe.seen().contains(&"c1:terminate:Shutdown".to_string()));
+        assert!(probe.seen().contains(&"c1:terminate:ShutdownPolicy".to_string()));
     }
 }
 
@@ -390,7 +390,7 @@ on_both_runtimes! {
         assert!(reason.is_shutdown(), "{reason:?}");
         let failed = reason.downcast_ref::<FailedToStartChild>().expect("FailedToStartChild");
         assert_eq!(failed, &FailedToStartChild { id: "b".into(), reason: ExitReason::custom("boom") });
-        assert_eq!(probe.drain(), ["a:init", "a:terminate-start:Shutdown", "a:terminate:Shutdown"], "c never started");
+        assert_eq!(probe.drain(), ["a:init", "a:terminate-start:ShutdownPolicy", "a:terminate:ShutdownPolicy"], "c never started");
         assert_eq!(system.actor_count(), 0);
     }
 }
@@ -496,7 +496,7 @@ on_both_runtimes! {
             (trapping("three", &report).restart(Restart::Temporary), ExitReason::Shutdown, true),
             (worker("four", &report).restart(Restart::Temporary), ExitReason::Shutdown, false),
             (
-                trapping("five", &report).restart(Restart::Temporary).shutdown(Shutdown::BrutalKill),
+                trapping("five", &report).restart(Restart::Temporary).shutdown(ShutdownPolicy::BrutalKill),
                 ExitReason::Killed,
                 false,
             ),
@@ -519,7 +519,7 @@ on_both_runtimes! {
         let system = System::new();
         let stubborn =
             ChildSpec::<Scripted>::worker("stubborn", Script::new("stubborn", &report).trapping().slow_terminate(HOUR))
-                .shutdown(Shutdown::Timeout(Duration::from_millis(300)));
+                .shutdown(ShutdownPolicy::Timeout(Duration::from_millis(300)));
         let sup = system.start(Supervisor::one_for_one().child(stubborn)).await.unwrap();
         let pid = pid_of(&sup, "stubborn").await.unwrap();
         let started = Instant::now();
@@ -706,7 +706,7 @@ on_both_runtimes! {
     async fn a_dynamic_supervisor_stops_children_concurrently() {
         let (report, _probe) = probe();
         let system = System::new();
-        let spec = DynamicSpec::<Scripted>::new().shutdown(Shutdown::Timeout(Duration::from_secs(1)));
+        let spec = DynamicSpec::<Scripted>::new().shutdown(ShutdownPolicy::Timeout(Duration::from_secs(1)));
         let sup = system.start_dynamic(spec).await.unwrap();
         for name in ["a", "b", "c"] {
             sup.start_child(Script::new(name, &report).trapping().slow_terminate(Duration::from_millis(200)))
@@ -746,8 +746,8 @@ on_both_runtimes! {
         c1_ref.cast(Do::Stop(ExitReason::Normal)).await.unwrap();
         assert_eq!(within("auto shutdown", sup.join()).await, ExitReason::Shutdown);
         probe.drain();
-        let order: Vec<&String> = probe.seen().iter().filter(|e| e.ends_with(":terminate:Shutdown")).collect();
-        assert_eq!(order, ["c3:terminate:Shutdown", "c2:terminate:Shutdown"]);
+        let order: Vec<&String> = probe.seen().iter().filter(|e| e.ends_with(":terminate:ShutdownPolicy")).collect();
+        assert_eq!(order, ["c3:terminate:ShutdownPolicy", "c2:terminate:ShutdownPolicy"]);
 
         // SUP-22 B
         let report = crate::support::probe().0;
@@ -832,10 +832,10 @@ on_both_runtimes! {
         system.start(tree).await.unwrap();
         expect_inits(&mut probe, &["a", "i1", "i2", "z"]).await;
         system.shutdown().await;
-        let order: Vec<String> = probe.drain().into_iter().filter(|e| e.ends_with(":terminate:Shutdown")).collect();
+        let order: Vec<String> = probe.drain().into_iter().filter(|e| e.ends_with(":terminate:ShutdownPolicy")).collect();
         assert_eq!(
             order,
-            ["z:terminate:Shutdown", "i2:terminate:Shutdown", "i1:terminate:Shutdown", "a:terminate:Shutdown"]
+            ["z:terminate:ShutdownPolicy", "i2:terminate:ShutdownPolicy", "i1:terminate:ShutdownPolicy", "a:terminate:ShutdownPolicy"]
         );
         assert_eq!(system.actor_count(), 0);
     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
-use treeline::actor::{Shutdown, StartError};
+use treeline::actor::{ShutdownPolicy, StartError};
 use treeline::exit::PanicReason;
 use treeline::*;
 
@@ -28,12 +28,12 @@ on_both_runtimes! {
         assert_eq!(
             terminates,
             [
-                "third:terminate-start:Shutdown",
-                "third:terminate:Shutdown",
-                "second:terminate-start:Shutdown",
-                "second:terminate:Shutdown",
-                "first:terminate-start:Shutdown",
-                "first:terminate:Shutdown",
+                "third:terminate-start:ShutdownPolicy",
+                "third:terminate:ShutdownPolicy",
+                "second:terminate-start:ShutdownPolicy",
+                "second:terminate:ShutdownPolicy",
+                "first:terminate-start:ShutdownPolicy",
+                "first:terminate:ShutdownPolicy",
             ]
         );
         assert_eq!(plain.exit_reason(), Some(ExitReason::Shutdown), "a non-trapping actor dies without terminate");
@@ -49,7 +49,7 @@ on_both_runtimes! {
     async fn a_hanging_terminate_is_killed_after_the_shutdown_timeout() {
         let system = System::new();
         let (report, _probe) = probe();
-        let options = SpawnOptions::new().shutdown(Shutdown::Timeout(Duration::from_millis(200)));
+        let options = SpawnOptions::new().shutdown(ShutdownPolicy::Timeout(Duration::from_millis(200)));
         let stuck = Script::new("stuck", &report).trapping().slow_terminate(Duration::from_secs(3600));
         let actor = system.spawn_with::<Scripted>(stuck, options).await.unwrap();
         let started = Instant::now();
@@ -73,7 +73,7 @@ on_both_runtimes! {
     async fn brutal_kill_skips_terminate() {
         let system = System::new();
         let (report, mut probe) = probe();
-        let options = SpawnOptions::new().shutdown(Shutdown::BrutalKill);
+        let options = SpawnOptions::new().shutdown(ShutdownPolicy::BrutalKill);
         let actor = system.spawn_with::<Scripted>(Script::new("b", &report).trapping(), options).await.unwrap();
         probe.expect("b:init").await;
         system.shutdown().await;
@@ -107,7 +107,7 @@ on_both_runtimes! {
         assert_eq!(system.actor_count(), 5);
         system.shutdown().await;
         assert_eq!(system.actor_count(), 0);
-        let children_terminated = probe_all(&mut probe).iter().filter(|e| **e == "child:terminate:Shutdown").count();
+        let children_terminated = probe_all(&mut probe).iter().filter(|e| **e == "child:terminate:ShutdownPolicy").count();
         assert_eq!(children_terminated, 3);
         until("tasks end", || tokio::runtime::Handle::current().metrics().num_alive_tasks() <= tasks_before).await;
     }
