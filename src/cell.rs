@@ -28,9 +28,9 @@ use crate::actor::Actor;
 use crate::addr::ActorId;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::exit::ExitReason;
-use crate::mailbox::envelope::{Dispatch, Kind};
+use crate::mailbox::envelope::{Dispatch, MessageKind};
 use crate::mailbox::queue::{Admission, Mailbox, Refused};
-use crate::mailbox::{MailboxConfig, MailboxOverflow, Overflow};
+use crate::mailbox::{MailboxConfig, MailboxFull, Overflow};
 use crate::registry::Registration;
 use crate::signal::Signal;
 use crate::system::System;
@@ -224,13 +224,13 @@ impl<A: Actor> ActorCell<A> {
     }
 
     /// Counts and reports one dead letter addressed to this actor.
-    pub(crate) fn dead_letter(&self, message: &'static str, kind: Kind, reason: DeadLetterReason) {
+    pub(crate) fn dead_letter(&self, message: &'static str, kind: MessageKind, reason: DeadLetterReason) {
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
         self.system.dead_letter_counters().record(self.id, message, kind, reason);
         // Observers of the dead-letter topic hear of it (but a dropped
         // DeadLetter is not reported again, which could loop).
         if message != std::any::type_name::<DeadLetter>() {
-            let letter = DeadLetter { to: self.id, message_type: message, kind: kind.as_str(), reason };
+            let letter = DeadLetter { to: self.id, message_type: message, kind, reason };
             self.system.registry().report_dead_letter(letter);
         }
     }
@@ -291,7 +291,7 @@ impl<A: Actor> ActorCell<A> {
                 }
                 let sheds = matches!(overflow, Some(Overflow::DropNewest | Overflow::StopActor));
                 // A call is never shed silently: its caller gets MailboxFull.
-                if sheds && D::KIND != Kind::Call {
+                if sheds && D::KIND != MessageKind::Call {
                     self.dead_letter(D::message_type(), D::KIND, DeadLetterReason::MailboxFull);
                     drop(message);
                     Offered::Shed
@@ -305,7 +305,7 @@ impl<A: Actor> ActorCell<A> {
     fn stop_for_overflow(&self) {
         if !self.overflowed.swap(true, Ordering::AcqRel) {
             let capacity = self.mailbox.capacity().unwrap_or(usize::MAX);
-            let reason = ExitReason::error(MailboxOverflow { capacity });
+            let reason = ExitReason::error(MailboxFull { capacity });
             let _ = self.mailbox.push_signal(Signal::Stop { reason, reply: None });
         }
     }

@@ -14,7 +14,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::addr::ActorId;
-use crate::mailbox::envelope::Kind;
+use crate::mailbox::MessageKind;
 
 /// A dead letter, as published on the dead-letter topic
 /// (`"treeline.dead_letters"`, its [`Event::TOPIC`](crate::Event::TOPIC)): subscribe an actor to
@@ -41,13 +41,14 @@ use crate::mailbox::envelope::Kind;
 /// }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeadLetter {
     /// The actor it was addressed to.
     pub to: ActorId,
     /// The message's Rust type.
     pub message_type: &'static str,
-    /// `"call"`, `"cast"`, `"info"` or `"event"`.
-    pub kind: &'static str,
+    /// The handler it was for (a call, cast, info, event or continue).
+    pub kind: MessageKind,
     /// Why it was dropped.
     pub reason: DeadLetterReason,
 }
@@ -87,6 +88,7 @@ impl fmt::Display for DeadLetterReason {
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeadLetterStats {
     /// Shed by overflow policies.
     pub mailbox_full: u64,
@@ -109,7 +111,7 @@ pub(crate) struct DeadLetterCounters {
 }
 
 impl DeadLetterCounters {
-    pub(crate) fn record(&self, actor: ActorId, message: &'static str, kind: Kind, reason: DeadLetterReason) {
+    pub(crate) fn record(&self, actor: ActorId, message: &'static str, kind: MessageKind, reason: DeadLetterReason) {
         let counter = match reason {
             DeadLetterReason::MailboxFull => &self.mailbox_full,
             DeadLetterReason::ActorStopped => &self.actor_stopped,

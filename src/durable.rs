@@ -31,7 +31,7 @@ mod topic;
 pub use codec::{fields, CodecError, Durable};
 pub use config::JournalConfig;
 pub(crate) use delivery::{ActorSink, Detach, ViaCast, ViaEvent};
-pub use delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
+pub use delivery::{Delivery, DurableDeadLetter, DurableDeadLetterReason};
 pub use error::DurableError;
 pub use queue::{Consume, DurableQueue};
 pub use store::{JournalStats, QueueStats};
@@ -74,7 +74,7 @@ fn attach_sink<A: crate::actor::Actor>(
     sink: Box<dyn store::Sink>,
     settings: Consume,
 ) -> Result<(), DurableError> {
-    let epoch = store.attach(id, sink, settings.get_window(), settings.get_delivery_limit())?;
+    let epoch = store.attach(id, sink, settings.window, settings.limit)?;
     let detach = Detach { store: store.clone(), queue: id, epoch };
     if let Err(registration) = cell.holdings.record(Registration::Hook(Arc::new(detach))) {
         // Dead already: detach now, with the reason it died of.

@@ -42,7 +42,7 @@ pub enum ExitReason {
     /// Stopped by its supervisor or the system (`shutdown`).
     Shutdown,
     /// Stopped with a detail attached (`{shutdown, Detail}`); an expected exit.
-    ShutdownWith(Reason),
+    ShutdownWith(ExitCause),
     /// The untrappable kill. As an exit *signal* it kills the target, which
     /// then reports [`ExitReason::Killed`]. As an actor's own exit reason it
     /// reaches links as a trappable signal, as in OTP.
@@ -53,10 +53,10 @@ pub enum ExitReason {
     /// The target did not exist (already dead, or never existed).
     NoProc,
     /// A callback panicked.
-    Panic(PanicReason),
+    Panic(PanicMessage),
     /// A user-defined error: a handler returned `Err`, or a deliberate stop
     /// with a custom reason.
-    Error(Reason),
+    Error(ExitCause),
 }
 
 impl ExitReason {
@@ -68,7 +68,7 @@ impl ExitReason {
     /// assert_eq!(reason.to_string(), "boom");
     /// ```
     pub fn custom(message: impl Into<String>) -> Self {
-        ExitReason::Error(Reason::message(message))
+        ExitReason::Error(ExitCause::message(message))
     }
 
     /// An abnormal reason wrapping a typed error, retrievable with
@@ -89,7 +89,7 @@ impl ExitReason {
     /// assert_eq!(reason.downcast_ref::<OutOfStock>().map(|e| e.0), Some(7));
     /// ```
     pub fn error<E: StdError + Send + Sync + 'static>(error: E) -> Self {
-        ExitReason::Error(Reason::new(error))
+        ExitReason::Error(ExitCause::new(error))
     }
 
     /// `{shutdown, Detail}`: an expected stop that carries a detail.
@@ -99,7 +99,7 @@ impl ExitReason {
     /// assert!(ExitReason::shutdown_with("redeploy").is_shutdown());
     /// ```
     pub fn shutdown_with(detail: impl Into<String>) -> Self {
-        ExitReason::ShutdownWith(Reason::message(detail))
+        ExitReason::ShutdownWith(ExitCause::message(detail))
     }
 
     /// True for `Normal`: the reason a non-trapping linked actor ignores.
@@ -220,48 +220,48 @@ impl<E: StdError + Send + Sync + 'static> From<E> for ExitReason {
     }
 }
 
-// === Reason ===
+// === ExitCause ===
 
 /// The payload of [`ExitReason::Error`] and [`ExitReason::ShutdownWith`]: a
 /// shared, typed error.
 ///
 /// ```
 /// # use treeline::ExitReason;
-/// # use treeline::exit::Reason;
-/// let reason = Reason::message("disk full");
+/// # use treeline::exit::ExitCause;
+/// let reason = ExitCause::message("disk full");
 /// assert_eq!(reason.to_string(), "disk full");
 /// assert_eq!(ExitReason::Error(reason), ExitReason::custom("disk full"));
 /// ```
 #[derive(Clone)]
-pub struct Reason(Arc<dyn StdError + Send + Sync>);
+pub struct ExitCause(Arc<dyn StdError + Send + Sync>);
 
-impl Reason {
+impl ExitCause {
     /// Wraps a typed error.
     ///
     /// ```
-    /// # use treeline::exit::Reason;
-    /// let reason = Reason::new(std::io::Error::other("eof"));
+    /// # use treeline::exit::ExitCause;
+    /// let reason = ExitCause::new(std::io::Error::other("eof"));
     /// assert!(reason.downcast_ref::<std::io::Error>().is_some());
     /// ```
     pub fn new<E: StdError + Send + Sync + 'static>(error: E) -> Self {
-        Reason(Arc::new(error))
+        ExitCause(Arc::new(error))
     }
 
     /// A reason that is just a message.
     ///
     /// ```
-    /// # use treeline::exit::Reason;
-    /// assert_eq!(Reason::message("bye").to_string(), "bye");
+    /// # use treeline::exit::ExitCause;
+    /// assert_eq!(ExitCause::message("bye").to_string(), "bye");
     /// ```
     pub fn message(message: impl Into<String>) -> Self {
-        Reason(Arc::new(Message(message.into())))
+        ExitCause(Arc::new(Message(message.into())))
     }
 
     /// The wrapped error, if it is an `E`.
     ///
     /// ```
-    /// # use treeline::exit::Reason;
-    /// assert!(Reason::message("m").downcast_ref::<std::fmt::Error>().is_none());
+    /// # use treeline::exit::ExitCause;
+    /// assert!(ExitCause::message("m").downcast_ref::<std::fmt::Error>().is_none());
     /// ```
     pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
         let error: &(dyn StdError + 'static) = &*self.0;
@@ -271,27 +271,27 @@ impl Reason {
     /// The wrapped error.
     ///
     /// ```
-    /// # use treeline::exit::Reason;
-    /// assert_eq!(Reason::message("m").as_error().to_string(), "m");
+    /// # use treeline::exit::ExitCause;
+    /// assert_eq!(ExitCause::message("m").as_error().to_string(), "m");
     /// ```
     pub fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.0
     }
 }
 
-impl PartialEq for Reason {
+impl PartialEq for ExitCause {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0) || self.to_string() == other.to_string()
     }
 }
 
-impl fmt::Display for Reason {
+impl fmt::Display for ExitCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl fmt::Debug for Reason {
+impl fmt::Debug for ExitCause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.downcast_ref::<Message>() {
             Some(message) => fmt::Debug::fmt(&message.0, f),
@@ -312,29 +312,29 @@ impl fmt::Display for Message {
 
 impl StdError for Message {}
 
-// === PanicReason ===
+// === PanicMessage ===
 
 /// What a panicking callback left behind: its message.
 ///
 /// ```
-/// # use treeline::exit::PanicReason;
-/// let panic = PanicReason::new("index out of bounds");
+/// # use treeline::exit::PanicMessage;
+/// let panic = PanicMessage::new("index out of bounds");
 /// assert_eq!(panic.message(), "index out of bounds");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct PanicReason {
+pub struct PanicMessage {
     message: Arc<str>,
 }
 
-impl PanicReason {
+impl PanicMessage {
     /// A panic reason with the given message.
     ///
     /// ```
-    /// # use treeline::exit::PanicReason;
-    /// assert_eq!(PanicReason::new("m").to_string(), "m");
+    /// # use treeline::exit::PanicMessage;
+    /// assert_eq!(PanicMessage::new("m").to_string(), "m");
     /// ```
     pub fn new(message: impl Into<Arc<str>>) -> Self {
-        PanicReason { message: message.into() }
+        PanicMessage { message: message.into() }
     }
 
     /// Builds the reason from a payload caught by `catch_unwind`.
@@ -348,27 +348,27 @@ impl PanicReason {
         };
         // The payload may itself panic on drop; we keep only its text.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
-        PanicReason { message }
+        PanicMessage { message }
     }
 
     /// The panic message.
     ///
     /// ```
-    /// # use treeline::exit::PanicReason;
-    /// assert_eq!(PanicReason::new("oops").message(), "oops");
+    /// # use treeline::exit::PanicMessage;
+    /// assert_eq!(PanicMessage::new("oops").message(), "oops");
     /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 }
 
-impl fmt::Display for PanicReason {
+impl fmt::Display for PanicMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl fmt::Debug for PanicReason {
+impl fmt::Debug for PanicMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.message, f)
     }

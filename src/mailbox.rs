@@ -30,6 +30,8 @@
 pub(crate) mod envelope;
 pub(crate) mod queue;
 
+pub use envelope::MessageKind;
+
 use std::fmt;
 
 /// What a bounded mailbox does with a message that arrives while it is full.
@@ -54,7 +56,7 @@ pub enum Overflow {
     /// message back (fail-fast admission, Discord's semaphore).
     Reject,
     /// The arriving message is dropped (a dead letter) and the actor is stopped
-    /// with reason `ExitReason::Error(MailboxOverflow)`; `terminate` runs.
+    /// with reason `ExitReason::Error(MailboxFull)`; `terminate` runs.
     StopActor,
 }
 
@@ -163,21 +165,25 @@ impl MailboxConfig {
 ///
 /// ```
 /// use treeline::ExitReason;
-/// use treeline::mailbox::MailboxOverflow;
+/// use treeline::mailbox::MailboxFull;
 ///
-/// let reason = ExitReason::error(MailboxOverflow { capacity: 16 });
-/// assert_eq!(reason.downcast_ref::<MailboxOverflow>().unwrap().capacity, 16);
+/// /// The capacity an actor's mailbox overflowed, if that is why it ended.
+/// fn overflowed(reason: &ExitReason) -> Option<usize> {
+///     reason.downcast_ref::<MailboxFull>().map(|full| full.capacity)
+/// }
+/// assert_eq!(overflowed(&ExitReason::Normal), None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MailboxOverflow {
+#[non_exhaustive]
+pub struct MailboxFull {
     /// The capacity that was exceeded.
     pub capacity: usize,
 }
 
-impl fmt::Display for MailboxOverflow {
+impl fmt::Display for MailboxFull {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "mailbox overflow (capacity {})", self.capacity)
     }
 }
 
-impl std::error::Error for MailboxOverflow {}
+impl std::error::Error for MailboxFull {}

@@ -57,7 +57,7 @@ use crate::cell::{ActorCell, Offered, Process, Status};
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::event::Event;
 use crate::exit::ExitReason;
-use crate::mailbox::envelope::Kind;
+use crate::mailbox::MessageKind;
 use crate::topic::{Pattern, Topic};
 
 const NAME_SHARDS: usize = 16;
@@ -135,6 +135,7 @@ pub enum RegistryEvent {
 
 /// One subscription a publish would reach.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Subscriber {
     /// The subscriber.
     pub pid: Pid,
@@ -146,6 +147,7 @@ pub struct Subscriber {
 
 /// Registry counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RegistryStats {
     /// Registered names.
     pub names: usize,
@@ -208,7 +210,7 @@ impl<L: HandleInfo<RegistryEvent>> Listener for ActorCell<L> {
             Offered::Full(_) => (true, DeadLetterReason::MailboxFull),
             Offered::Closed(_) => (false, DeadLetterReason::ActorStopped),
         };
-        self.dead_letter(std::any::type_name::<RegistryEvent>(), Kind::Info, reason);
+        self.dead_letter(std::any::type_name::<RegistryEvent>(), MessageKind::Info, reason);
         alive
     }
 

@@ -54,6 +54,7 @@ impl fmt::Display for MonitorRef {
 ///
 /// [`Context::monitor`]: crate::Context::monitor
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Down {
     /// The monitor this notification belongs to.
     pub monitor: MonitorRef,
@@ -72,6 +73,7 @@ pub struct Down {
 ///
 /// [`Context::trap_exit`]: crate::Context::trap_exit
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Exit {
     /// Who sent the signal (the linked actor that died, or the sender of
     /// `exit`).

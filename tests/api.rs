@@ -9,7 +9,7 @@ use treeline::durable::{
     CodecError, Consume, Delivery, DurableError, DurableQueue, DurableSubscription, JournalConfig, Retention, StartFrom,
 };
 use treeline::journal::{FileStorage, JournalError, MemStorage};
-use treeline::mailbox::MailboxOverflow;
+use treeline::mailbox::MailboxFull;
 use treeline::signal::MonitorRef;
 use treeline::test_util::FaultyStorage;
 use treeline::*;
@@ -78,7 +78,7 @@ fn errors_are_std_errors() {
     error::<StopError>();
     error::<StartError>();
     error::<SendError<u64>>();
-    error::<MailboxOverflow>();
+    error::<MailboxFull>();
     error::<ConfigError>();
     error::<DurableError>();
     error::<JournalError>();

@@ -9,7 +9,7 @@ use super::slot::FutureSlot;
 use super::{Actor, Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, Reply};
 use crate::event::Event;
 use crate::exit::ExitReason;
-use crate::mailbox::envelope::{Dispatch, Kind};
+use crate::mailbox::envelope::{Dispatch, MessageKind};
 use crate::signal::{Arrived, Down};
 
 /// A cast.
@@ -46,7 +46,7 @@ pub(crate) fn outcome(result: Result<(), ExitReason>) -> Outcome {
 }
 
 impl<A: HandleCast<M>, M: Send + 'static> Dispatch<A> for CastMsg<M> {
-    const KIND: Kind = Kind::Cast;
+    const KIND: MessageKind = MessageKind::Cast;
 
     fn message_type() -> &'static str {
         type_name::<M>()
@@ -58,7 +58,7 @@ impl<A: HandleCast<M>, M: Send + 'static> Dispatch<A> for CastMsg<M> {
 }
 
 impl<A: HandleCall<M>, M: Send + 'static> Dispatch<A> for CallMsg<M, A::Reply> {
-    const KIND: Kind = Kind::Call;
+    const KIND: MessageKind = MessageKind::Call;
 
     fn message_type() -> &'static str {
         type_name::<M>()
@@ -101,7 +101,7 @@ fn settle_reply<A: Actor, R: Send + 'static>(answer: Reply<R>, reply: ReplySende
 }
 
 impl<A: HandleInfo<M>, M: Send + 'static> Dispatch<A> for InfoMsg<M> {
-    const KIND: Kind = Kind::Info;
+    const KIND: MessageKind = MessageKind::Info;
 
     fn message_type() -> &'static str {
         type_name::<M>()
@@ -113,7 +113,7 @@ impl<A: HandleInfo<M>, M: Send + 'static> Dispatch<A> for InfoMsg<M> {
 }
 
 impl<A: HandleEvent<E>, E: Event> Dispatch<A> for EventMsg<E> {
-    const KIND: Kind = Kind::Event;
+    const KIND: MessageKind = MessageKind::Event;
 
     fn message_type() -> &'static str {
         type_name::<E>()
@@ -125,7 +125,7 @@ impl<A: HandleEvent<E>, E: Event> Dispatch<A> for EventMsg<E> {
 }
 
 impl<A: HandleContinue<C>, C: Send + 'static> Dispatch<A> for ContinueMsg<C> {
-    const KIND: Kind = Kind::Continue;
+    const KIND: MessageKind = MessageKind::Continue;
 
     fn message_type() -> &'static str {
         type_name::<C>()
@@ -137,7 +137,7 @@ impl<A: HandleContinue<C>, C: Send + 'static> Dispatch<A> for ContinueMsg<C> {
 }
 
 impl<A: HandleInfo<Down>> Dispatch<A> for DownMsg {
-    const KIND: Kind = Kind::Info;
+    const KIND: MessageKind = MessageKind::Info;
 
     fn message_type() -> &'static str {
         type_name::<Down>()
@@ -149,7 +149,7 @@ impl<A: HandleInfo<Down>> Dispatch<A> for DownMsg {
 }
 
 impl<A: Actor> Dispatch<A> for SignalMsg {
-    const KIND: Kind = Kind::Signal;
+    const KIND: MessageKind = MessageKind::Signal;
 
     fn message_type() -> &'static str {
         "signal"

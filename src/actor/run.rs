@@ -33,8 +33,8 @@ use super::{Actor, Context};
 use crate::addr::ActorId;
 use crate::cell::{ActorCell, CurrentGuard, Process, Status};
 use crate::dead_letter::DeadLetterReason;
-use crate::exit::{ExitReason, PanicReason};
-use crate::mailbox::envelope::{Envelope, Kind};
+use crate::exit::{ExitReason, PanicMessage};
+use crate::mailbox::envelope::{Envelope, MessageKind};
 use crate::mailbox::queue::Recv;
 use crate::signal::{Arrived, Down, Exit, Signal};
 
@@ -54,7 +54,7 @@ pub(crate) enum Outcome {
 /// How polling a callback ended.
 pub(crate) enum Driven<T> {
     Done(T),
-    Panicked(PanicReason),
+    Panicked(PanicMessage),
     Killed(ExitReason),
 }
 
@@ -93,7 +93,7 @@ async fn drive_from<A: Actor, F: Future + ?Sized>(
             };
             match polled {
                 Ok(Poll::Ready(output)) => return Poll::Ready(Driven::Done(output)),
-                Err(payload) => return Poll::Ready(Driven::Panicked(PanicReason::from_payload(payload))),
+                Err(payload) => return Poll::Ready(Driven::Panicked(PanicMessage::from_payload(payload))),
                 Ok(Poll::Pending) => {}
             }
         }
@@ -167,8 +167,8 @@ impl<A> Drop for Guarded<A> {
     }
 }
 
-fn drop_caught<T>(value: T) -> Option<PanicReason> {
-    catch_unwind(AssertUnwindSafe(move || drop(value))).err().map(PanicReason::from_payload)
+fn drop_caught<T>(value: T) -> Option<PanicMessage> {
+    catch_unwind(AssertUnwindSafe(move || drop(value))).err().map(PanicMessage::from_payload)
 }
 
 // === dormant actors ===
@@ -363,7 +363,7 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
         };
         idle_deadline = None;
         // 2. Run its handler.
-        let is_message = envelope.kind() != Kind::Continue;
+        let is_message = envelope.kind() != MessageKind::Continue;
         let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
             let span =
                 tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
@@ -487,12 +487,12 @@ struct PollOnce<'a, F, A: Actor> {
 }
 
 impl<F: Future + Unpin, A: Actor> Future for PollOnce<'_, F, A> {
-    type Output = Result<Poll<F::Output>, PanicReason>;
+    type Output = Result<Poll<F::Output>, PanicMessage>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let _current = CurrentGuard::enter(self.cell.address(), self.cell.id);
         let future = &mut *self.future;
-        Poll::Ready(catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))).map_err(PanicReason::from_payload))
+        Poll::Ready(catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))).map_err(PanicMessage::from_payload))
     }
 }
 
@@ -730,7 +730,7 @@ pub(crate) fn teardown<A: Actor>(
     for envelope in batch.into_iter().chain(queued) {
         // A queued call is not a dead letter: its caller learns the reason;
         // a durable message is redelivered to the next consumer.
-        if !matches!(envelope.kind(), Kind::Call | Kind::Durable | Kind::Signal) {
+        if !matches!(envelope.kind(), MessageKind::Call | MessageKind::Durable | MessageKind::Signal) {
             cell.dead_letter(envelope.message_type(), envelope.kind(), DeadLetterReason::ActorStopped);
         }
         drop(envelope);

@@ -19,7 +19,7 @@ use crate::addr::ActorId;
 use crate::cell::ActorCell;
 use crate::event::Event;
 use crate::exit::ExitReason;
-use crate::mailbox::envelope::{Dispatch, Envelope, Kind};
+use crate::mailbox::envelope::{Dispatch, Envelope, MessageKind};
 use crate::registry::ReleaseHook;
 
 /// How a durable message reached the handler: visible through
@@ -28,6 +28,7 @@ use crate::registry::ReleaseHook;
 /// `seq` is the message's sequence number in its queue (1, 2, …, never
 /// reused), so a handler can be idempotent: delivery is at-least-once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Delivery {
     /// The message's sequence number in its queue.
     pub seq: u64,
@@ -44,6 +45,7 @@ pub struct Delivery {
 /// `treeline.durable.dead_letters`) when it happens; the journal marks it
 /// done, so it is not delivered again.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DurableDeadLetter {
     /// The durable queue's name.
     pub queue: String,
@@ -52,7 +54,7 @@ pub struct DurableDeadLetter {
     /// Deliveries made.
     pub attempts: u32,
     /// Why it was given up on.
-    pub cause: DeadLetterCause,
+    pub reason: DurableDeadLetterReason,
     /// The message as persisted (decode it with [`Durable::decode`]).
     pub payload: Vec<u8>,
 }
@@ -64,7 +66,7 @@ impl Event for DurableDeadLetter {
 /// Why a durable message was dead-lettered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DeadLetterCause {
+pub enum DurableDeadLetterReason {
     /// It was delivered `attempts` times and never acked; `last_exit` is how
     /// the consumer holding it last ended, when known.
     DeliveryLimit {
@@ -75,14 +77,14 @@ pub enum DeadLetterCause {
     Undecodable(CodecError),
 }
 
-impl fmt::Display for DeadLetterCause {
+impl fmt::Display for DurableDeadLetterReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeadLetterCause::DeliveryLimit { last_exit: Some(reason) } => {
+            DurableDeadLetterReason::DeliveryLimit { last_exit: Some(reason) } => {
                 write!(f, "delivery limit reached; last exit: {reason}")
             }
-            DeadLetterCause::DeliveryLimit { last_exit: None } => write!(f, "delivery limit reached"),
-            DeadLetterCause::Undecodable(error) => write!(f, "{error}"),
+            DurableDeadLetterReason::DeliveryLimit { last_exit: None } => write!(f, "delivery limit reached"),
+            DurableDeadLetterReason::Undecodable(error) => write!(f, "{error}"),
         }
     }
 }
@@ -142,7 +144,7 @@ fn acks(result: &Result<(), ExitReason>) -> bool {
 }
 
 impl<A: Actor, M: Durable, R: Route<A, M>> Dispatch<A> for DurableMsg<M, R> {
-    const KIND: Kind = Kind::Durable;
+    const KIND: MessageKind = MessageKind::Durable;
 
     fn message_type() -> &'static str {
         type_name::<M>()

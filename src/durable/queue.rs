@@ -120,22 +120,28 @@ impl<M: Durable> DurableQueue<M> {
 /// delivery limit.
 ///
 /// ```
-/// let consume = treeline::durable::Consume::new().window(10).delivery_limit(3);
-/// assert_eq!((consume.get_window(), consume.get_delivery_limit()), (10, 3));
+/// use treeline::durable::Consume;
+///
+/// let consume = Consume::new().window(10).delivery_limit(3);
+/// assert_ne!(consume, Consume::new());
+/// assert_eq!(Consume::DEFAULT_DELIVERY_LIMIT, 10);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Consume {
-    window: u32,
-    limit: u32,
+    pub(crate) window: u32,
+    pub(crate) limit: u32,
 }
 
 impl Default for Consume {
     fn default() -> Self {
-        Consume { window: 1, limit: 10 }
+        Consume { window: 1, limit: Consume::DEFAULT_DELIVERY_LIMIT }
     }
 }
 
 impl Consume {
+    /// The delivery limit of [`Consume::new`].
+    pub const DEFAULT_DELIVERY_LIMIT: u32 = 10;
+
     /// Window 1 (strict order: the next message is handed over only after
     /// the previous one was acked), delivery limit 10.
     pub fn new() -> Self {
@@ -156,15 +162,5 @@ impl Consume {
     pub fn delivery_limit(mut self, limit: u32) -> Self {
         self.limit = limit.max(1);
         self
-    }
-
-    /// The window.
-    pub fn get_window(&self) -> u32 {
-        self.window
-    }
-
-    /// The delivery limit.
-    pub fn get_delivery_limit(&self) -> u32 {
-        self.limit
     }
 }

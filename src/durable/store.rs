@@ -54,6 +54,7 @@ pub(crate) use logs::Start;
 
 /// Counters of one durable queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueueStats {
     /// Messages persisted and not yet acked or dead-lettered (in flight
     /// included).
@@ -70,6 +71,7 @@ pub struct QueueStats {
 
 /// What a System's journal holds on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JournalStats {
     /// Segment files (each preallocated to `segment_size` bytes; the last
     /// one is being written).

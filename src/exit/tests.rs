@@ -19,7 +19,7 @@ fn expected_exits_are_normal_and_the_shutdowns() {
         ExitReason::Kill,
         ExitReason::Killed,
         ExitReason::NoProc,
-        ExitReason::Panic(PanicReason::new("p")),
+        ExitReason::Panic(PanicMessage::new("p")),
         ExitReason::custom("c"),
     ];
     assert!(!abnormal.iter().any(ExitReason::is_expected));
@@ -51,15 +51,15 @@ fn equality_compares_variants_and_payload_text() {
 fn display_and_debug_are_short() {
     assert_eq!(ExitReason::shutdown_with("redeploy").to_string(), "shutdown: redeploy");
     assert_eq!(format!("{:?}", ExitReason::custom("x")), "Error(\"x\")");
-    assert_eq!(format!("{:?}", ExitReason::Panic(PanicReason::new("p"))), "Panic(\"p\")");
+    assert_eq!(format!("{:?}", ExitReason::Panic(PanicMessage::new("p"))), "Panic(\"p\")");
 }
 
 #[test]
 fn panic_payloads_keep_their_message() {
     let text: Box<dyn Any + Send> = Box::new("static text");
-    assert_eq!(PanicReason::from_payload(text).message(), "static text");
+    assert_eq!(PanicMessage::from_payload(text).message(), "static text");
     let owned: Box<dyn Any + Send> = Box::new(String::from("owned"));
-    assert_eq!(PanicReason::from_payload(owned).message(), "owned");
+    assert_eq!(PanicMessage::from_payload(owned).message(), "owned");
     let other: Box<dyn Any + Send> = Box::new(42u8);
-    assert_eq!(PanicReason::from_payload(other).message(), "<non-string panic payload>");
+    assert_eq!(PanicMessage::from_payload(other).message(), "<non-string panic payload>");
 }

@@ -40,17 +40,24 @@ pub(crate) const INLINE_BYTES: usize = 3 * mem::size_of::<usize>();
 
 type Payload = MaybeUninit<[usize; INLINE_BYTES / mem::size_of::<usize>()]>;
 
-/// What kind of message an envelope holds (for dead-letter accounting and
-/// tracing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+/// The kind of a message, by the handler it was sent to: what a
+/// [`DeadLetter`](crate::dead_letter::DeadLetter) reports, and what tracing
+/// names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// For `HandleCall`.
     Call,
+    /// For `HandleCast`.
     Cast,
+    /// For `HandleInfo`.
     Info,
+    /// For `HandleEvent`.
     Event,
+    /// For `HandleContinue`.
     Continue,
     /// A message from a durable queue (redelivered, never lost, if the
-    /// actor dies with it).
+    /// actor dies with it: never a dead letter).
     Durable,
     /// A signal that becomes a message when reached (an exit signal to a
     /// trapping actor, a `Down`); dropped with the actor like any signal to
@@ -58,17 +65,24 @@ pub(crate) enum Kind {
     Signal,
 }
 
-impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
+impl MessageKind {
+    /// The kind in lower case: `"call"`, `"cast"`, …
+    pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Call => "call",
-            Kind::Cast => "cast",
-            Kind::Info => "info",
-            Kind::Event => "event",
-            Kind::Continue => "continue",
-            Kind::Durable => "durable",
-            Kind::Signal => "signal",
+            MessageKind::Call => "call",
+            MessageKind::Cast => "cast",
+            MessageKind::Info => "info",
+            MessageKind::Event => "event",
+            MessageKind::Continue => "continue",
+            MessageKind::Durable => "durable",
+            MessageKind::Signal => "signal",
         }
+    }
+}
+
+impl std::fmt::Display for MessageKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -76,7 +90,7 @@ impl Kind {
 ///
 /// Implemented by the private wrappers in `actor::run` (one per message kind).
 pub(crate) trait Dispatch<A: Actor>: Send + Sized + 'static {
-    const KIND: Kind;
+    const KIND: MessageKind;
     /// The user's message type name, for tracing and dead letters.
     fn message_type() -> &'static str;
     /// Consumes the message and starts its handler.
@@ -88,7 +102,7 @@ pub(crate) struct Table<A: Actor> {
     dispatch: for<'a> unsafe fn(*mut Payload, &'a mut A, &'a mut Context<A>, &'a mut FutureSlot) -> HandlerFuture<'a>,
     drop_payload: unsafe fn(*mut Payload),
     message_type: fn() -> &'static str,
-    kind: Kind,
+    kind: MessageKind,
     counted: bool,
 }
 
@@ -139,7 +153,7 @@ impl<A: Actor> Envelope<A> {
         Envelope { table: &TableFor::<A, D, COUNTED>::TABLE, payload }
     }
 
-    pub(crate) fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> MessageKind {
         self.table.kind
     }
 

@@ -23,7 +23,7 @@ use crate::addr::{ActorId, Pid};
 use crate::cell::{ActorCell, Offered};
 use crate::dead_letter::DeadLetterReason;
 use crate::event::Event;
-use crate::mailbox::envelope::Kind;
+use crate::mailbox::MessageKind;
 use crate::topic::{Pattern, Topic, TopicError};
 
 const SHARDS: usize = 16;
@@ -56,11 +56,11 @@ impl<A: HandleEvent<E>, E: Event> EventSink<E> for ActorCell<A> {
             Ok(Offered::Shed) => Offer::Dropped,
             // `Reject`: a publisher cannot take the event back per subscriber.
             Ok(Offered::Full(_)) => {
-                self.dead_letter(std::any::type_name::<E>(), Kind::Event, DeadLetterReason::MailboxFull);
+                self.dead_letter(std::any::type_name::<E>(), MessageKind::Event, DeadLetterReason::MailboxFull);
                 Offer::Dropped
             }
             Ok(Offered::Closed(_)) => {
-                self.dead_letter(std::any::type_name::<E>(), Kind::Event, DeadLetterReason::ActorStopped);
+                self.dead_letter(std::any::type_name::<E>(), MessageKind::Event, DeadLetterReason::ActorStopped);
                 Offer::Dropped
             }
             Err(EventMsg(event)) => Offer::MustWait(event),
@@ -73,7 +73,7 @@ impl<A: HandleEvent<E>, E: Event> EventSink<E> for ActorCell<A> {
                 Offered::Queued => true,
                 Offered::Shed => false,
                 Offered::Full(_) | Offered::Closed(_) => {
-                    self.dead_letter(std::any::type_name::<E>(), Kind::Event, DeadLetterReason::ActorStopped);
+                    self.dead_letter(std::any::type_name::<E>(), MessageKind::Event, DeadLetterReason::ActorStopped);
                     false
                 }
             }
@@ -81,7 +81,7 @@ impl<A: HandleEvent<E>, E: Event> EventSink<E> for ActorCell<A> {
     }
 
     fn shed_event(&self) {
-        self.dead_letter(std::any::type_name::<E>(), Kind::Event, DeadLetterReason::MailboxFull);
+        self.dead_letter(std::any::type_name::<E>(), MessageKind::Event, DeadLetterReason::MailboxFull);
     }
 }
 

@@ -49,10 +49,15 @@ impl StdError for SpecError {}
 /// use treeline::ExitReason;
 /// use treeline::supervisor::FailedToStartChild;
 ///
-/// let failed = FailedToStartChild { id: "b".into(), reason: ExitReason::custom("boom") };
-/// assert_eq!(failed.to_string(), "failed to start child b: boom");
+/// /// Which child made a supervisor's start fail, and why.
+/// fn failed_child(reason: &ExitReason) -> Option<(&str, &ExitReason)> {
+///     let failed = reason.downcast_ref::<FailedToStartChild>()?;
+///     Some((failed.id.as_str(), &failed.reason))
+/// }
+/// assert_eq!(failed_child(&ExitReason::Shutdown), None);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FailedToStartChild {
     /// The child that failed.
     pub id: ChildId,

@@ -16,7 +16,7 @@ use crate::actor::shutdown::shutdown;
 use crate::actor::spawn::StartError;
 use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, ShutdownPolicy};
 use crate::addr::{ActorId, Pid};
-use crate::exit::{ExitReason, Reason};
+use crate::exit::{ExitCause, ExitReason};
 use crate::signal::Exit;
 
 /// The supervisor actor. Build one with [`Supervisor::one_for_one`] (or
@@ -78,7 +78,7 @@ impl Actor for Supervisor {
         };
         if let Err(failed) = supervisor.start_all(ctx).await {
             supervisor.stop_all(ctx).await;
-            return Err(InitError::Stop(ExitReason::ShutdownWith(Reason::new(failed))));
+            return Err(InitError::Stop(ExitReason::ShutdownWith(ExitCause::new(failed))));
         }
         Ok(supervisor)
     }
@@ -323,6 +323,7 @@ impl HandleInfo<TryAgain> for Supervisor {
 
 /// One child as `which_children` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChildInfo {
     /// Its id (`None` for a dynamic supervisor's children).
     pub id: Option<ChildId>,
@@ -338,6 +339,7 @@ pub struct ChildInfo {
 /// one, Elixir's (`specs` is the number of children, see
 /// [`DynamicSupervisorRef::count_children`](crate::supervisor::DynamicSupervisorRef::count_children)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChildCounts {
     /// Child specs (a static supervisor), or children running or restarting
     /// (a dynamic one).

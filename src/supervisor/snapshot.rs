@@ -41,6 +41,7 @@ pub enum ChildStatus {
 
 /// One supervisor, its settings and its children.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct SupervisorSnapshot {
     /// The supervisor's actor id.
     pub id: ActorId,
@@ -58,6 +59,7 @@ pub struct SupervisorSnapshot {
 
 /// One child of a supervisor.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ChildSnapshot {
     /// Its child-spec id (`None` for dynamic children).
     pub id: Option<ChildId>,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 use treeline::durable::{
-    CodecError, Consume, DeadLetterCause, DurableDeadLetter, DurableError, DurableQueue, JournalConfig,
+    CodecError, Consume, DurableDeadLetter, DurableDeadLetterReason, DurableError, DurableQueue, JournalConfig,
 };
 use treeline::journal::{JournalError, Recovery};
 use treeline::test_util::{Crash, FaultyStorage};
@@ -140,10 +140,10 @@ impl Actor for Auditor {
 
 impl HandleEvent<DurableDeadLetter> for Auditor {
     async fn handle_event(&mut self, letter: DurableDeadLetter, _: &mut Context<Self>) -> Result<(), ExitReason> {
-        let cause = match &letter.cause {
-            DeadLetterCause::DeliveryLimit { last_exit: Some(reason) } => format!("limit after {reason}"),
-            DeadLetterCause::DeliveryLimit { last_exit: None } => "limit".to_owned(),
-            DeadLetterCause::Undecodable(error) => format!("undecodable: {}", error.why()),
+        let cause = match &letter.reason {
+            DurableDeadLetterReason::DeliveryLimit { last_exit: Some(reason) } => format!("limit after {reason}"),
+            DurableDeadLetterReason::DeliveryLimit { last_exit: None } => "limit".to_owned(),
+            DurableDeadLetterReason::Undecodable(error) => format!("undecodable: {}", error.why()),
             other => format!("{other}"),
         };
         let payload = String::from_utf8_lossy(&letter.payload);

@@ -154,7 +154,7 @@ async fn run(ops: Vec<Op>) {
                 model.front_delivered = false; // redelivered to the restarted consumer
                                                // ... unless that was its last allowed attempt: then it is
                                                // dead-lettered (the consumer's default delivery limit).
-                let limit = Consume::new().get_delivery_limit();
+                let limit = Consume::DEFAULT_DELIVERY_LIMIT;
                 if model.pending.front().is_some_and(|&(_, attempts)| attempts >= limit) {
                     model.pending.pop_front();
                 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use treeline::actor::{ConfigError, StartError};
 use treeline::addr::{StopError, DEFAULT_CALL_TIMEOUT};
-use treeline::exit::PanicReason;
+use treeline::exit::PanicMessage;
 use treeline::mailbox::{MailboxConfig, Overflow};
 use treeline::*;
 
@@ -199,7 +199,7 @@ on_both_runtimes! {
         let actor = scripted::spawn(&system, Script::new("g9b", &report)).await;
         probe.expect("g9b:init").await;
         assert_eq!(actor.call(Ask::ContextStop(ExitReason::Shutdown)).await, Ok("stopping".to_string()));
-        assert_eq!(probe.drain(), ["g9b:terminate-start:ShutdownPolicy", "g9b:terminate:ShutdownPolicy"]);
+        assert_eq!(probe.drain(), ["g9b:terminate-start:Shutdown", "g9b:terminate:Shutdown"]);
         assert_eq!(actor.join().await, ExitReason::Shutdown);
     }
 }
@@ -441,7 +441,7 @@ on_both_runtimes! {
         let (report, _probe) = probe();
         let actor = scripted::spawn(&system, Script::new("t", &report).panicking_terminate()).await;
         actor.cast(Do::Stop(ExitReason::Normal)).await.unwrap();
-        assert_eq!(actor.join().await, ExitReason::Panic(PanicReason::new("terminate exploded")));
+        assert_eq!(actor.join().await, ExitReason::Panic(PanicMessage::new("terminate exploded")));
     }
 }
 
@@ -463,7 +463,7 @@ on_both_runtimes! {
     async fn a_panic_in_a_continue_ends_the_actor() {
         let system = System::new();
         let actor = system.spawn::<ContinuePanics>(()).await.unwrap();
-        assert_eq!(actor.join().await, ExitReason::Panic(PanicReason::new("continue exploded")));
+        assert_eq!(actor.join().await, ExitReason::Panic(PanicMessage::new("continue exploded")));
     }
 }
 
@@ -501,7 +501,7 @@ on_both_runtimes! {
         assert!(poll_once(stop.as_mut()).await.is_pending());
         gate.add_permits(1);
         assert_eq!(stop.await, Ok(()));
-        assert_eq!(probe.drain(), ["busy:unblocked", "busy:terminate-start:ShutdownPolicy", "busy:terminate:ShutdownPolicy"]);
+        assert_eq!(probe.drain(), ["busy:unblocked", "busy:terminate-start:Shutdown", "busy:terminate:Shutdown"]);
         assert_eq!(actor.dead_letters(), 1_000, "the queued casts are dead letters, not silently lost");
         assert_eq!(system.dead_letters().actor_stopped, 1_000);
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use treeline::actor::{ShutdownPolicy, StartError};
-use treeline::exit::PanicReason;
+use treeline::exit::PanicMessage;
 use treeline::*;
 
 use crate::scripted::{self, Ask, Do, Script, Scripted};
@@ -28,12 +28,12 @@ on_both_runtimes! {
         assert_eq!(
             terminates,
             [
-                "third:terminate-start:ShutdownPolicy",
-                "third:terminate:ShutdownPolicy",
-                "second:terminate-start:ShutdownPolicy",
-                "second:terminate:ShutdownPolicy",
-                "first:terminate-start:ShutdownPolicy",
-                "first:terminate:ShutdownPolicy",
+                "third:terminate-start:Shutdown",
+                "third:terminate:Shutdown",
+                "second:terminate-start:Shutdown",
+                "second:terminate:Shutdown",
+                "first:terminate-start:Shutdown",
+                "first:terminate:Shutdown",
             ]
         );
         assert_eq!(plain.exit_reason(), Some(ExitReason::Shutdown), "a non-trapping actor dies without terminate");
@@ -65,7 +65,7 @@ on_both_runtimes! {
         let (report, _probe) = probe();
         let actor = scripted::spawn(&system, Script::new("p", &report).trapping().panicking_terminate()).await;
         within("shutdown", system.shutdown()).await;
-        assert_eq!(actor.exit_reason(), Some(ExitReason::Panic(PanicReason::new("terminate exploded"))));
+        assert_eq!(actor.exit_reason(), Some(ExitReason::Panic(PanicMessage::new("terminate exploded"))));
     }
 }
 
@@ -107,7 +107,7 @@ on_both_runtimes! {
         assert_eq!(system.actor_count(), 5);
         system.shutdown().await;
         assert_eq!(system.actor_count(), 0);
-        let children_terminated = probe_all(&mut probe).iter().filter(|e| **e == "child:terminate:ShutdownPolicy").count();
+        let children_terminated = probe_all(&mut probe).iter().filter(|e| **e == "child:terminate:Shutdown").count();
         assert_eq!(children_terminated, 3);
         until("tasks end", || tokio::runtime::Handle::current().metrics().num_alive_tasks() <= tasks_before).await;
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::addr::ActorId;
 use crate::durable::codec::CodecError;
-use crate::durable::delivery::{DeadLetterCause, Delivery, DurableDeadLetter};
+use crate::durable::delivery::{Delivery, DurableDeadLetter, DurableDeadLetterReason};
 use crate::durable::error::DurableError;
 use crate::durable::records::{ACK, DEAD, DELIVER};
 use crate::exit::ExitReason;
@@ -66,7 +66,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
         }
         if slot.attempts >= consumer.limit {
             let reason = queue.last_exit.remove(&seq);
-            dead_letter(store, state, id, seq, DeadLetterCause::DeliveryLimit { last_exit: reason }, out);
+            dead_letter(store, state, id, seq, DurableDeadLetterReason::DeliveryLimit { last_exit: reason }, out);
             continue;
         }
         // The bytes: from the cache, or read back from the journal.
@@ -118,7 +118,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
             }
             Offer::Undecodable(error) => {
                 queue.slots.get_mut(seq).expect("the slot being delivered").attempts = attempt;
-                dead_letter(store, state, id, seq, DeadLetterCause::Undecodable(error), out);
+                dead_letter(store, state, id, seq, DurableDeadLetterReason::Undecodable(error), out);
             }
         }
     }
@@ -150,7 +150,7 @@ pub(super) fn dead_letter(
     state: &mut State,
     id: QueueId,
     seq: Seq,
-    cause: DeadLetterCause,
+    reason: DurableDeadLetterReason,
     out: &mut Outbox,
 ) {
     let queue = state.queues.get_mut(&id).expect("queue exists");
@@ -171,15 +171,15 @@ pub(super) fn dead_letter(
         kind: DEAD,
         stream: id.stream(),
         seq: seq.get(),
-        payload: cause.to_string().into_bytes(),
+        payload: reason.to_string().into_bytes(),
     });
     let letter =
-        DurableDeadLetter { queue: queue.name.to_string(), seq: seq.get(), attempts: slot.attempts, cause, payload };
+        DurableDeadLetter { queue: queue.name.to_string(), seq: seq.get(), attempts: slot.attempts, reason, payload };
     tracing::warn!(
         queue = %letter.queue,
         seq = letter.seq,
         attempts = letter.attempts,
-        cause = %letter.cause,
+        reason = %letter.reason,
         "durable message dead-lettered"
     );
     out.dead.push(letter);

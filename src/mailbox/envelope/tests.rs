@@ -33,7 +33,7 @@ impl<const N: usize> Drop for Payload<N> {
 }
 
 impl<const N: usize> Dispatch<Recorder> for Payload<N> {
-    const KIND: Kind = Kind::Cast;
+    const KIND: MessageKind = MessageKind::Cast;
 
     fn message_type() -> &'static str {
         "Payload"
@@ -90,7 +90,7 @@ fn an_undelivered_payload_is_dropped_exactly_once() {
     let inline = Envelope::<Recorder>::new::<_, true>(payload::<8>(&drops));
     let boxed = Envelope::<Recorder>::new::<_, false>(payload::<64>(&drops));
     assert!(inline.is_counted() && !boxed.is_counted());
-    assert_eq!((inline.kind(), inline.message_type()), (Kind::Cast, "Payload"));
+    assert_eq!((inline.kind(), inline.message_type()), (MessageKind::Cast, "Payload"));
     drop((inline, boxed));
     assert_eq!(drops.load(Ordering::SeqCst), 2);
 }
