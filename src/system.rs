@@ -344,7 +344,11 @@ impl System {
     /// # let _ = echo;
     /// # }
     /// ```
-    pub async fn spawn_with<A: Actor>(&self, args: A::Args, options: SpawnOptions) -> Result<ActorRef<A>, StartError> {
+    pub async fn spawn_with<A: Actor>(
+        &self,
+        args: A::Args,
+        options: SpawnOptions<A>,
+    ) -> Result<ActorRef<A>, StartError> {
         spawn::start::<A>(self, args, options, Parent::System).await
     }
 

@@ -213,7 +213,7 @@ impl<A: Actor> Context<A> {
     pub(crate) async fn spawn_with_setup<B: Actor>(
         &mut self,
         args: B::Args,
-        options: SpawnOptions,
+        options: SpawnOptions<B>,
         setups: &[spawn::Setup<B>],
     ) -> Result<ActorRef<B>, StartError> {
         let system = self.system().clone();
@@ -225,7 +225,7 @@ impl<A: Actor> Context<A> {
     pub async fn spawn_with<B: Actor>(
         &mut self,
         args: B::Args,
-        options: SpawnOptions,
+        options: SpawnOptions<B>,
     ) -> Result<ActorRef<B>, StartError> {
         let system = self.system().clone();
         let parent = Parent::Actor { pid: self.myself.pid(), book: self.book() };

@@ -1,11 +1,13 @@
 //! How an actor is spawned: mailbox, link to the spawner, init timeout,
 //! shutdown policy.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::actor::Actor;
 use crate::mailbox::MailboxConfig;
-use crate::registry::{Name, NameKey};
+use crate::registry::{Meta, Name, NameKey};
 
 /// How an actor is stopped when its parent (the System, or later its
 /// supervisor) shuts down (OTP child spec `shutdown`).
@@ -34,28 +36,73 @@ impl Default for ShutdownPolicy {
     }
 }
 
-/// Options for spawning an actor.
+/// Options for spawning an actor of type `A`.
 ///
 /// ```
 /// use std::time::Duration;
 /// use treeline::SpawnOptions;
 /// use treeline::mailbox::{MailboxConfig, Overflow};
+/// # use treeline::{Actor, Context, InitError};
+/// # struct Worker;
+/// # impl Actor for Worker {
+/// #     type Args = ();
+/// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Worker) }
+/// # }
 ///
-/// let options = SpawnOptions::new()
+/// let options = SpawnOptions::<Worker>::new()
 ///     .mailbox(MailboxConfig::bounded(1_000, Overflow::DropOldest))
 ///     .init_timeout(Duration::from_secs(1));
 /// # let _ = options;
 /// ```
-#[derive(Clone, Debug, Default)]
-pub struct SpawnOptions {
+pub struct SpawnOptions<A> {
     pub(crate) mailbox: MailboxConfig,
     pub(crate) link: bool,
     pub(crate) init_timeout: Option<Duration>,
     pub(crate) shutdown: ShutdownPolicy,
-    pub(crate) name: Option<NameKey>,
+    /// The name to register before `init`, and its value.
+    pub(crate) name: Option<(NameKey, Option<Meta>)>,
+    _actor: PhantomData<fn() -> A>,
 }
 
-impl SpawnOptions {
+impl<A> Default for SpawnOptions<A> {
+    fn default() -> Self {
+        SpawnOptions {
+            mailbox: MailboxConfig::default(),
+            link: false,
+            init_timeout: None,
+            shutdown: ShutdownPolicy::default(),
+            name: None,
+            _actor: PhantomData,
+        }
+    }
+}
+
+impl<A> Clone for SpawnOptions<A> {
+    fn clone(&self) -> Self {
+        SpawnOptions {
+            mailbox: self.mailbox,
+            link: self.link,
+            init_timeout: self.init_timeout,
+            shutdown: self.shutdown,
+            name: self.name.clone(),
+            _actor: PhantomData,
+        }
+    }
+}
+
+impl<A> fmt::Debug for SpawnOptions<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnOptions")
+            .field("mailbox", &self.mailbox)
+            .field("link", &self.link)
+            .field("init_timeout", &self.init_timeout)
+            .field("shutdown", &self.shutdown)
+            .field("name", &self.name.as_ref().map(|(key, _)| key))
+            .finish()
+    }
+}
+
+impl<A> SpawnOptions<A> {
     /// The defaults: unbounded mailbox, not linked, no init timeout, 5 s
     /// shutdown timeout.
     pub fn new() -> Self {
@@ -82,18 +129,63 @@ impl SpawnOptions {
         self
     }
 
+    /// How the System stops this actor at shutdown.
+    pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+}
+
+impl<A: Actor> SpawnOptions<A> {
     /// Registers the actor under `name` before its `init` runs (OTP's
     /// `{local, Name}`). If the name is taken the spawn fails with
     /// `StartError::AlreadyStarted(owner)` and `init` never runs. The name is
     /// released when the actor dies.
-    pub fn name<A: Actor>(mut self, name: Name<A>) -> Self {
-        self.name = Some(name.key());
+    ///
+    /// The name's type is the actor's, so a name for another actor type
+    /// does not compile:
+    ///
+    /// ```compile_fail
+    /// # use treeline::{Actor, Context, InitError, Name, SpawnOptions};
+    /// # struct Billing;
+    /// # impl Actor for Billing {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Billing) }
+    /// # }
+    /// # struct Shipping;
+    /// # impl Actor for Shipping {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Shipping) }
+    /// # }
+    /// const BILLING: Name<Billing> = Name::new("billing");
+    /// let options = SpawnOptions::<Shipping>::new().name(BILLING);
+    /// ```
+    pub fn name(mut self, name: Name<A>) -> Self {
+        self.name = Some((name.key(), None));
         self
     }
 
-    /// How the System stops this actor at shutdown.
-    pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
-        self.shutdown = shutdown;
+    /// [`SpawnOptions::name`] with a value stored beside it (Elixir's
+    /// `{:via, Registry, {registry, key, value}}`), read back with
+    /// [`Registry::value`](crate::registry::Registry::value).
+    ///
+    /// ```
+    /// # use treeline::{Actor, Context, InitError, Name, SpawnOptions, System};
+    /// # struct Shard;
+    /// # impl Actor for Shard {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Shard) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let options = SpawnOptions::new().name_with(Name::new("shard-7"), 7u32);
+    /// system.spawn_with::<Shard>((), options).await.unwrap();
+    /// assert_eq!(system.registry().value::<u32>("shard-7"), Some(7));
+    /// # }
+    /// ```
+    pub fn name_with<T: Send + Sync + 'static>(mut self, name: Name<A>, value: T) -> Self {
+        self.name = Some((name.key(), Some(Meta::new(value))));
         self
     }
 }

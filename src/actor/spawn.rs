@@ -85,11 +85,6 @@ pub enum ConfigError {
         /// The largest capacity allowed.
         max: usize,
     },
-    /// `SpawnOptions::name` names another actor type.
-    NameForOtherActor {
-        /// The actor type the name is for.
-        named: &'static str,
-    },
 }
 
 impl fmt::Display for ConfigError {
@@ -97,7 +92,6 @@ impl fmt::Display for ConfigError {
         match self {
             ConfigError::ZeroCapacity => f.write_str("a bounded mailbox needs a capacity of at least 1"),
             ConfigError::CapacityTooLarge { max } => write!(f, "a bounded mailbox holds at most {max} messages"),
-            ConfigError::NameForOtherActor { named } => write!(f, "the name is for actors of type {named}"),
         }
     }
 }
@@ -161,7 +155,7 @@ pub(crate) type Setup<A> = Arc<dyn Fn(&Arc<ActorCell<A>>) -> Result<(), StartErr
 pub(crate) async fn start<A: Actor>(
     system: &System,
     args: A::Args,
-    options: SpawnOptions,
+    options: SpawnOptions<A>,
     parent: Parent<'_>,
 ) -> Result<ActorRef<A>, StartError> {
     start_with_setup(system, args, options, parent, &[]).await
@@ -171,23 +165,18 @@ pub(crate) async fn start<A: Actor>(
 pub(crate) async fn start_with_setup<A: Actor>(
     system: &System,
     args: A::Args,
-    options: SpawnOptions,
+    options: SpawnOptions<A>,
     mut parent: Parent<'_>,
     setups: &[Setup<A>],
 ) -> Result<ActorRef<A>, StartError> {
     options.mailbox.validate().map_err(StartError::InvalidConfig)?;
-    if let Some(name) = &options.name {
-        if name.actor != std::any::TypeId::of::<A>() {
-            return Err(StartError::InvalidConfig(ConfigError::NameForOtherActor { named: name.actor_name }));
-        }
-    }
     let runtime = Handle::try_current().map_err(|_| StartError::NoRuntime)?;
     let id = system.admit()?;
     let cell = Arc::new(ActorCell::<A>::new(id, system, options.mailbox));
     // OTP registers the name before `init`; a taken name means `init`
     // never runs.
-    if let Some(name) = &options.name {
-        match system.registry().register_name(&cell, name, None) {
+    if let Some((name, value)) = &options.name {
+        match system.registry().register_name(&cell, name, value.clone()) {
             Ok(()) => {}
             Err(RegistryError::AlreadyRegistered(owner)) => return Err(StartError::AlreadyStarted(owner)),
             Err(error) => return Err(StartError::Registry(error)),

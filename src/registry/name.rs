@@ -49,7 +49,7 @@ impl<A> Name<A> {
 
 impl<A: Actor> Name<A> {
     pub(crate) fn key(&self) -> NameKey {
-        NameKey { text: Arc::from(self.as_str()), actor: TypeId::of::<A>(), actor_name: std::any::type_name::<A>() }
+        NameKey { text: Arc::from(self.as_str()), actor: TypeId::of::<A>() }
     }
 }
 
@@ -84,5 +84,4 @@ impl<A> fmt::Display for Name<A> {
 pub(crate) struct NameKey {
     pub(crate) text: Arc<str>,
     pub(crate) actor: TypeId,
-    pub(crate) actor_name: &'static str,
 }

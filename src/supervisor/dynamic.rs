@@ -585,16 +585,6 @@ where
         self.actor.call_forever(TerminateDynamic(id)).await?
     }
 
-    /// Not supported by dynamic supervisors (children have no ids).
-    pub async fn restart_child(&self, _id: impl Into<ChildId>) -> Result<Option<Pid>, SupervisorError> {
-        Err(SupervisorError::NotSupported)
-    }
-
-    /// Not supported by dynamic supervisors (children have no ids).
-    pub async fn delete_child(&self, _id: impl Into<ChildId>) -> Result<(), SupervisorError> {
-        Err(SupervisorError::NotSupported)
-    }
-
     /// The children (no ids), in start order.
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         Ok(self.actor.call_forever(WhichDynamic).await?)

@@ -99,9 +99,6 @@ pub enum SupervisorError {
     InvalidSpec(SpecError),
     /// A dynamic supervisor is at `max_children`.
     MaxChildren,
-    /// Not supported by this kind of supervisor (e.g. `restart_child` on a
-    /// dynamic supervisor).
-    NotSupported,
     /// The supervisor is not alive.
     NoProc,
     /// The supervisor died during the call.
@@ -128,7 +125,6 @@ impl fmt::Debug for SupervisorError {
             SupervisorError::StartFailed(reason) => f.debug_tuple("StartFailed").field(reason).finish(),
             SupervisorError::InvalidSpec(error) => f.debug_tuple("InvalidSpec").field(error).finish(),
             SupervisorError::MaxChildren => f.write_str("MaxChildren"),
-            SupervisorError::NotSupported => f.write_str("NotSupported"),
             SupervisorError::NoProc => f.write_str("NoProc"),
             SupervisorError::Exit(reason) => f.debug_tuple("Exit").field(reason).finish(),
         }
@@ -146,7 +142,6 @@ impl fmt::Display for SupervisorError {
             SupervisorError::StartFailed(reason) => write!(f, "the child failed to start: {reason}"),
             SupervisorError::InvalidSpec(error) => write!(f, "invalid child spec: {error}"),
             SupervisorError::MaxChildren => f.write_str("the supervisor has its maximum number of children"),
-            SupervisorError::NotSupported => f.write_str("not supported by this supervisor"),
             SupervisorError::NoProc => f.write_str("no such supervisor"),
             SupervisorError::Exit(reason) => write!(f, "the supervisor exited: {reason}"),
         }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use treeline::actor::{ConfigError, StartError};
+use treeline::actor::StartError;
 use treeline::mailbox::{MailboxConfig, Overflow};
 use treeline::registry::{RegistryError, RegistryEvent, RegistryKey};
 use treeline::signal::Down;
@@ -316,13 +316,18 @@ on_both_runtimes! {
 }
 
 on_both_runtimes! {
-    async fn a_name_for_another_actor_type_is_a_config_error() {
+    /// Elixir's `{:via, Registry, {registry, key, value}}`: a name given at
+    /// start carries a value, which goes with the name when its owner dies.
+    async fn a_name_given_at_start_carries_its_value_until_the_owner_dies() {
         let system = System::new();
-        let (report, _probe) = probe();
-        let options = SpawnOptions::new().name(HELLO); // a Name<Holder>
-        let result = system.spawn_with::<Scripted>(Script::new("s", &report), options).await;
-        assert!(matches!(result, Err(StartError::InvalidConfig(ConfigError::NameForOtherActor { .. }))));
-        assert_eq!(system.actor_count(), 0);
+        let options = SpawnOptions::new().name_with(HELLO, 7u32);
+        let holder = system.spawn_with::<Holder>((), options).await.unwrap();
+        assert_eq!(system.whereis(&HELLO), Some(holder.clone()));
+        assert_eq!(system.registry().value::<u32>(HELLO.as_str()), Some(7));
+        holder.kill();
+        holder.join().await;
+        assert_eq!(system.whereis(&HELLO), None);
+        assert_eq!(system.registry().value::<u32>(HELLO.as_str()), None);
     }
 }
 

@@ -685,8 +685,6 @@ on_both_runtimes! {
         let outsider = system.spawn::<Numbered>((99, report.clone())).await.unwrap();
         assert_eq!(sup.terminate_child(outsider.id()).await, Err(SupervisorError::NotFound));
         assert!(outsider.is_alive());
-        assert_eq!(sup.restart_child("x").await, Err(SupervisorError::NotSupported));
-        assert_eq!(sup.delete_child("x").await, Err(SupervisorError::NotSupported));
         let old = children[0].id().unwrap();
         children[0].cast(ExitReason::custom("crash")).await.unwrap();
         probe.expect_eventually("init:1").await; // the same argument
