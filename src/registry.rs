@@ -34,6 +34,7 @@
 
 mod error;
 mod name;
+mod publish;
 pub(crate) mod table;
 
 use std::any::{Any, TypeId};
@@ -48,6 +49,7 @@ use parking_lot::{Mutex, RwLock};
 pub use error::{PublishError, RegistryError};
 pub use name::Name;
 pub(crate) use name::NameKey;
+pub use publish::PublishOptions;
 use table::{ErasedTable, Offer, Sub, TopicTable};
 
 use crate::actor::dispatch::InfoMsg;
@@ -589,31 +591,6 @@ impl Registry {
             Some((table, topic)) => Ok(self.deliver(Some(table), &topic, None, event, true).await),
             None => Ok(self.unrouted()),
         }
-    }
-
-    /// Publishes `event` on another topic (e.g. one per entity,
-    /// `"account:42"`).
-    pub async fn publish_to<E: Event>(&self, topic: &Topic, event: E) -> Result<usize, PublishError> {
-        Ok(self.deliver(self.table::<E>(), topic, None, event, true).await)
-    }
-
-    /// Publishes `event` on `E::TOPIC` to everyone but `from`
-    /// (Phoenix's `broadcast_from`).
-    pub async fn publish_from<E: Event>(&self, from: ActorId, event: E) -> Result<usize, PublishError> {
-        match self.route::<E>()? {
-            Some((table, topic)) => Ok(self.deliver(Some(table), &topic, Some(from), event, true).await),
-            None => Ok(self.unrouted()),
-        }
-    }
-
-    /// Publishes `event` on `topic` to everyone but `from`.
-    pub async fn publish_to_from<E: Event>(
-        &self,
-        from: ActorId,
-        topic: &Topic,
-        event: E,
-    ) -> Result<usize, PublishError> {
-        Ok(self.deliver(self.table::<E>(), topic, Some(from), event, true).await)
     }
 
     /// [`Registry::publish`] that never waits: a full `Wait` mailbox sheds

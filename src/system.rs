@@ -30,7 +30,7 @@ use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
-use crate::registry::{Name, PublishError, Registry};
+use crate::registry::{Name, PublishError, PublishOptions, Registry};
 use crate::signal::MonitorRef;
 use crate::topic::Pattern;
 use crate::topic::Topic;
@@ -277,7 +277,7 @@ impl System {
                 Err(_) => return Err(DurableError::Closed),
             }
         }
-        let _ = self.registry().publish_to(topic, event).await;
+        let _ = self.registry().publish_with(event, PublishOptions::new().topic(topic.clone())).await;
         Ok(subscriptions)
     }
 
@@ -467,9 +467,10 @@ impl System {
         self.inner.registry.publish(event).await
     }
 
-    /// Publishes `event` on another topic than `E::TOPIC`.
-    pub async fn publish_to<E: Event>(&self, topic: &Topic, event: E) -> Result<usize, PublishError> {
-        self.inner.registry.publish_to(topic, event).await
+    /// Publishes `event` with options: another topic than `E::TOPIC`, or
+    /// everyone but one actor (see [`PublishOptions`]).
+    pub async fn publish_with<E: Event>(&self, event: E, options: PublishOptions) -> Result<usize, PublishError> {
+        self.inner.registry.publish_with(event, options).await
     }
 
     /// Live actors.

@@ -17,10 +17,10 @@ use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue, Dur
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
-use crate::registry::{Meta, Name, PublishError, RegistryError};
+use crate::registry::{Meta, Name, PublishError, PublishOptions, RegistryError};
 use crate::signal::{Arrived, Down, Exit, IdleTimeout, MonitorRef, Signal};
 use crate::system::System;
-use crate::topic::{Pattern, Topic};
+use crate::topic::Pattern;
 
 /// Builds the internal envelope for a runtime-produced message.
 pub(crate) type Converter<A, M> = fn(M) -> Envelope<A>;
@@ -549,11 +549,12 @@ impl<A: Actor> Context<A> {
         self.system().registry().publish(event).await
     }
 
-    /// Publishes `event` to every subscriber but this actor (Phoenix's
-    /// `broadcast_from`).
+    /// Publishes `event` with options: another topic, or everyone but one
+    /// actor (Phoenix's `broadcast_from` is `except(ctx.id())`).
     ///
     /// ```
     /// use treeline::{Actor, Context, Event, ExitReason, HandleCast, HandleEvent, InitError};
+    /// use treeline::registry::PublishOptions;
     ///
     /// #[derive(Clone)]
     /// struct Said(String);
@@ -570,7 +571,8 @@ impl<A: Actor> Context<A> {
     /// }
     /// impl HandleCast<String> for Member {
     ///     async fn handle_cast(&mut self, text: String, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-    ///         let _reached = ctx.publish_from(Said(text)).await.map_err(ExitReason::error)?;
+    ///         let others = PublishOptions::new().except(ctx.id());
+    ///         let _reached = ctx.publish_with(Said(text), others).await.map_err(ExitReason::error)?;
     ///         Ok(())
     ///     }
     /// }
@@ -581,13 +583,8 @@ impl<A: Actor> Context<A> {
     ///     }
     /// }
     /// ```
-    pub async fn publish_from<E: Event>(&self, event: E) -> Result<usize, PublishError> {
-        self.system().registry().publish_from(self.id(), event).await
-    }
-
-    /// Publishes `event` on another topic than `E::TOPIC`.
-    pub async fn publish_to<E: Event>(&self, topic: &Topic, event: E) -> Result<usize, PublishError> {
-        self.system().registry().publish_to(topic, event).await
+    pub async fn publish_with<E: Event>(&self, event: E, options: PublishOptions) -> Result<usize, PublishError> {
+        self.system().registry().publish_with(event, options).await
     }
 
     // --- timers ---

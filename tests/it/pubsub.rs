@@ -1,4 +1,4 @@
-//! Pub/sub on the registry: typed events on topics, wildcards, publish_from,
+//! Pub/sub on the registry: typed events on topics, wildcards, publishing to everyone but the sender,
 //! duplicate subscriptions, dead subscribers, load shedding and the
 //! dead-letter topic.
 
@@ -9,6 +9,7 @@ use tokio::sync::Semaphore;
 use treeline::actor::StartError;
 use treeline::dead_letter::DeadLetter;
 use treeline::mailbox::{MailboxConfig, Overflow};
+use treeline::registry::PublishOptions;
 use treeline::registry::{PublishError, RegistryError, RegistryKey};
 use treeline::topic::{Pattern, Topic, TopicError};
 use treeline::*;
@@ -79,7 +80,9 @@ impl HandleCall<Cmd> for Sub {
         Reply::new(match cmd {
             Cmd::Subscribe(pattern) => ctx.subscribe_to::<Ping>(pattern).map(|()| 1).map_err(|e| e.to_string()),
             Cmd::Unsubscribe(pattern) => ctx.unsubscribe_from::<Ping>(pattern).map_err(|e| e.to_string()),
-            Cmd::PublishFrom(n) => ctx.publish_from(Ping(n)).await.map_err(|e| e.to_string()),
+            Cmd::PublishFrom(n) => {
+                ctx.publish_with(Ping(n), PublishOptions::new().except(ctx.id())).await.map_err(|e| e.to_string())
+            }
             Cmd::Publish(n) => ctx.publish(Ping(n)).await.map_err(|e| e.to_string()),
         })
     }
@@ -107,7 +110,7 @@ on_both_runtimes! {
         assert_eq!(events, expected);
         probe.expect_silence(SHORT).await;
         let empty = Topic::new("empty-topic").unwrap();
-        assert_eq!(system.publish_to(&empty, Ping(2)).await, Ok(0), "no subscriber is not an error");
+        assert_eq!(system.publish_with(Ping(2), PublishOptions::new().topic(empty.clone())).await, Ok(0), "no subscriber is not an error");
         assert!(system.registry().stats().unrouted >= 1);
         drop(other);
     }
@@ -124,7 +127,7 @@ on_both_runtimes! {
         assert_eq!(subscribers.iter().map(|sub| sub.pid.clone()).collect::<Vec<_>>(), [s.pid()]);
         assert_eq!(s.call(Cmd::Unsubscribe("t")).await, Ok(Ok(1)));
         assert!(system.registry().subscribers::<Ping>(&t).is_empty());
-        assert_eq!(system.publish_to(&t, Ping(1)).await, Ok(0));
+        assert_eq!(system.publish_with(Ping(1), PublishOptions::new().topic(t.clone())).await, Ok(0));
         probe.expect_silence(SHORT).await;
         assert_eq!(s.call(Cmd::Unsubscribe("t")).await, Ok(Ok(0)), "not subscribed: a no-op");
     }
@@ -158,14 +161,14 @@ on_both_runtimes! {
         let key = RegistryKey::Topic { pattern: Pattern::new("t").unwrap(), event: std::any::type_name::<Ping>() };
         assert_eq!(system.registry().keys_of(&s.pid()), [key.clone(), key.clone()]);
         let t = Topic::new("t").unwrap();
-        assert_eq!(system.publish_to(&t, Ping(1)).await, Ok(3));
+        assert_eq!(system.publish_with(Ping(1), PublishOptions::new().topic(t.clone())).await, Ok(3));
         let mut events = probe.take(3).await;
         events.sort();
         assert_eq!(events, ["other:ping 1", "s:ping 1", "s:ping 1"]);
         assert_eq!(s.call(Cmd::Unsubscribe("t")).await, Ok(Ok(2)));
         assert!(system.registry().keys_of(&s.pid()).is_empty());
         assert_eq!(system.registry().keys_of(&other.pid()), [key]);
-        assert_eq!(system.publish_to(&t, Ping(2)).await, Ok(1));
+        assert_eq!(system.publish_with(Ping(2), PublishOptions::new().topic(t.clone())).await, Ok(1));
         probe.expect("other:ping 2").await;
         probe.expect_silence(SHORT).await;
     }
@@ -180,17 +183,17 @@ on_both_runtimes! {
         sub(&system, "both", &report, &["orders.*", "orders.>"]).await;
         sub(&system, "exact", &report, &["orders.eu.placed"]).await;
         let one_level = Topic::new("orders.placed").unwrap();
-        assert_eq!(system.publish_to(&one_level, Ping(1)).await, Ok(4));
+        assert_eq!(system.publish_with(Ping(1), PublishOptions::new().topic(one_level.clone())).await, Ok(4));
         let mut events = probe.take(4).await;
         events.sort();
         assert_eq!(events, ["both:ping 1", "both:ping 1", "star:ping 1", "tail:ping 1"]);
         let two_levels = Topic::new("orders.eu.placed").unwrap();
-        assert_eq!(system.publish_to(&two_levels, Ping(2)).await, Ok(3));
+        assert_eq!(system.publish_with(Ping(2), PublishOptions::new().topic(two_levels.clone())).await, Ok(3));
         let mut events = probe.take(3).await;
         events.sort();
         assert_eq!(events, ["both:ping 2", "exact:ping 2", "tail:ping 2"]);
         let none = Topic::new("orders").unwrap();
-        assert_eq!(system.publish_to(&none, Ping(3)).await, Ok(0));
+        assert_eq!(system.publish_with(Ping(3), PublishOptions::new().topic(none.clone())).await, Ok(0));
     }
 }
 
@@ -247,12 +250,12 @@ on_both_runtimes! {
         let seen: Vec<(ActorId, &str)> =
             subscribers.iter().map(|s| (s.pid.id(), *s.meta.as_ref().unwrap().get::<&str>().unwrap())).collect();
         assert_eq!(seen, [(a1.id(), "m1"), (a2.id(), "m2")]);
-        assert_eq!(system.publish_to(&topic, Deposited { amount: 10 }).await, Ok(2));
+        assert_eq!(system.publish_with(Deposited { amount: 10 }, PublishOptions::new().topic(topic.clone())).await, Ok(2));
         let mut events = probe.take(2).await;
         events.sort();
         assert_eq!(events, ["a1:deposited 10", "a2:deposited 10"]);
         // With sender exclusion (from a1), only a2 gets it.
-        assert_eq!(system.registry().publish_to_from(a1.id(), &topic, Deposited { amount: 5 }).await, Ok(1));
+        assert_eq!(system.registry().publish_with(Deposited { amount: 5 }, PublishOptions::new().topic(topic.clone()).except(a1.id())).await, Ok(1));
         probe.expect("a2:deposited 5").await;
         probe.expect_silence(SHORT).await;
     }

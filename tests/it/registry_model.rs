@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
+use treeline::registry::PublishOptions;
 use treeline::registry::RegistryError;
 use treeline::topic::Topic;
 use treeline::*;
@@ -155,7 +156,11 @@ async fn run(ops: Vec<Op>) {
             Op::Publish(t) => {
                 let topic = Topic::new(TOPICS[t]).unwrap();
                 let expected = model.deliveries(t);
-                assert_eq!(system.publish_to(&topic, Note(step as u32)).await, Ok(expected.len()), "step {step}");
+                assert_eq!(
+                    system.publish_with(Note(step as u32), PublishOptions::new().topic(topic.clone())).await,
+                    Ok(expected.len()),
+                    "step {step}"
+                );
                 assert_eq!(received(&mut probe, expected.len()).await, expected, "step {step}");
             }
             _ => continue,
