@@ -99,7 +99,7 @@ async fn persist_handle_ack(n: u64, senders: u64, depth: usize) -> Duration {
                     in_flight.next().await.unwrap().unwrap();
                 }
                 let queue = queue.clone();
-                in_flight.push(Box::pin(async move { queue.send(sender << 32 | i).await }));
+                in_flight.push(Box::pin(async move { queue.cast(sender << 32 | i).await }));
             }
             while let Some(sent) = in_flight.next().await {
                 sent.unwrap();
@@ -148,7 +148,7 @@ fn backlog_memory_and_recovery(_: &mut Criterion) {
                 in_flight.next().await.unwrap().unwrap();
             }
             let queue = queue.clone();
-            in_flight.push(Box::pin(async move { queue.send(vec![7u8; 64]).await }));
+            in_flight.push(Box::pin(async move { queue.cast(vec![7u8; 64]).await }));
         }
         while let Some(sent) = in_flight.next().await {
             sent.unwrap();

@@ -62,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let system = System::with_journal(JournalConfig::dir(&dir))?;
     let increments = system.durable_queue::<u64>("counter").await?;
     for by in 1..=10 {
-        increments.send(by).await?;
+        increments.cast(by).await?;
     }
     println!("   {} waiting in the journal", increments.stats().pending);
 
@@ -75,7 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n3. The consumer stops; three more increments are sent; the program stops:");
     tree.stop(ExitReason::Normal).await?;
     for by in [100, 200, 300] {
-        increments.send(by).await?;
+        increments.cast(by).await?;
     }
     println!("   {} waiting in the journal", increments.stats().pending);
     system.shutdown().await;

@@ -122,9 +122,8 @@ impl HandleCall<PlaceOrder> for Orders {
             OrderPlaced { id, customer: order.customer, sku: order.sku, quantity: order.quantity, cents: order.cents };
         // Persisted for Billing's durable subscription before it returns,
         // then published to the plain subscribers.
-        let plain = ctx.system().registry().subscribers::<OrderPlaced>(&Topic::new(OrderPlaced::TOPIC).unwrap()).len();
-        match ctx.system().publish_durable(event).await {
-            Ok(durable) => Reply::new((id, durable + plain)),
+        match ctx.publish_durable(event).await {
+            Ok(reach) => Reply::new((id, reach.durable + reach.plain)),
             Err(error) => Reply::stop(ExitReason::custom(format!("publish failed: {error}")), (id, 0)),
         }
     }

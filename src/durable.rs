@@ -6,7 +6,7 @@
 //!   [`Storage`](crate::journal::Storage)) and when it syncs ([`FsyncPolicy`](crate::journal::FsyncPolicy));
 //!   [`System::with_journal`](crate::System::with_journal) opens it.
 //! * [`DurableQueue<M>`] (from [`System::durable_queue`](crate::System::durable_queue))
-//!   is a named queue of `M: Durable`; [`DurableQueue::send`] returns once
+//!   is a named queue of `M: Durable`; [`DurableQueue::cast`] returns once
 //!   the message is persisted.
 //! * An actor consumes a queue with [`Context::consume`](crate::Context::consume)
 //!   or [`ChildSpec::consume`](crate::ChildSpec::consume) and handles its
@@ -35,7 +35,7 @@ pub use delivery::{Delivery, DurableDeadLetter, DurableDeadLetterReason};
 pub use error::DurableError;
 pub use queue::{Consume, DurableQueue};
 pub use store::{JournalStats, QueueStats};
-pub use topic::{DurableSubscription, Retention, StartFrom};
+pub use topic::{DurableSubscription, Published, Retention, StartFrom};
 
 use std::marker::PhantomData;
 use std::sync::Arc;

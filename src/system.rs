@@ -25,7 +25,7 @@ use crate::dead_letter::{DeadLetterCounters, DeadLetterStats};
 use crate::durable::records::Role;
 use crate::durable::store::{Start, Store};
 use crate::durable::{Durable, DurableError, DurableQueue, JournalConfig, JournalStats};
-use crate::durable::{DurableSubscription, Retention, StartFrom};
+use crate::durable::{DurableSubscription, Published, Retention, StartFrom};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::journal::recover::RecoveryReport;
@@ -258,18 +258,47 @@ impl System {
     /// durable subscription whose pattern matches (and in the type's event
     /// log, if any) before this returns, then published to the plain
     /// subscribers as [`publish`](Self::publish) does (at most once).
-    /// Returns how many durable subscriptions got it.
-    pub async fn publish_durable<E: Event + Durable>(&self, event: E) -> Result<usize, DurableError> {
-        let topic = Topic::new(E::TOPIC).map_err(DurableError::InvalidPattern)?;
-        self.publish_durable_to(&topic, event).await
+    /// Returns how far it reached, durably and plainly.
+    ///
+    /// ```
+    /// use treeline::{Durable, Event, System};
+    /// use treeline::durable::{JournalConfig, StartFrom};
+    /// use treeline::journal::MemStorage;
+    ///
+    /// #[derive(Clone, Durable, Event)]
+    /// #[durable(tag = "OrderPlaced/1")]
+    /// #[event(topic = "orders.placed")]
+    /// struct OrderPlaced { order: u64 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
+    /// system.durable_subscription::<OrderPlaced>("billing", StartFrom::New).await.unwrap();
+    /// let reach = system.publish_durable(OrderPlaced { order: 7 }).await.unwrap();
+    /// assert_eq!((reach.durable, reach.plain), (1, 0));
+    /// # }
+    /// ```
+    pub async fn publish_durable<E: Event + Durable>(&self, event: E) -> Result<Published, DurableError> {
+        self.publish_durable_with(event, PublishOptions::new()).await
     }
 
-    /// [`publish_durable`](Self::publish_durable) on another topic.
-    pub async fn publish_durable_to<E: Event + Durable>(&self, topic: &Topic, event: E) -> Result<usize, DurableError> {
+    /// [`publish_durable`](Self::publish_durable) with options: another
+    /// topic than `E::TOPIC`, or a plain subscriber to skip. `except` skips
+    /// an actor among the plain subscribers only: a durable subscription is
+    /// a queue, not an actor, and every one that matches persists the event.
+    pub async fn publish_durable_with<E: Event + Durable>(
+        &self,
+        event: E,
+        options: PublishOptions,
+    ) -> Result<Published, DurableError> {
+        let topic = match &options.topic {
+            Some(topic) => topic.clone(),
+            None => Topic::new(E::TOPIC).map_err(DurableError::InvalidPattern)?,
+        };
         let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
         let mut bytes = Vec::new();
         event.encode(&mut bytes).map_err(DurableError::Codec)?;
-        let (confirms, subscriptions) = store.publish(E::TAG, topic, bytes);
+        let (confirms, subscriptions) = store.publish(E::TAG, &topic, bytes);
         for confirm in confirms {
             match confirm.await {
                 Ok(Ok(_)) => {}
@@ -277,8 +306,9 @@ impl System {
                 Err(_) => return Err(DurableError::Closed),
             }
         }
-        let _ = self.registry().publish_with(event, PublishOptions::new().topic(topic.clone())).await;
-        Ok(subscriptions)
+        let options = PublishOptions { topic: Some(topic), ..options };
+        let plain = self.registry().publish_with(event, options).await.unwrap_or(0);
+        Ok(Published { durable: subscriptions, plain })
     }
 
     /// Spawns a top-level actor with default options. Returns once its `init`

@@ -85,7 +85,7 @@ fn child(dir: &Path, round: u64, drain: bool) {
             producers.push(tokio::spawn(async move {
                 for n in 0.. {
                     let id = round * 1_000_000 + producer * 100_000 + n;
-                    queue.send(id).await.expect("send");
+                    queue.cast(id).await.expect("send");
                     println!("C {id}");
                 }
             }));

@@ -13,7 +13,7 @@ use super::{Actor, HandleCast, HandleContinue, HandleEvent, HandleInfo, SpawnOpt
 use crate::addr::{ActorId, ActorRef, Pid};
 use crate::cell::Process;
 use crate::durable::store::AckToken;
-use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue, DurableSubscription};
+use crate::durable::{Consume, Delivery, Durable, DurableError, DurableQueue, DurableSubscription, Published};
 use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
@@ -585,6 +585,24 @@ impl<A: Actor> Context<A> {
     /// ```
     pub async fn publish_with<E: Event>(&self, event: E, options: PublishOptions) -> Result<usize, PublishError> {
         self.system().registry().publish_with(event, options).await
+    }
+
+    /// Publishes `event` durably (see
+    /// [`System::publish_durable`](crate::System::publish_durable)): persisted
+    /// for every matching durable subscription before this returns, then
+    /// published to the plain subscribers.
+    pub async fn publish_durable<E: Event + Durable>(&self, event: E) -> Result<Published, DurableError> {
+        self.system().publish_durable(event).await
+    }
+
+    /// [`Context::publish_durable`] with options (see
+    /// [`System::publish_durable_with`](crate::System::publish_durable_with)).
+    pub async fn publish_durable_with<E: Event + Durable>(
+        &self,
+        event: E,
+        options: PublishOptions,
+    ) -> Result<Published, DurableError> {
+        self.system().publish_durable_with(event, options).await
     }
 
     // --- timers ---

@@ -13,7 +13,7 @@ use std::fmt;
 /// releases (change it when the encoding changes incompatibly).
 ///
 /// A message that fails to encode is refused by
-/// [`DurableQueue::send`](crate::durable::DurableQueue::send) and never persisted; a
+/// [`DurableQueue::cast`](crate::durable::DurableQueue::cast) and never persisted; a
 /// persisted message that fails to decode (say, written by an older release)
 /// is dead-lettered with the error, never dropped silently.
 ///

@@ -57,7 +57,7 @@ use super::store::{QueueStats, Store};
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
 /// let payments = system.durable_queue::<u64>("payments").await.unwrap();
-/// let seq = payments.send(250).await.unwrap(); // persisted when this returns
+/// let seq = payments.cast(250).await.unwrap(); // persisted when this returns
 /// assert_eq!(seq, 1);
 /// system.spawn::<Ledger>(payments.clone()).await.unwrap();
 /// # }
@@ -86,7 +86,10 @@ impl<M: Durable> DurableQueue<M> {
         DurableQueue { store, id, name: name.into(), message: PhantomData }
     }
 
-    /// Persists `msg` and returns its sequence number once the journal
+    /// Persists `msg` for the queue's consumer, which handles it in
+    /// [`HandleCast`](crate::HandleCast) (a durable cast: the same handler
+    /// as [`ActorRef::cast`](crate::ActorRef::cast)), and returns its
+    /// sequence number once the journal
     /// confirms it: under [`FsyncPolicy::Always`](crate::journal::FsyncPolicy) (the
     /// default) it is then on disk, and survives a crash of the process or
     /// of the machine. Sends from one task are delivered in the order they
@@ -95,7 +98,7 @@ impl<M: Durable> DurableQueue<M> {
     /// A message that does not encode is refused with
     /// [`DurableError::Codec`] and nothing is written; a journal that
     /// fails gives [`DurableError::Journal`].
-    pub async fn send(&self, msg: M) -> Result<u64, DurableError> {
+    pub async fn cast(&self, msg: M) -> Result<u64, DurableError> {
         let mut bytes = Vec::new();
         msg.encode(&mut bytes).map_err(DurableError::Codec)?;
         match self.store.enqueue(self.id, bytes).await {

@@ -11,6 +11,18 @@ use std::sync::Arc;
 use super::codec::Durable;
 use super::store::{QueueStats, Store};
 
+/// How far a durable publish reached: the durable subscriptions that
+/// persisted it, and the plain subscribers it was queued for (at most
+/// once, after it was persisted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Published {
+    /// Durable subscriptions that persisted the event.
+    pub durable: usize,
+    /// Plain subscribers it was queued for.
+    pub plain: usize,
+}
+
 /// Where a new durable subscription starts. It applies only when the
 /// subscription is created; reopened later, a subscription resumes after
 /// the last event it acked (commanded's `start_from`).

@@ -96,11 +96,11 @@ async fn write_journal(seed: u64) -> Journal {
     let early = 10 + rng.below(20);
     for n in 0..early {
         let text = message("a", n, &mut rng);
-        a.send(text.clone()).await.unwrap();
+        a.cast(text.clone()).await.unwrap();
         acked.insert(text);
         if rng.below(3) == 0 {
             let text = message("b", n, &mut rng);
-            b.send(text.clone()).await.unwrap();
+            b.cast(text.clone()).await.unwrap();
             pending.insert(text);
         }
     }
@@ -116,11 +116,11 @@ async fn write_journal(seed: u64) -> Journal {
     for n in early..early + 20 + rng.below(30) {
         let queue = if rng.below(2) == 0 { &a } else { &b };
         let text = message(if std::ptr::eq(queue, &a) { "a" } else { "b" }, n + 100, &mut rng);
-        queue.send(text.clone()).await.unwrap();
+        queue.cast(text.clone()).await.unwrap();
         pending.insert(text);
     }
     // Every ack was submitted before this confirmed send: all are durable.
-    b.send("fence".to_owned()).await.unwrap();
+    b.cast("fence".to_owned()).await.unwrap();
     pending.insert("fence".to_owned());
     let image = storage.crash(Crash::Process);
     std::mem::forget(system); // a kill: nothing is written after the image

@@ -159,7 +159,7 @@ fn journal(storage: &FaultyStorage) -> System {
 /// Sends each message and waits for its confirm.
 async fn send_all(queue: &DurableQueue<Msg>, texts: &[&str]) {
     for text in texts {
-        within("confirm", queue.send(m(text))).await.expect("persisted");
+        within("confirm", queue.cast(m(text))).await.expect("persisted");
     }
 }
 
@@ -350,7 +350,7 @@ on_both_runtimes! {
         assert!(matches!(system.durable_queue::<Msg>("").await, Err(DurableError::InvalidName(_))));
         // A message that does not encode is refused, and nothing is persisted.
         let queue = system.durable_queue::<Msg>("orders").await.unwrap();
-        assert!(matches!(queue.send(m("unencodable")).await, Err(DurableError::Codec(_))));
+        assert!(matches!(queue.cast(m("unencodable")).await, Err(DurableError::Codec(_))));
         assert_eq!(queue.stats().next_seq, 1);
         // A second consumer while the first lives.
         let (report, _probe) = probe();
@@ -395,8 +395,8 @@ on_both_runtimes! {
         let queue = system.durable_queue::<Msg>("q").await.unwrap();
         send_all(&queue, &["kept"]).await;
         storage.fail_next_sync();
-        assert!(matches!(queue.send(m("lost")).await, Err(DurableError::Journal(JournalError::Io(_)))));
-        assert!(matches!(queue.send(m("later")).await, Err(DurableError::Journal(JournalError::Poisoned(_)))));
+        assert!(matches!(queue.cast(m("lost")).await, Err(DurableError::Journal(JournalError::Io(_)))));
+        assert!(matches!(queue.cast(m("later")).await, Err(DurableError::Journal(JournalError::Poisoned(_)))));
         let (report, mut probe) = probe();
         system.spawn::<Worker>(Plan::new(&report).consuming(&queue)).await.unwrap();
         probe.expect("kept,1,false").await;
@@ -414,13 +414,13 @@ on_both_runtimes! {
             let queue = system.durable_queue::<Msg>("q").await.unwrap();
             send_all(&queue, &["a", "b"]).await;
             storage.fail_after(0);
-            match queue.send(m("c")).await {
+            match queue.cast(m("c")).await {
                 Err(DurableError::Journal(JournalError::Io(error))) => {
                     assert_eq!(error.kind(), std::io::ErrorKind::StorageFull);
                 }
                 other => panic!("expected a full disk, got {other:?}"),
             }
-            assert!(matches!(queue.send(m("d")).await, Err(DurableError::Journal(JournalError::Poisoned(_)))));
+            assert!(matches!(queue.cast(m("d")).await, Err(DurableError::Journal(JournalError::Poisoned(_)))));
             system
         });
         std::mem::forget(leaked);
@@ -484,7 +484,7 @@ on_both_runtimes! {
             system.spawn::<Worker>(Plan::new(&quiet).consuming(&busy)).await.unwrap();
             let mut most = 0;
             for n in 0..3_000 {
-                within("confirm", busy.send(m(&format!("message {n:05} with some padding")))).await.unwrap();
+                within("confirm", busy.cast(m(&format!("message {n:05} with some padding")))).await.unwrap();
                 if n % 100 == 99 {
                     // Let the consumer catch up (it yields to the producer every
                     // 128 units of tokio's budget, as any tokio task does).
@@ -651,10 +651,10 @@ on_both_runtimes! {
         plan.consume = Consume::new().window(200);
         system.spawn::<Worker>(plan).await.unwrap();
         for n in 0..100 {
-            busy.send(m(&format!("message {n:05} with some padding"))).await.unwrap();
+            busy.cast(m(&format!("message {n:05} with some padding"))).await.unwrap();
         }
         storage.fail_next_sync();
-        assert!(busy.send(m("poisons")).await.is_err());
+        assert!(busy.cast(m("poisons")).await.is_err());
         gate.add_permits(1_000);
         for n in 0..100 {
             busy_probe.expect(&format!("message {n:05} with some padding,1,false")).await;
@@ -702,7 +702,7 @@ on_both_runtimes! {
         let queue = system.durable_queue::<Msg>("q").await.unwrap();
         send_all(&queue, &["before"]).await;
         system.shutdown().await;
-        assert!(matches!(queue.send(m("after")).await, Err(DurableError::Closed)));
+        assert!(matches!(queue.cast(m("after")).await, Err(DurableError::Closed)));
         let again = journal(&storage);
         assert_eq!(again.durable_queue::<Msg>("q").await.unwrap().stats().pending, 1);
     }

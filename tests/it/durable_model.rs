@@ -138,7 +138,7 @@ async fn run(ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Send => {
-                let seq = node.queue.send(Padded(model.next)).await.unwrap();
+                let seq = node.queue.cast(Padded(model.next)).await.unwrap();
                 assert_eq!(seq, model.next, "sequence numbers follow sends");
                 model.pending.push_back((model.next, 0));
                 model.next += 1;

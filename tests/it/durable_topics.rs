@@ -4,9 +4,13 @@
 //! history; plain subscribers stay at-most-once.
 
 use treeline::durable::{CodecError, DurableError, DurableSubscription, JournalConfig, Retention, StartFrom};
+use treeline::registry::PublishOptions;
 use treeline::test_util::{Crash, FaultyStorage};
 use treeline::topic::Topic;
-use treeline::{Actor, ChildSpec, Context, Durable, Event, ExitReason, HandleEvent, InitError, Supervisor, System};
+use treeline::{
+    Actor, ChildSpec, Context, Durable, Event, ExitReason, HandleCall, HandleEvent, InitError, Reply, Supervisor,
+    System,
+};
 
 use std::sync::Arc;
 
@@ -103,7 +107,8 @@ on_both_runtimes! {
         let (report, mut probe) = probe();
         system.spawn::<Listener>(Args::new("plain", &report, None)).await.unwrap();
         // Published with no durable consumer running: persisted for "billing".
-        assert_eq!(system.publish_durable(Placed(1)).await.unwrap(), 1);
+        let reach = system.publish_durable(Placed(1)).await.unwrap();
+        assert_eq!((reach.durable, reach.plain), (1, 1), "persisted for billing, queued for the plain listener");
         probe.expect("plain:1,0").await;
         let child = ChildSpec::<Listener>::worker("billing", Args::new("billing", &report, Some(sub.clone())));
         let _sup = system.start(Supervisor::one_for_one().child(child)).await.unwrap();
@@ -158,9 +163,9 @@ on_both_runtimes! {
         let eu = system.durable_subscription_to::<Placed>("eu", "orders.eu.*", StartFrom::New).await.unwrap();
         let all = system.durable_subscription_to::<Placed>("all", "orders.>", StartFrom::New).await.unwrap();
         let at = |topic: &str| Topic::new(topic).unwrap();
-        assert_eq!(system.publish_durable_to(&at("orders.eu.fr"), Placed(1)).await.unwrap(), 2);
-        assert_eq!(system.publish_durable_to(&at("orders.us.ny"), Placed(2)).await.unwrap(), 1);
-        assert_eq!(system.publish_durable_to(&at("payments.eu.fr"), Placed(3)).await.unwrap(), 0);
+        assert_eq!(system.publish_durable_with(Placed(1), PublishOptions::new().topic(at("orders.eu.fr"))).await.unwrap().durable, 2);
+        assert_eq!(system.publish_durable_with(Placed(2), PublishOptions::new().topic(at("orders.us.ny"))).await.unwrap().durable, 1);
+        assert_eq!(system.publish_durable_with(Placed(3), PublishOptions::new().topic(at("payments.eu.fr"))).await.unwrap().durable, 0);
         assert_eq!((eu.stats().pending, all.stats().pending), (1, 2));
     }
 }
@@ -206,5 +211,39 @@ on_both_runtimes! {
         let reserved = system.durable_subscription::<Placed>("$log:x", StartFrom::New).await;
         assert!(matches!(reserved, Err(DurableError::InvalidName(_))), "{reserved:?}");
         assert!(matches!(System::new().publish_durable(Placed(1)).await, Err(DurableError::NoJournal)));
+    }
+}
+
+/// Publishes durably from inside a handler and answers with the reach.
+struct Publisher;
+
+impl Actor for Publisher {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Publisher)
+    }
+}
+
+impl HandleCall<Placed> for Publisher {
+    type Reply = Result<(usize, usize), String>;
+    async fn handle_call(&mut self, event: Placed, ctx: &mut Context<Self>) -> Reply<Self::Reply> {
+        Reply::new(
+            ctx.publish_durable(event).await.map(|reach| (reach.durable, reach.plain)).map_err(|e| e.to_string()),
+        )
+    }
+}
+
+on_both_runtimes! {
+    async fn an_actor_publishes_durably_from_its_context_and_learns_both_reaches() {
+        let system = journal(&FaultyStorage::new());
+        system.durable_subscription::<Placed>("billing", StartFrom::New).await.unwrap();
+        system.durable_subscription_to::<Placed>("audit", "orders.>", StartFrom::New).await.unwrap();
+        let (report, mut probe) = probe();
+        system.spawn::<Listener>(Args::new("plain", &report, None)).await.unwrap();
+        let publisher = system.spawn::<Publisher>(()).await.unwrap();
+        assert_eq!(publisher.call(Placed(5)).await, Ok(Ok((2, 1))));
+        probe.expect("plain:5,0").await;
+        let elsewhere = PublishOptions::new().topic(Topic::new("payments.eu.fr").unwrap());
+        assert_eq!(system.publish_durable_with(Placed(6), elsewhere).await.map(|reach| (reach.durable, reach.plain)).unwrap(), (0, 0));
     }
 }
