@@ -78,7 +78,7 @@ struct State {
 /// let storage = FaultyStorage::new();
 /// let system = System::with_journal(JournalConfig::storage(storage.clone())).unwrap();
 /// let queue = system.durable_queue::<String>("mail").await.unwrap();
-/// queue.send("hello".to_owned()).await.unwrap(); // confirmed: synced
+/// queue.cast("hello".to_owned()).await.unwrap(); // confirmed: synced
 ///
 /// // The machine loses power; a new System opens what the disk kept.
 /// let after = System::with_journal(JournalConfig::storage(storage.crash(Crash::PowerLoss))).unwrap();
