@@ -36,6 +36,7 @@ mod error;
 mod name;
 mod publish;
 pub(crate) mod table;
+mod via;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -51,6 +52,7 @@ pub use name::Name;
 pub(crate) use name::NameKey;
 pub use publish::PublishOptions;
 use table::{ErasedTable, Offer, Sub, TopicTable};
+pub use via::Via;
 
 use crate::actor::dispatch::InfoMsg;
 use crate::actor::{Actor, HandleEvent, HandleInfo};

@@ -30,7 +30,7 @@ use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
-use crate::registry::{Name, PublishError, PublishOptions, Registry};
+use crate::registry::{Name, PublishError, PublishOptions, Registry, Via};
 use crate::signal::MonitorRef;
 use crate::topic::Pattern;
 use crate::topic::Topic;
@@ -125,7 +125,7 @@ impl System {
         });
         let system = System { _owner: Some(Arc::new(Owner(inner.clone()))), inner };
         if let Some(store) = &system.inner.store {
-            let system = WeakSystem(Arc::downgrade(&system.inner));
+            let system = system.downgrade();
             store.set_dead_letters(Box::new(move |letter| {
                 if let Some(system) = system.upgrade() {
                     let _ = system.registry().try_publish(letter);
@@ -468,6 +468,17 @@ impl System {
     /// This System's registry: names and topics.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// A handle that does not keep this System alive.
+    pub(crate) fn downgrade(&self) -> WeakSystem {
+        WeakSystem(Arc::downgrade(&self.inner))
+    }
+
+    /// The actor holding `name`, addressed by the name: every call, cast
+    /// and send resolves it anew (see [`Via`]).
+    pub fn via<A: Actor>(&self, name: Name<A>) -> Via<A> {
+        Via::new(self, name)
     }
 
     /// The live actor registered under `name` (see [`Registry::whereis`]).

@@ -10,7 +10,7 @@ use treeline::signal::Down;
 use treeline::*;
 
 use crate::scripted::{Ask, Do, InitMode, Script, Scripted};
-use crate::support::{probe, within, Report, SHORT};
+use crate::support::{probe, until, within, Report, SHORT};
 
 /// An actor that registers and unregisters names on request.
 struct Holder;
@@ -349,5 +349,65 @@ on_both_runtimes! {
         within("death", a.join()).await;
         assert_eq!(system.registry().subscribe::<Nothing, _>(&a), Err(RegistryError::NoProc));
         assert_eq!(system.registry().stats().subscriptions, 0);
+    }
+}
+
+/// A named counter that crashes on request (for addressing by name).
+struct Tally(u64);
+
+const TALLY: Name<Tally> = Name::new("tally");
+
+impl Actor for Tally {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Tally(0))
+    }
+}
+
+impl HandleCall<u64> for Tally {
+    type Reply = u64;
+    async fn handle_call(&mut self, by: u64, _: &mut Context<Self>) -> Reply<u64> {
+        self.0 += by;
+        Reply::new(self.0)
+    }
+}
+
+impl HandleCast<&'static str> for Tally {
+    async fn handle_cast(&mut self, what: &'static str, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(ExitReason::custom(what))
+    }
+}
+
+on_both_runtimes! {
+    /// `GenServer.call(via(...))`: a name reaches whoever holds it at each
+    /// send, `noproc` when nobody does, and the restarted incarnation once
+    /// its supervisor re-registered it.
+    async fn a_name_addresses_whoever_holds_it_now_a_restarted_child_included() {
+        let system = System::new();
+        let tally = system.via(TALLY);
+        assert_eq!(tally.call(1).await, Err(CallError::NoProc));
+        assert!(matches!(tally.cast("crash").await, Err(SendError::NoProc("crash"))), "the message comes back");
+        let spec = ChildSpec::<Tally>::worker("tally", ()).name(TALLY);
+        let _sup = system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+        assert_eq!(tally.call(2).await, Ok(2));
+        assert_eq!(tally.call(3).await, Ok(5));
+        let first = tally.whereis().unwrap();
+        tally.cast("crash").await.unwrap();
+        assert_eq!(first.join().await, ExitReason::custom("crash"));
+        until("the name is re-registered", || tally.whereis().is_some_and(|now| now != first)).await;
+        assert_eq!(tally.call(4).await, Ok(4), "the new incarnation, with fresh state");
+    }
+}
+
+on_both_runtimes! {
+    async fn a_name_handle_does_not_keep_its_system_alive() {
+        let system = System::new();
+        let holder = system.spawn_with::<Tally>((), SpawnOptions::new().name(TALLY)).await.unwrap();
+        let tally = system.via(TALLY);
+        assert_eq!(tally.call(1).await, Ok(1));
+        drop(system); // the last user-owned handle: the System halts
+        assert_eq!(holder.join().await, ExitReason::Killed);
+        assert_eq!(tally.call(1).await, Err(CallError::NoProc));
+        assert!(tally.whereis().is_none());
     }
 }
