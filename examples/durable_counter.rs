@@ -14,9 +14,7 @@
 //!
 //! Run: `cargo run --release --example durable_counter`
 
-use std::time::Duration;
-
-use treeline::durable::{DurableQueue, JournalConfig};
+use treeline::durable::JournalConfig;
 use treeline::{Actor, ChildSpec, Context, ExitReason, HandleCast, InitError, Supervisor, System};
 
 /// Adds up the increments it is given (its total is per incarnation: the
@@ -46,12 +44,6 @@ impl HandleCast<u64> for Counter {
     }
 }
 
-async fn drained(queue: &DurableQueue<u64>) {
-    while queue.stats().pending > 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::panic::set_hook(Box::new(|_| println!("   (panic in the counter: it will be restarted)")));
@@ -69,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\n2. The counter consumes them under a supervisor and crashes once:");
     let counter = ChildSpec::<Counter>::worker("counter", ()).consume(increments.clone());
     let tree = system.start(Supervisor::one_for_one().child(counter)).await?;
-    drained(&increments).await;
+    increments.drained().await?;
     println!("   all acked; journal: {:?}", system.journal_stats());
 
     println!("\n3. The consumer stops; three more increments are sent; the program stops:");
@@ -87,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     system
         .start(Supervisor::one_for_one().child(ChildSpec::<Counter>::worker("counter", ()).consume(increments.clone())))
         .await?;
-    drained(&increments).await;
+    increments.drained().await?;
     println!("   all acked: sequence numbers went on from where they were ({:?})", increments.stats());
     system.shutdown().await;
     drop(system);

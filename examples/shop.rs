@@ -435,9 +435,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("\n5. The projections (each query queues behind the events already delivered;");
     println!("   billing takes its durable events one at a time, so first wait until it has them all):");
-    while billing_events.stats().pending > 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    billing_events.drained().await?;
     let (charged, cents) = billing_ref.call(Report).await?;
     println!("   billing:   {charged} orders charged, {:.2} EUR", cents as f64 / 100.0);
     let (incarnation, reserved) = inventory_ref.stock().await?;
@@ -507,15 +505,10 @@ async fn kill_and_reopen() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let billing = ChildSpec::<Billing>::worker("billing", Tell::Channel(tx)).consume_events(billing_events.clone());
     system.start(Supervisor::one_for_one().child(billing)).await?;
+    billing_events.drained().await?;
     let mut charged_after = BTreeMap::new();
-    while billing_events.stats().pending > 0 || !rx.is_empty() {
-        match tokio::time::timeout(Duration::from_millis(10), rx.recv()).await {
-            Ok(Some((id, attempt))) => {
-                charged_after.insert(id, attempt);
-            }
-            Ok(None) => break,
-            Err(_) => {}
-        }
+    while let Ok((id, attempt)) = rx.try_recv() {
+        charged_after.insert(id, attempt);
     }
     let redelivered = charged_after.values().filter(|&&attempt| attempt > 1).count();
     let lost: Vec<u64> =

@@ -31,10 +31,11 @@ use crate::exit::ExitReason;
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, PublishOptions, Registry, Via};
-use crate::signal::MonitorRef;
+use crate::signal::{Down, MonitorRef};
 use crate::topic::Pattern;
 use crate::topic::Topic;
 use deadlines::Deadlines;
+use std::future::Future;
 use table::ProcessTable;
 
 /// How long shutdown waits for actors that are not top-level (spawned by
@@ -512,6 +513,41 @@ impl System {
     /// everyone but one actor (see [`PublishOptions`]).
     pub async fn publish_with<E: Event>(&self, event: E, options: PublishOptions) -> Result<usize, PublishError> {
         self.inner.registry.publish_with(event, options).await
+    }
+
+    /// Monitors `target` from outside any actor (a test, `main`): the
+    /// returned future resolves to its [`Down`] when it dies, with the exit
+    /// reason, or at once with [`ExitReason::NoProc`] if it is already dead
+    /// (OTP's `monitor/2` on a dead pid). Dropping the future demonitors.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, ExitReason, InitError, System};
+    ///
+    /// struct Worker;
+    /// impl Actor for Worker {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Worker) }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let worker = system.spawn::<Worker>(()).await.unwrap();
+    /// let down = system.monitor(&worker);
+    /// worker.request_stop(ExitReason::Shutdown);
+    /// let down = down.await;
+    /// assert_eq!((down.id, down.reason), (worker.id(), ExitReason::Shutdown));
+    /// assert_eq!(system.monitor(&worker).await.reason, ExitReason::NoProc);
+    /// # }
+    /// ```
+    pub fn monitor(&self, target: impl Into<Pid>) -> impl Future<Output = Down> + Send + 'static {
+        let pid = target.into();
+        let monitor = self.next_monitor_ref();
+        let alive = pid.is_alive();
+        async move {
+            let reason = if alive { pid.join().await } else { ExitReason::NoProc };
+            Down { monitor, id: pid.id(), reason }
+        }
     }
 
     /// Live actors.

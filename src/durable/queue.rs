@@ -117,6 +117,42 @@ impl<M: Durable> DurableQueue<M> {
     pub fn stats(&self) -> QueueStats {
         self.store.stats(self.id)
     }
+
+    /// Waits until no message is left to handle: every one acked or
+    /// dead-lettered (their acks may still be on their way to disk). Returns
+    /// [`DurableError::Closed`] if the System shuts down first. It waits as
+    /// long as it takes: bound it with `tokio::time::timeout` when the
+    /// consumer may be missing.
+    ///
+    /// ```
+    /// # use treeline::{Actor, Context, ExitReason, HandleCast, InitError, System};
+    /// # use treeline::durable::{DurableQueue, JournalConfig};
+    /// # use treeline::journal::MemStorage;
+    /// # struct Ledger;
+    /// # impl Actor for Ledger {
+    /// #     type Args = DurableQueue<u64>;
+    /// #     async fn init(queue: DurableQueue<u64>, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    /// #         ctx.consume(&queue).map_err(|e| InitError::Stop(ExitReason::error(e)))?;
+    /// #         Ok(Ledger)
+    /// #     }
+    /// # }
+    /// # impl HandleCast<u64> for Ledger {
+    /// #     async fn handle_cast(&mut self, _: u64, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
+    /// let payments = system.durable_queue::<u64>("payments").await.unwrap();
+    /// for amount in [250, 100, 75] {
+    ///     payments.cast(amount).await.unwrap();
+    /// }
+    /// system.spawn::<Ledger>(payments.clone()).await.unwrap();
+    /// payments.drained().await.unwrap(); // instead of polling stats() in a sleep loop
+    /// assert_eq!(payments.stats().acked, 3);
+    /// # }
+    /// ```
+    pub async fn drained(&self) -> Result<(), DurableError> {
+        self.store.drained(self.id).await
+    }
 }
 
 /// How an actor consumes a durable queue: its in-flight window and the

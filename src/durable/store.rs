@@ -24,6 +24,7 @@
 //! and then submit in ticket order.
 
 use crate::durable::delivery::DurableDeadLetter;
+use crate::durable::error::DurableError;
 use crate::durable::records::{QueueId, Seq};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -174,9 +175,37 @@ impl Store {
         }
     }
 
-    /// Closes the journal (see [`Journal::close`]).
+    /// Closes the journal (see [`Journal::close`]), and wakes whoever
+    /// waits for a queue to drain.
     pub(crate) fn close(&self, closed: crate::journal::commit::Closed) {
         self.journal.close(closed);
+        let mut state = self.state.lock();
+        state.closed = true;
+        for queue in state.queues.values() {
+            queue.drained.notify_waiters();
+        }
+    }
+
+    /// Waits until the queue has no message left to handle: every one acked
+    /// or dead-lettered (their records may still be on their way to disk).
+    /// `Closed` if the System closes the journal first.
+    pub(crate) async fn drained(&self, id: QueueId) -> Result<(), DurableError> {
+        let notify = self.state.lock().queues[&id].drained.clone();
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.state.lock();
+                if state.queues[&id].pending == 0 {
+                    return Ok(());
+                }
+                if state.closed {
+                    return Err(DurableError::Closed);
+                }
+            }
+            notified.await;
+        }
     }
 
     pub(crate) fn journal_stats(&self) -> JournalStats {

@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::codec::Durable;
+use super::error::DurableError;
 use super::store::{QueueStats, Store};
 
 /// How far a durable publish reached: the durable subscriptions that
@@ -143,5 +144,11 @@ impl<E: Durable> DurableSubscription<E> {
     /// Its counters.
     pub fn stats(&self) -> QueueStats {
         self.store.stats(self.id)
+    }
+
+    /// Waits until no event is left to handle (see
+    /// [`DurableQueue::drained`](crate::durable::DurableQueue::drained)).
+    pub async fn drained(&self) -> Result<(), DurableError> {
+        self.store.drained(self.id).await
     }
 }

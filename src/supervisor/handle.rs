@@ -11,9 +11,6 @@
 //! `benches/supervision.rs`). A nested supervisor restarts from a clone of
 //! its spec, and clones share these slots, so handles into a subtree survive
 //! the subtree's restart too.
-//!
-//! Cost: one uncontended read lock and one reference-count increment per
-//! send, on top of the plain `ActorRef` path (`benches/supervision.rs`).
 
 use std::fmt;
 use std::sync::Arc;

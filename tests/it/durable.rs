@@ -20,7 +20,7 @@ use treeline::{
     Actor, ChildSpec, Context, Durable, ExitReason, HandleCast, HandleEvent, InitError, Supervisor, System,
 };
 
-use crate::support::{probe, until, within, Probe, Report, SHORT};
+use crate::support::{probe, settle, until, within, Probe, Report, SHORT};
 
 /// A durable test message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -705,5 +705,34 @@ on_both_runtimes! {
         assert!(matches!(queue.cast(m("after")).await, Err(DurableError::Closed)));
         let again = journal(&storage);
         assert_eq!(again.durable_queue::<Msg>("q").await.unwrap().stats().pending, 1);
+    }
+}
+
+on_both_runtimes! {
+    /// `drained` resolves once every message was handled (a redelivered one
+    /// included), without polling; a queue nobody consumes stays undrained
+    /// until the System shuts down, which ends the wait with `Closed`.
+    async fn drained_waits_for_the_last_ack_and_ends_at_shutdown() {
+        let system = journal(&FaultyStorage::new());
+        let queue = system.durable_queue::<Msg>("d").await.unwrap();
+        within("an empty queue", queue.drained()).await.unwrap();
+        send_all(&queue, &["m1", "m2", "m3"]).await;
+        let (report, _probe) = probe();
+        let child = ChildSpec::<Worker>::worker("d", Plan::new(&report).consuming(&queue).crash_once("m2"));
+        let _sup = system.start(Supervisor::one_for_one().child(child)).await.unwrap();
+        within("drained", queue.drained()).await.unwrap();
+        let stats = queue.stats();
+        assert_eq!((stats.pending, stats.acked), (0, 3), "every message acked when drained returns");
+
+        let idle = system.durable_queue::<Msg>("idle").await.unwrap();
+        send_all(&idle, &["waits"]).await;
+        let waiting = tokio::spawn({
+            let idle = idle.clone();
+            async move { idle.drained().await }
+        });
+        settle().await;
+        assert!(!waiting.is_finished(), "a message waits for a consumer");
+        system.shutdown().await;
+        assert!(matches!(within("closed", waiting).await.unwrap(), Err(DurableError::Closed)));
     }
 }

@@ -367,3 +367,45 @@ on_both_runtimes! {
         }
     }
 }
+
+/// An actor that ends the way it is told to.
+struct Mortal;
+
+impl Actor for Mortal {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Mortal)
+    }
+}
+
+impl HandleCast<Option<ExitReason>> for Mortal {
+    async fn handle_cast(&mut self, how: Option<ExitReason>, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        match how {
+            Some(reason) => Err(reason),
+            None => panic!("told to panic"),
+        }
+    }
+}
+
+on_both_runtimes! {
+    /// A monitor from plain async code (a test, `main`): a `Down` with the
+    /// reason, a panic included; `NoProc` at once for the already dead; and
+    /// as many monitors of one actor as asked for, each its own ref.
+    async fn a_monitor_from_outside_an_actor_gets_the_down_with_its_reason() {
+        let system = System::new();
+        let crasher = system.spawn::<Mortal>(()).await.unwrap();
+        let first = system.monitor(&crasher);
+        let second = system.monitor(crasher.pid());
+        crasher.cast(Some(ExitReason::custom("boom"))).await.unwrap();
+        let (first, second) = (within("down", first).await, within("down", second).await);
+        assert_eq!((first.id, &first.reason), (crasher.id(), &ExitReason::custom("boom")));
+        assert_eq!(second.reason, ExitReason::custom("boom"));
+        assert_ne!(first.monitor, second.monitor, "each monitor is its own");
+        assert_eq!(system.monitor(&crasher).await.reason, ExitReason::NoProc, "already dead");
+
+        let panicker = system.spawn::<Mortal>(()).await.unwrap();
+        let down = system.monitor(&panicker);
+        panicker.cast(None).await.unwrap();
+        assert!(within("down", down).await.reason.is_panic());
+    }
+}

@@ -130,6 +130,9 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
 pub(super) fn finish(state: &mut State, id: QueueId, seq: Seq) {
     let Some(queue) = state.queues.get_mut(&id) else { return };
     let Some(slot) = queue.slots.remove(seq) else { return };
+    if queue.pending == 0 {
+        queue.drained.notify_waiters();
+    }
     if slot.segment > 0 {
         if let Some(live) = state.segments.get_mut(&slot.segment) {
             live.records = live.records.saturating_sub(1);

@@ -155,6 +155,7 @@ impl Store {
             segments: BTreeMap::new(),
             newest,
             compacting: false,
+            closed: false,
             readers: HashMap::new(),
             next_ticket: 0,
         };

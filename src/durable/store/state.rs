@@ -13,6 +13,7 @@ use crate::journal::commit::Done;
 use crate::journal::record::{Loc, OwnedRecord};
 use crate::journal::storage::StorageFile;
 use crate::topic::Pattern;
+use tokio::sync::Notify;
 
 use super::*;
 
@@ -81,6 +82,8 @@ pub(super) struct QueueState {
     pub(super) created_at: Option<Loc>,
     pub(super) acked: u64,
     pub(super) dead: u64,
+    /// Woken when `pending` reaches 0, and when the store closes.
+    pub(super) drained: Arc<Notify>,
 }
 
 impl QueueState {
@@ -106,6 +109,7 @@ impl QueueState {
             created_at: None,
             acked: 0,
             dead: 0,
+            drained: Arc::new(Notify::new()),
         }
     }
 
@@ -131,6 +135,8 @@ pub(super) struct State {
     /// The newest segment a write was seen in; older ones are sealed.
     pub(super) newest: u64,
     pub(super) compacting: bool,
+    /// The System closed the journal: nothing more will be handled.
+    pub(super) closed: bool,
     pub(super) readers: HashMap<u64, Box<dyn StorageFile>>,
     /// The last ticket handed out (see [`Sequencer`]).
     pub(super) next_ticket: u64,
