@@ -29,7 +29,7 @@ pub use event::Event;
 pub use exit::ExitReason;
 pub use registry::Name;
 pub use supervisor::{ChildSpec, Supervisor};
-pub use system::System;
+pub use system::{RunOutcome, System};
 /// Writes an actor's handlers as plain methods: on the actor's impl block,
 /// `#[call]`, `#[cast]` and `#[event]` methods become `HandleCall`,
 /// `HandleCast` and `HandleEvent` impls, and a generated trait

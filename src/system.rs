@@ -8,7 +8,10 @@
 //! System inside a tokio runtime (any flavour).
 
 pub(crate) mod deadlines;
+mod run;
 mod table;
+
+pub use run::RunOutcome;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

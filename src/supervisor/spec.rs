@@ -79,6 +79,8 @@ impl fmt::Display for ChildKind {
 /// let id = ChildId::from("billing");
 /// assert_eq!(id.as_str(), "billing");
 /// assert_eq!(id, ChildId::from(String::from("billing")));
+/// assert_eq!(id, "billing"); // compares with text directly
+/// assert_eq!(*"billing", id);
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChildId(Cow<'static, str>);
@@ -99,6 +101,30 @@ impl From<&'static str> for ChildId {
 impl From<String> for ChildId {
     fn from(id: String) -> Self {
         ChildId(Cow::Owned(id))
+    }
+}
+
+impl PartialEq<str> for ChildId {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ChildId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<ChildId> for str {
+    fn eq(&self, other: &ChildId) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<ChildId> for &str {
+    fn eq(&self, other: &ChildId) -> bool {
+        *self == other.as_str()
     }
 }
 

@@ -8,7 +8,7 @@ use treeline::exit::PanicMessage;
 use treeline::*;
 
 use crate::scripted::{self, Ask, Do, Script, Scripted};
-use crate::support::{assert_elapsed, probe, until, within, Report, SHORT};
+use crate::support::{assert_elapsed, probe, settle, until, within, Report, SHORT};
 
 on_both_runtimes! {
     async fn shutdown_stops_top_level_actors_newest_first_one_at_a_time() {
@@ -214,4 +214,71 @@ fn actors_whose_runtime_shuts_down_are_torn_down_as_killed() {
         system.shutdown().await;
     });
     assert_eq!(system.actor_count(), 0);
+}
+
+/// A worker that crashes when told to.
+struct Fragile;
+
+impl Actor for Fragile {
+    type Args = ();
+    async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Fragile)
+    }
+}
+
+impl HandleCast<&'static str> for Fragile {
+    async fn handle_cast(&mut self, why: &'static str, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(ExitReason::custom(why))
+    }
+}
+
+on_both_runtimes! {
+    /// An application's `main`: stopped on request, the tree is shut down
+    /// in order and the program exits 0.
+    async fn run_until_stop_shuts_the_tree_down_and_succeeds() {
+        let system = System::new();
+        let spec = ChildSpec::<Fragile>::worker("fragile", ());
+        let worker = spec.child_ref();
+        let root = system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn({
+            let system = system.clone();
+            async move {
+                system
+                    .run_until(root.pid(), async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            }
+        });
+        settle().await;
+        assert!(!run.is_finished(), "runs until told to stop");
+        stop.send(()).unwrap();
+        let outcome = within("run", run).await.unwrap();
+        assert_eq!(outcome, RunOutcome::Stopped);
+        assert_eq!(outcome.exit_code(), std::process::ExitCode::SUCCESS);
+        assert!(worker.current().is_none());
+        assert_eq!(system.actor_count(), 0);
+    }
+}
+
+on_both_runtimes! {
+    /// A root supervisor that gives up ends the run with its exit reason
+    /// and a failure exit code, instead of leaving `main` running with its
+    /// work stopped.
+    async fn run_until_a_root_that_gives_up_fails() {
+        let system = System::new();
+        let spec = ChildSpec::<Fragile>::worker("fragile", ());
+        let worker = spec.child_ref();
+        let root = system.start(Supervisor::one_for_one().intensity(0, Duration::from_secs(5)).child(spec)).await.unwrap();
+        let run = tokio::spawn({
+            let system = system.clone();
+            async move { system.run_until(root.pid(), std::future::pending()).await }
+        });
+        worker.cast("crash").await.unwrap();
+        let outcome = within("run", run).await.unwrap();
+        assert_eq!(outcome, RunOutcome::RootExited(ExitReason::Shutdown));
+        assert_eq!(outcome.exit_code(), std::process::ExitCode::FAILURE);
+        assert_eq!(system.actor_count(), 0);
+    }
 }
