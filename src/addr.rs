@@ -13,6 +13,7 @@
 //! [`CallError::NoProc`] at once.
 
 mod error;
+mod request;
 
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -25,6 +26,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use error::{CallError, SendError, StopError};
+pub use request::{Request, Requests};
 
 use crate::actor::dispatch::{CallMsg, CastMsg, EventMsg, InfoMsg};
 use crate::actor::reply::NoValue;
@@ -673,6 +675,36 @@ impl<A: Actor> ActorRef<A> {
             return Err(CallError::CallingSelf);
         }
         self.call_inner(msg).await
+    }
+
+    /// Sends a call now and returns its [`Request`], the answer to come
+    /// (OTP's `gen_server:send_request/2`): it returns once the call is
+    /// queued, so the actor works on it while the caller does something
+    /// else, and the answer is awaited later, alone or in a
+    /// [`Requests`] collection. Refused with `NoProc` or `MailboxFull` as a
+    /// call is; a `Wait` mailbox that is full makes it wait for room.
+    pub async fn send_request<M: Send + 'static>(&self, msg: M) -> Result<Request<A::Reply>, CallError>
+    where
+        A: HandleCall<M>,
+    {
+        if cell::is_current(self.cell.address()) {
+            return Err(CallError::CallingSelf);
+        }
+        let (reply, answer) = oneshot::channel();
+        match self.cell.offer(CallMsg { msg, reply }).await {
+            Offered::Queued => {}
+            Offered::Closed(_) => return Err(CallError::NoProc),
+            Offered::Full(_) | Offered::Shed => return Err(CallError::MailboxFull),
+        }
+        let callee = self.pid();
+        Ok(Request::new(callee.id(), async move {
+            match answer.await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(NoValue::Exit(reason))) => Err(CallError::Exit(reason)),
+                Ok(Err(NoValue::CalleePanicked)) => Err(CallError::Exit(join(&*callee.0).await)),
+                Err(_dropped) => Err(lost_reply(&*callee.0).await),
+            }
+        }))
     }
 
     async fn call_inner<M: Send + 'static>(&self, msg: M) -> Result<A::Reply, CallError>

@@ -751,3 +751,78 @@ async fn call_waits_are_bounded_even_on_a_long_wait() {
     let result = actor.call_timeout(Ask::Sleep(WAIT * 10), WAIT).await;
     assert_eq!(result, Err(CallError::Timeout));
 }
+
+/// Answers a call once its gate opens, and reports that it got it.
+struct Gated {
+    report: crate::support::Report,
+    gate: Arc<Semaphore>,
+}
+
+impl Actor for Gated {
+    type Args = (crate::support::Report, Arc<Semaphore>);
+    async fn init((report, gate): Self::Args, _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Gated { report, gate })
+    }
+}
+
+impl HandleCall<u32> for Gated {
+    type Reply = u32;
+    async fn handle_call(&mut self, n: u32, _: &mut Context<Self>) -> Reply<u32> {
+        self.report.say(format!("got {n}"));
+        self.gate.acquire().await.expect("open").forget();
+        if n == 0 {
+            panic!("asked for zero");
+        }
+        Reply::new(n * 10)
+    }
+}
+
+on_both_runtimes! {
+    /// OTP's send_request / wait_response: the request is queued when
+    /// send_request returns (the actor works on it before anyone awaits the
+    /// answer), a timed-out wait leaves it waitable, and a collection hands
+    /// back answers with their labels.
+    async fn send_request_sends_now_and_the_answer_is_collected_later() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let gate = Arc::new(Semaphore::new(0));
+        let gated = system.spawn::<Gated>((report.clone(), gate.clone())).await.unwrap();
+        let mut request = gated.send_request(1).await.unwrap();
+        probe.expect("got 1").await; // handled without the request being polled
+        assert_eq!(request.callee(), gated.id());
+        assert!(tokio::time::timeout(SHORT, &mut request).await.is_err(), "not answered yet");
+        gate.add_permits(1);
+        assert_eq!(within("answer", &mut request).await, Ok(10), "waitable again after a timeout");
+
+        let others: Vec<_> = futures::future::join_all((0..3).map(|_| system.spawn::<Gated>((report.clone(), gate.clone())))).await;
+        let mut pending = treeline::addr::Requests::new();
+        for (label, actor) in others.iter().enumerate() {
+            pending.add(label, actor.as_ref().unwrap().send_request(label as u32 + 2).await.unwrap());
+        }
+        assert_eq!(pending.len(), 3);
+        gate.add_permits(3);
+        let mut answers = Vec::new();
+        while let Some((label, answer)) = within("answers", pending.next()).await {
+            answers.push((label, answer));
+        }
+        answers.sort_by_key(|(label, _)| *label);
+        assert_eq!(answers, [(0, Ok(20)), (1, Ok(30)), (2, Ok(40))]);
+        assert!(pending.is_empty());
+    }
+}
+
+on_both_runtimes! {
+    /// A request to an actor that dies instead of answering gets its exit
+    /// reason, as a call does; one to a dead actor is refused at once.
+    async fn a_request_learns_how_its_callee_ended() {
+        let system = System::new();
+        let (report, _probe) = probe();
+        let gate = Arc::new(Semaphore::new(1));
+        let gated = system.spawn::<Gated>((report, gate)).await.unwrap();
+        let request = gated.send_request(0).await.unwrap();
+        let answer = within("answer", request).await;
+        assert!(matches!(&answer, Err(CallError::Exit(reason)) if reason.is_panic()), "{answer:?}");
+        assert!(gated.join().await.is_panic());
+        assert_eq!(gated.send_request(1).await.err(), Some(CallError::NoProc));
+    }
+}
