@@ -35,6 +35,7 @@
 mod error;
 mod name;
 mod publish;
+mod query;
 pub(crate) mod table;
 mod via;
 

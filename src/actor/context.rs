@@ -438,6 +438,19 @@ impl<A: Actor> Context<A> {
         self.system().registry().register_name(&self.myself.cell, &name.key(), None)
     }
 
+    /// Replaces the value of a name this actor holds with `update` of the
+    /// current one (`None` if it has none, or one of another type), read
+    /// back with [`Registry::value`](crate::registry::Registry::value)
+    /// (Elixir's `update_value/3`). `NotRegistered` if nobody holds the
+    /// name, `NotOwner` if another actor does.
+    pub fn update_value<T: Send + Sync + 'static>(
+        &mut self,
+        name: &Name<A>,
+        update: impl FnOnce(Option<&T>) -> T,
+    ) -> Result<(), RegistryError> {
+        self.system().registry().update_value(&self.myself.pid(), name.as_str(), update)
+    }
+
     /// [`Context::register`] with metadata, read back with
     /// [`Registry::value`](crate::registry::Registry::value).
     pub fn register_with<T: Send + Sync + 'static>(&mut self, name: Name<A>, meta: T) -> Result<(), RegistryError> {

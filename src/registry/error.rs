@@ -19,8 +19,11 @@ use crate::topic::TopicError;
 pub enum RegistryError {
     /// The name is held by this live actor (OTP `{already_registered, Pid}`).
     AlreadyRegistered(Pid),
-    /// The name is held by another actor, so the caller cannot unregister it.
+    /// The name is held by another actor, so the caller cannot unregister it
+    /// or change its value.
     NotOwner(Pid),
+    /// Nobody holds the name.
+    NotRegistered,
     /// The actor to register is dead.
     NoProc,
     /// The topic or pattern is not valid.
@@ -33,6 +36,7 @@ impl fmt::Debug for RegistryError {
             RegistryError::AlreadyRegistered(pid) => f.debug_tuple("AlreadyRegistered").field(pid).finish(),
             RegistryError::NotOwner(pid) => f.debug_tuple("NotOwner").field(pid).finish(),
             RegistryError::NoProc => f.write_str("NoProc"),
+            RegistryError::NotRegistered => f.write_str("NotRegistered"),
             RegistryError::InvalidTopic(error) => f.debug_tuple("InvalidTopic").field(error).finish(),
         }
     }
@@ -44,6 +48,7 @@ impl fmt::Display for RegistryError {
             RegistryError::AlreadyRegistered(pid) => write!(f, "the name is already registered by {pid}"),
             RegistryError::NotOwner(pid) => write!(f, "the name is registered by {pid}, not by the caller"),
             RegistryError::NoProc => f.write_str("the actor is not alive"),
+            RegistryError::NotRegistered => f.write_str("nobody holds the name"),
             RegistryError::InvalidTopic(error) => write!(f, "invalid topic: {error}"),
         }
     }

@@ -28,6 +28,8 @@ impl Actor for Holder {
 enum Op {
     Register(Name<Holder>, Option<(u32, &'static str)>),
     Unregister(Name<Holder>),
+    /// Adds one to the name's `u32` value.
+    Bump(Name<Holder>),
 }
 
 impl HandleCall<Op> for Holder {
@@ -37,6 +39,7 @@ impl HandleCall<Op> for Holder {
             Op::Register(name, None) => ctx.register(name),
             Op::Register(name, Some(meta)) => ctx.register_with(name, meta),
             Op::Unregister(name) => ctx.unregister(&name),
+            Op::Bump(name) => ctx.update_value(&name, |count: Option<&u32>| count.map_or(1, |n| n + 1)),
         })
     }
 }
@@ -409,5 +412,37 @@ on_both_runtimes! {
         assert_eq!(holder.join().await, ExitReason::Killed);
         assert_eq!(tally.call(1).await, Err(CallError::NoProc));
         assert!(tally.whereis().is_none());
+    }
+}
+
+on_both_runtimes! {
+    /// Elixir's update_value (only the holder may), select, count and
+    /// count_select: over live holders only.
+    async fn values_are_updated_by_their_holder_and_queried_by_anyone() {
+        let system = System::new();
+        let a = system.spawn::<Holder>(()).await.unwrap();
+        let b = system.spawn::<Holder>(()).await.unwrap();
+        a.call(Op::Register(HELLO, None)).await.unwrap().unwrap();
+        b.call(Op::Register(WORLD, None)).await.unwrap().unwrap();
+        assert_eq!(a.call(Op::Bump(HELLO)).await, Ok(Ok(())));
+        assert_eq!(a.call(Op::Bump(HELLO)).await, Ok(Ok(())));
+        assert_eq!(system.registry().value::<u32>("hello"), Some(2));
+        assert_eq!(b.call(Op::Bump(HELLO)).await, Ok(Err(RegistryError::NotOwner(a.pid()))));
+        assert_eq!(a.call(Op::Bump(Name::new("absent"))).await, Ok(Err(RegistryError::NotRegistered)));
+        assert_eq!(system.registry().value::<u32>("hello"), Some(2), "a refused update changes nothing");
+        b.call(Op::Bump(WORLD)).await.unwrap().unwrap();
+
+        assert_eq!(system.registry().count(), 2);
+        let mut above_one = system.registry().select(|_, count: &u32| *count > 1);
+        assert_eq!(above_one.len(), 1);
+        let (name, holder) = above_one.pop().unwrap();
+        assert_eq!((name.as_str(), holder), ("hello", a.pid()));
+        assert_eq!(system.registry().count_select(|_, _: &u32| true), 2);
+        assert_eq!(system.registry().count_select(|_, _: &String| true), 0, "values of another type");
+
+        a.kill();
+        a.join().await;
+        assert_eq!(system.registry().count(), 1);
+        assert!(system.registry().select(|_, _: &u32| true).iter().all(|(name, _)| name == "world"));
     }
 }
