@@ -42,6 +42,7 @@ pub(crate) mod run;
 pub(crate) mod shutdown;
 pub(crate) mod slot;
 pub(crate) mod spawn;
+mod stream;
 pub(crate) mod timer;
 
 use std::future::Future;
@@ -51,6 +52,7 @@ pub use init::InitError;
 pub use options::{ShutdownPolicy, SpawnOptions};
 pub use reply::{Reply, ReplyTo};
 pub use spawn::{ConfigError, StartError};
+pub use stream::{StreamEnded, StreamId, StreamRef};
 pub use timer::{TimerError, TimerRef};
 
 use crate::event::Event;

@@ -646,7 +646,12 @@ impl System {
     }
 
     pub(crate) fn next_monitor_ref(&self) -> MonitorRef {
-        MonitorRef(self.inner.next_ref.fetch_add(1, Ordering::Relaxed))
+        MonitorRef(self.next_ref())
+    }
+
+    /// A number no other reference of this System has (monitors, streams).
+    pub(crate) fn next_ref(&self) -> u64 {
+        self.inner.next_ref.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn deadlines(&self) -> &Arc<Deadlines> {

@@ -1,5 +1,6 @@
 //! The actor's view of itself and the runtime: passed to every callback.
 
+use futures::Stream;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -8,6 +9,7 @@ use std::time::Duration;
 use super::dispatch::{ContinueMsg, DownMsg, InfoMsg};
 use super::reply::{Deferred, Owed};
 use super::spawn::{self, Parent, StartError};
+use super::stream::{self, StreamEnded, StreamRef};
 use super::timer::{self, TimerError, TimerRef};
 use super::{Actor, HandleCast, HandleContinue, HandleEvent, HandleInfo, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
@@ -686,6 +688,57 @@ impl<A: Actor> Context<A> {
         let timers = &mut self.book().timers;
         timers.retain(TimerRef::is_active);
         timers.push(timer);
+    }
+
+    /// Feeds `stream` into this actor: each item is handled as a message
+    /// by [`HandleInfo<Item>`], in order and in turn with the other
+    /// messages, and the end by [`HandleInfo<StreamEnded>`]. The next item
+    /// is pulled once the previous one is in the mailbox, so a bounded
+    /// `Wait` mailbox slows the stream down to the actor's pace. The stream
+    /// is dropped when the actor dies or [`StreamRef::cancel`] is called.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, ExitReason, HandleInfo, InitError};
+    /// use treeline::actor::StreamEnded;
+    ///
+    /// /// Sums the numbers of a stream, then stops.
+    /// struct Summer(u64);
+    /// impl Actor for Summer {
+    ///     type Args = Vec<u64>;
+    ///     async fn init(numbers: Vec<u64>, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.add_stream(futures::stream::iter(numbers));
+    ///         Ok(Summer(0))
+    ///     }
+    /// }
+    /// impl HandleInfo<u64> for Summer {
+    ///     async fn handle_info(&mut self, n: u64, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         self.0 += n;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// impl HandleInfo<StreamEnded> for Summer {
+    ///     async fn handle_info(&mut self, _: StreamEnded, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         ctx.stop(ExitReason::shutdown_with(format!("sum {}", self.0)));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = treeline::System::new();
+    /// let summer = system.spawn::<Summer>(vec![1, 2, 3]).await.unwrap();
+    /// assert_eq!(summer.join().await.to_string(), "shutdown: sum 6");
+    /// # }
+    /// ```
+    pub fn add_stream<S>(&mut self, stream: S) -> StreamRef
+    where
+        S: Stream + Send + 'static,
+        S::Item: Send + 'static,
+        A: HandleInfo<S::Item> + HandleInfo<StreamEnded>,
+    {
+        let id = self.system().next_ref();
+        let fed = stream::feed(Arc::downgrade(&self.myself.cell), id, stream);
+        self.keep_timer(fed.task());
+        fed
     }
 
     // --- what happens after the current callback ---

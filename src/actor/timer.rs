@@ -61,6 +61,12 @@ impl TimerRef {
         cancelled
     }
 
+    /// A handle on another task tied to the actor's life (a fed stream):
+    /// cancelled with it, and aborted when the actor dies.
+    pub(crate) fn for_task(task: AbortHandle) -> TimerRef {
+        TimerRef { state: Arc::new(AtomicU8::new(PENDING)), task }
+    }
+
     /// True while the timer may still send.
     pub fn is_active(&self) -> bool {
         self.state.load(Ordering::Acquire) == PENDING && !self.task.is_finished()

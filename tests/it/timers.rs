@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use treeline::actor::TimerRef;
 use treeline::*;
 
-use crate::support::{assert_elapsed, probe, until, Report, SHORT};
+use crate::support::{assert_elapsed, probe, settle, until, Report, SHORT};
 
 struct Clock {
     report: Report,
@@ -116,4 +116,159 @@ on_both_runtimes! {
         probe.drain();
         probe.expect_silence(SHORT).await;
     }
+}
+
+// --- streams fed into an actor ---
+
+/// Reports each item and the end of its streams; a cast makes it add
+/// another stream, or cancel the one it holds.
+struct Drain {
+    report: Report,
+    gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    fed: Option<treeline::actor::StreamRef>,
+}
+
+impl Actor for Drain {
+    type Args = (Report, Option<std::sync::Arc<tokio::sync::Semaphore>>);
+    async fn init((report, gate): Self::Args, _: &mut Context<Self>) -> Result<Self, InitError> {
+        Ok(Drain { report, gate, fed: None })
+    }
+}
+
+impl HandleInfo<u32> for Drain {
+    async fn handle_info(&mut self, item: u32, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.expect("open").forget();
+        }
+        self.report.say(format!("item {item}"));
+        Ok(())
+    }
+}
+
+impl HandleInfo<treeline::actor::StreamEnded> for Drain {
+    async fn handle_info(
+        &mut self,
+        ended: treeline::actor::StreamEnded,
+        _: &mut Context<Self>,
+    ) -> Result<(), ExitReason> {
+        let ours = self.fed.as_ref().map(|fed| fed.id()) == Some(ended.stream);
+        self.report.say(format!("ended, ours: {ours}"));
+        Ok(())
+    }
+}
+
+enum Feed {
+    Stream(futures::stream::BoxStream<'static, u32>),
+    Cancel,
+    Say(&'static str),
+}
+
+impl HandleCast<Feed> for Drain {
+    async fn handle_cast(&mut self, feed: Feed, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        match feed {
+            Feed::Stream(stream) => self.fed = Some(ctx.add_stream(stream)),
+            Feed::Cancel => {
+                self.report.say(format!("cancelled: {}", self.fed.as_ref().is_some_and(|fed| fed.cancel())))
+            }
+            Feed::Say(what) => self.report.say(what),
+        }
+        Ok(())
+    }
+}
+
+/// Counts the items pulled, and its own drop.
+struct Counted {
+    pulled: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    dropped: Report,
+}
+
+impl futures::Stream for Counted {
+    type Item = u32;
+    fn poll_next(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<u32>> {
+        let n = self.pulled.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::task::Poll::Ready(Some(n))
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.dropped.say("stream dropped");
+    }
+}
+
+on_both_runtimes! {
+    /// Items come in order, as messages among the others, and the end is
+    /// reported once every item was delivered.
+    async fn a_stream_is_handled_item_by_item_then_its_end() {
+        use futures::StreamExt;
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let drain = system.spawn::<Drain>((report, None)).await.unwrap();
+        drain.cast(Feed::Stream(futures::stream::iter([1, 2, 3]).boxed())).await.unwrap();
+        let seen = probe.take(4).await;
+        assert_eq!(seen, ["item 1", "item 2", "item 3", "ended, ours: true"]);
+        drain.cast(Feed::Say("still running")).await.unwrap();
+        probe.expect("still running").await;
+    }
+}
+
+on_both_runtimes! {
+    /// A bounded `Wait` mailbox gives the stream backpressure: an endless
+    /// stream is pulled at the actor's pace; cancelling stops it (no end is
+    /// reported), and the stream is dropped.
+    async fn a_bounded_mailbox_paces_an_endless_stream_and_cancel_drops_it() {
+        use futures::StreamExt;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let options = SpawnOptions::new().mailbox(treeline::mailbox::MailboxConfig::bounded(2, treeline::mailbox::Overflow::Wait));
+        let drain = system.spawn_with::<Drain>((report.clone(), Some(gate.clone())), options).await.unwrap();
+        let pulled = std::sync::Arc::new(AtomicU32::new(0));
+        let endless = Counted { pulled: pulled.clone(), dropped: report.clone() };
+        drain.cast(Feed::Stream(endless.boxed())).await.unwrap();
+        gate.add_permits(5);
+        assert_eq!(probe.take(5).await, ["item 0", "item 1", "item 2", "item 3", "item 4"]);
+        settle().await;
+        let far = pulled.load(Ordering::SeqCst);
+        assert!(far <= 5 + 2 + 2, "pulled {far} items for 5 handled and a mailbox of 2");
+        // The cancel waits for room like the stream's items (FIFO); the gate
+        // opens first so both move.
+        gate.add_permits(100);
+        drain.cast(Feed::Cancel).await.unwrap();
+        // The cancel is handled after the items already queued; the stream is
+        // dropped by its aborted task, in either order with the report.
+        while !(probe_saw(&probe, "cancelled: true") && probe_saw(&probe, "stream dropped")) {
+            probe.next().await;
+        }
+        // Items queued before the cancel took effect are still handled; then
+        // nothing more is pulled, and no end is reported.
+        settle().await;
+        let stopped_at = pulled.load(Ordering::SeqCst);
+        settle().await;
+        probe.drain();
+        assert_eq!(pulled.load(Ordering::SeqCst), stopped_at, "nothing is pulled after the cancel");
+        assert!(!probe.seen().iter().any(|seen| seen.starts_with("ended")), "a cancelled stream reports no end");
+    }
+}
+
+on_both_runtimes! {
+    /// A stream dies with its actor.
+    async fn a_stream_is_dropped_when_its_actor_dies() {
+        use futures::StreamExt;
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let options = SpawnOptions::new().mailbox(treeline::mailbox::MailboxConfig::bounded(1, treeline::mailbox::Overflow::Wait));
+        let drain = system.spawn_with::<Drain>((report.clone(), Some(gate)), options).await.unwrap();
+        let endless = Counted { pulled: Default::default(), dropped: report.clone() };
+        drain.cast(Feed::Stream(endless.boxed())).await.unwrap();
+        drain.kill();
+        drain.join().await;
+        probe.expect_eventually("stream dropped").await;
+    }
+}
+
+fn probe_saw(probe: &crate::support::Probe, what: &str) -> bool {
+    probe.seen().iter().any(|seen| seen == what)
 }
