@@ -134,7 +134,7 @@ on_both_runtimes! {
 }
 
 on_both_runtimes! {
-    async fn publish_from_skips_only_the_sender() {
+    async fn publishing_except_the_sender_skips_only_the_sender() {
         // PS-03
         let system = System::new();
         let (report, mut probe) = probe();
