@@ -31,9 +31,13 @@ pub use registry::Name;
 pub use supervisor::{ChildSpec, Supervisor};
 pub use system::{RunOutcome, System};
 /// Writes an actor's handlers as plain methods: on the actor's impl block,
-/// `#[call]`, `#[cast]` and `#[event]` methods become `HandleCall`,
-/// `HandleCast` and `HandleEvent` impls, and a generated trait
-/// `<Actor>Api` gives the handle one typed method per call and cast.
+/// `#[call]`, `#[cast]`, `#[event]`, `#[info]` and `#[continuation]` methods
+/// become `HandleCall`, `HandleCast`, `HandleEvent`, `HandleInfo` and
+/// `HandleContinue` impls (`continue` is a keyword, hence the longer
+/// marker), and a generated trait `<Actor>Api` gives the handle one typed
+/// method per call and cast. An `#[info]`, `#[event]` or `#[continuation]`
+/// method takes the message itself; trapping exits is `ctx.trap_exit(true)`
+/// in `init` and an `#[info]` method taking `treeline::signal::Exit`.
 ///
 /// It generates exactly the hand-written form: one message struct per call
 /// or cast (`<Actor><Method>`, the arguments as fields) and a handler impl
@@ -141,7 +145,7 @@ pub use treeline_macros::Event;
 /// What generated code refers to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::actor::{Context, HandleCall, HandleCast, HandleEvent, Reply};
+    pub use crate::actor::{Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, Reply};
     pub use crate::addr::{ActorRef, CallError, SendError};
     pub use crate::durable::{fields, CodecError, Durable};
     pub use crate::event::Event;

@@ -1,15 +1,16 @@
-//! `#[actor]` on an actor's impl block: methods marked `#[call]`, `#[cast]`
-//! or `#[event]` become handlers, and callers get typed methods on the
-//! handle.
+//! `#[actor]` on an actor's impl block: methods marked `#[call]`, `#[cast]`,
+//! `#[event]`, `#[info]` or `#[continuation]` become handlers, and callers
+//! get typed methods on the handle for the calls and casts.
 //!
 //! For `impl Account { #[call] async fn balance(&mut self) -> u64 { .. } }`
 //! it emits, next to the impl block (re-emitted without the markers):
 //!
 //! * one message struct per `#[call]`/`#[cast]` method, `AccountBalance`,
 //!   with the method's arguments as fields;
-//! * `impl HandleCall<AccountBalance> for Account` (or `HandleCast`,
-//!   `HandleEvent<E>` for `#[event]`), whose future awaits the method: the
-//!   same code path as the hand-written form, nothing boxed;
+//! * `impl HandleCall<AccountBalance> for Account` (or `HandleCast`;
+//!   `HandleEvent<E>`, `HandleInfo<M>`, `HandleContinue<C>` for the
+//!   one-message kinds, on the message's own type), whose future awaits the
+//!   method: the same code path as the hand-written form, nothing boxed;
 //! * a trait `AccountApi` implemented for `ActorRef<Account>` with one
 //!   method per handler: `account.balance().await`, `account.deposit(5)`.
 //!
@@ -29,7 +30,41 @@ enum Kind {
     Call,
     Cast,
     Event,
+    Info,
+    /// `#[continuation]` (`continue` is a keyword, so it cannot be an
+    /// attribute's name).
+    Continue,
 }
+
+impl Kind {
+    /// The marker's name, for messages.
+    fn marker(self) -> &'static str {
+        match self {
+            Kind::Call => "#[call]",
+            Kind::Cast => "#[cast]",
+            Kind::Event => "#[event]",
+            Kind::Info => "#[info]",
+            Kind::Continue => "#[continuation]",
+        }
+    }
+
+    /// "a" or "an", before the marker.
+    fn article(self) -> &'static str {
+        match self {
+            Kind::Event | Kind::Info => "an",
+            Kind::Call | Kind::Cast | Kind::Continue => "a",
+        }
+    }
+
+    /// A kind whose handler takes exactly one message, of the handler
+    /// trait's type (no generated message struct, no API method).
+    fn takes_one_message(self) -> bool {
+        matches!(self, Kind::Event | Kind::Info | Kind::Continue)
+    }
+}
+
+/// The markers' attribute names.
+const MARKERS: [&str; 5] = ["call", "cast", "event", "info", "continuation"];
 
 struct Handler {
     kind: Kind,
@@ -38,7 +73,7 @@ struct Handler {
     args: Vec<(syn::Ident, Type)>,
     takes_ctx: bool,
     output: Option<Type>,
-    /// For an event: its type (the one argument).
+    /// For an event, info or continuation: its type (the one argument).
     event: Option<Type>,
 }
 
@@ -49,13 +84,18 @@ fn marker(method: &ImplItemFn, cx: &mut Ctxt) -> Option<Kind> {
             Some("call") => Kind::Call,
             Some("cast") => Kind::Cast,
             Some("event") => Kind::Event,
+            Some("info") => Kind::Info,
+            Some("continuation") => Kind::Continue,
             _ => continue,
         };
         if !matches!(attr.meta, syn::Meta::Path(_)) {
             cx.error_spanned_by(attr, "this marker takes no arguments");
         }
         if found.is_some() {
-            cx.error_spanned_by(attr, "a method can be only one of #[call], #[cast], #[event]");
+            cx.error_spanned_by(
+                attr,
+                "a method can be only one of #[call], #[cast], #[event], #[info], #[continuation]",
+            );
         }
         found = Some(kind);
     }
@@ -103,7 +143,11 @@ fn parse_handler(method: &ImplItemFn, kind: Kind, cx: &mut Ctxt) -> Option<Handl
             Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
                 args.push((ident.ident.clone(), (*typed.ty).clone()));
             }
-            other => cx.error_spanned_by(other, "unsupported argument pattern: use a plain name (`amount: u64`)"),
+            // An unused argument: a generated name, passed on all the same.
+            Pat::Wild(_) => args.push((format_ident!("__arg{}", index), (*typed.ty).clone())),
+            other => {
+                cx.error_spanned_by(other, "unsupported argument pattern: use a plain name (`amount: u64`) or `_`")
+            }
         }
     }
     let output = match &sig.output {
@@ -111,12 +155,16 @@ fn parse_handler(method: &ImplItemFn, kind: Kind, cx: &mut Ctxt) -> Option<Handl
         ReturnType::Type(_, ty) => Some((**ty).clone()),
     };
     let mut event = None;
-    if kind == Kind::Event {
+    if kind.takes_one_message() {
         match args.as_slice() {
             [(_, ty)] => event = Some(ty.clone()),
             _ => cx.error_spanned_by(
                 &sig.inputs,
-                "an #[event] handler takes exactly one event (and optionally the context)",
+                format!(
+                    "{} {} handler takes exactly one message (and optionally the context)",
+                    kind.article(),
+                    kind.marker()
+                ),
             ),
         }
     }
@@ -210,12 +258,13 @@ fn parse(attr: TokenStream, item: &mut ItemImpl, cx: &mut Ctxt) -> Option<Model>
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
         let Some(kind) = marker(method, cx) else { continue };
-        method.attrs.retain(|attr| !["call", "cast", "event"].iter().any(|name| attr.path().is_ident(name)));
+        method.attrs.retain(|attr| !MARKERS.iter().any(|name| attr.path().is_ident(name)));
         let Some(handler) = parse_handler(method, kind, cx) else { continue };
         if let Some(event) = &handler.event {
-            let key = event.to_token_stream().to_string();
+            let key = format!("{} {}", handler.kind.marker(), event.to_token_stream());
             if seen_events.contains(&key) {
-                cx.error_spanned_by(event, "a second #[event] handler for this event type (one per type)");
+                let message = format!("a second {} handler for this type (one per type)", handler.kind.marker());
+                cx.error_spanned_by(event, message);
                 continue;
             }
             seen_events.push(key);
@@ -330,13 +379,20 @@ fn expand_cast(model: &Model, handler: &Handler) -> Expansion {
     }
 }
 
-/// An event handler adds no API method (events are published, not sent).
-fn expand_event(model: &Model, handler: &Handler, event: &Type) -> Expansion {
+/// An event, info or continuation handler: the handler trait for the
+/// message's own type, and no API method (events are published, infos sent
+/// with `ActorRef::send`, continuations set with `Context::continue_with`).
+fn expand_one(model: &Model, handler: &Handler, event: &Type) -> Expansion {
     let Model { p, self_ty, .. } = model;
     let (name, settle) = (&handler.args[0].0, handler.settle());
+    let (handler_trait, handler_method) = match handler.kind {
+        Kind::Info => (quote!(HandleInfo), quote!(handle_info)),
+        Kind::Continue => (quote!(HandleContinue), quote!(handle_continue)),
+        _ => (quote!(HandleEvent), quote!(handle_event)),
+    };
     let items = quote! {
-        impl #p::HandleEvent<#event> for #self_ty {
-            fn handle_event(
+        impl #p::#handler_trait<#event> for #self_ty {
+            fn #handler_method(
                 &mut self,
                 #name: #event,
                 ctx: &mut #p::Context<Self>,
@@ -360,8 +416,8 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
         let one = match (handler.kind, &handler.event) {
             (Kind::Call, _) => expand_call(&model, handler),
             (Kind::Cast, _) => expand_cast(&model, handler),
-            (Kind::Event, Some(event)) => expand_event(&model, handler, event),
-            (Kind::Event, None) => continue, // reported by `parse_handler`
+            (_, Some(event)) => expand_one(&model, handler, event),
+            (_, None) => continue, // reported by `parse_handler`
         };
         all.items.extend(one.items);
         all.api_sig.extend(one.api_sig);

@@ -826,3 +826,76 @@ on_both_runtimes! {
         assert_eq!(gated.send_request(1).await.err(), Some(CallError::NoProc));
     }
 }
+
+// --- #[actor] with #[info] and #[continuation] ---
+
+/// Traps exits, warms up in a continuation, and counts ticks: all written
+/// as plain methods under `#[actor]`.
+struct Keeper {
+    report: crate::support::Report,
+}
+
+struct Warm;
+
+impl Actor for Keeper {
+    type Args = crate::support::Report;
+    async fn init(report: crate::support::Report, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+        ctx.trap_exit(true);
+        ctx.continue_with(Warm);
+        Ok(Keeper { report })
+    }
+}
+
+/// Dies with "bye" right after its init.
+struct Brief;
+
+impl Actor for Brief {
+    type Args = ();
+    async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+        ctx.continue_with(());
+        Ok(Brief)
+    }
+}
+
+impl HandleContinue<()> for Brief {
+    async fn handle_continue(&mut self, _: (), _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(ExitReason::custom("bye"))
+    }
+}
+
+#[actor]
+impl Keeper {
+    #[continuation]
+    async fn warmed(&mut self, _: Warm) {
+        self.report.say("warmed");
+    }
+
+    #[info]
+    async fn exited(&mut self, exit: treeline::signal::Exit) {
+        self.report.say(format!("exit: {}", exit.reason));
+    }
+
+    #[info]
+    async fn tick(&mut self, n: u32, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.report.say(format!("tick {n}"));
+        if n == 2 {
+            ctx.spawn_link::<Brief>(()).await.map_err(ExitReason::error)?;
+        }
+        Ok(())
+    }
+}
+
+on_both_runtimes! {
+    async fn actor_macro_writes_info_and_continuation_handlers() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        let keeper = system.spawn::<Keeper>(report).await.unwrap();
+        probe.expect("warmed").await; // before any message
+        keeper.send(1u32).await.unwrap();
+        probe.expect("tick 1").await;
+        keeper.send(2u32).await.unwrap(); // links a child that dies: trapped
+        probe.expect("tick 2").await;
+        probe.expect("exit: bye").await;
+        assert!(keeper.is_alive());
+    }
+}
