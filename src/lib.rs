@@ -39,6 +39,10 @@ pub use system::{RunOutcome, System};
 /// method takes the message itself; trapping exits is `ctx.trap_exit(true)`
 /// in `init` and an `#[info]` method taking `treeline::signal::Exit`.
 ///
+/// The generated message structs and the `<Actor>Api` trait are `pub`;
+/// `#[actor(vis = "pub(crate)")]` gives them another visibility (a macro on
+/// an impl block cannot see the actor type's own).
+///
 /// It generates exactly the hand-written form: one message struct per call
 /// or cast (`<Actor><Method>`, the arguments as fields) and a handler impl
 /// whose future awaits the method. A method may take `ctx: &mut
