@@ -364,7 +364,7 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Sends a cast (handled by [`HandleCast::handle_cast`]). Waits only if
-    /// the mailbox is bounded with [`Overflow::Wait`](crate::mailbox::Overflow::Wait)
+    /// the mailbox is bounded with `Overflow::Wait` (`treeline::mailbox`)
     /// and full.
     ///
     /// `Ok(())` means the message was queued, or shed by the actor's own

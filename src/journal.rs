@@ -2,7 +2,7 @@
 //! CRC-checked log on disk.
 //!
 //! A System gets one with [`System::with_journal`](crate::System::with_journal)
-//! and a [`JournalConfig`](crate::durable::JournalConfig). This module holds
+//! and a `JournalConfig` (in `treeline::durable`). This module holds
 //! what that configuration and its errors name: where the bytes go
 //! ([`Storage`]: [`FileStorage`], [`MemStorage`], or your own), when they are
 //! synced ([`FsyncPolicy`]), what opening does with damage ([`Recovery`],

@@ -29,7 +29,7 @@ pub use event::Event;
 pub use exit::ExitReason;
 pub use registry::Name;
 pub use supervisor::{ChildSpec, Supervisor};
-pub use system::{RunOutcome, System};
+pub use system::{RunOutcome, System, Via};
 /// Writes an actor's handlers as plain methods: on the actor's impl block,
 /// `#[call]`, `#[cast]`, `#[event]`, `#[info]` and `#[continuation]` methods
 /// become `HandleCall`, `HandleCast`, `HandleEvent`, `HandleInfo` and

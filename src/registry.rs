@@ -37,7 +37,6 @@ mod name;
 mod publish;
 mod query;
 pub(crate) mod table;
-mod via;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -53,7 +52,6 @@ pub use name::Name;
 pub(crate) use name::NameKey;
 pub use publish::PublishOptions;
 use table::{ErasedTable, Offer, Sub, TopicTable};
-pub use via::Via;
 
 use crate::actor::dispatch::InfoMsg;
 use crate::actor::{Actor, HandleEvent, HandleInfo};

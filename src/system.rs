@@ -10,8 +10,10 @@
 pub(crate) mod deadlines;
 mod run;
 mod table;
+mod via;
 
 pub use run::RunOutcome;
+pub use via::Via;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,7 +35,7 @@ use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
-use crate::registry::{Name, PublishError, PublishOptions, Registry, Via};
+use crate::registry::{Name, PublishError, PublishOptions, Registry};
 use crate::signal::{Down, MonitorRef};
 use crate::topic::Pattern;
 use crate::topic::Topic;

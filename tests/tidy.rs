@@ -173,3 +173,35 @@ fn the_map_holds_no_measured_figures() {
         figures.join("\n")
     );
 }
+
+/// The leaves of the map depend on nothing else in the crate (not even
+/// through a doc link): the journal only stores bytes, and the topic
+/// grammar, exit reasons, the event trait and the sync shims stand alone.
+#[test]
+fn the_leaves_depend_on_nothing_in_the_crate() {
+    let src = root().join("src");
+    let modules: Vec<String> = fs::read_dir(&src)
+        .expect("src")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
+        .filter(|name| name != "lib")
+        .collect();
+    let mut found = Vec::new();
+    for leaf in ["journal", "topic", "exit", "event", "sync"] {
+        let mut paths = files(&src.join(leaf), &[".rs"]);
+        paths.push(src.join(format!("{leaf}.rs")));
+        for path in paths {
+            let Ok(text) = fs::read_to_string(&path) else { continue };
+            for other in modules.iter().filter(|other| *other != leaf) {
+                let needle = format!("crate::{other}");
+                let uses = text
+                    .match_indices(&needle)
+                    .any(|(at, _)| !text[at + needle.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_'));
+                if uses {
+                    found.push(format!("{} names crate::{other}", path.strip_prefix(root()).unwrap().display()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "a leaf depends on the crate: {found:#?}");
+}

@@ -41,7 +41,7 @@ pub(crate) const INLINE_BYTES: usize = 3 * mem::size_of::<usize>();
 type Payload = MaybeUninit<[usize; INLINE_BYTES / mem::size_of::<usize>()]>;
 
 /// The kind of a message, by the handler it was sent to: what a
-/// [`DeadLetter`](crate::dead_letter::DeadLetter) reports, and what tracing
+/// `DeadLetter` reports (`treeline::dead_letter`), and what tracing
 /// names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

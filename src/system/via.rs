@@ -5,11 +5,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::Name;
+use super::{System, WeakSystem};
 use crate::actor::{Actor, HandleCall, HandleCast, HandleEvent, HandleInfo};
 use crate::addr::{ActorRef, CallError, SendError};
 use crate::event::Event;
-use crate::system::{System, WeakSystem};
+use crate::registry::Name;
 
 /// An actor of type `A` addressed by its [`Name`] in a System's registry.
 ///
