@@ -180,12 +180,14 @@ fn the_map_holds_no_measured_figures() {
 #[test]
 fn the_leaves_depend_on_nothing_in_the_crate() {
     let src = root().join("src");
-    let modules: Vec<String> = fs::read_dir(&src)
+    let mut modules: Vec<String> = fs::read_dir(&src)
         .expect("src")
         .flatten()
         .map(|entry| entry.file_name().to_string_lossy().trim_end_matches(".rs").to_owned())
         .filter(|name| name != "lib")
         .collect();
+    modules.sort();
+    modules.dedup(); // `x.rs` and `x/`
     let mut found = Vec::new();
     for leaf in ["journal", "topic", "exit", "event", "sync"] {
         let mut paths = files(&src.join(leaf), &[".rs"]);
