@@ -261,9 +261,11 @@ where
         Ok(())
     }
 
+    /// Newest first, as a static supervisor's `which_children` (OTP order).
     fn infos(&self) -> Vec<ChildInfo> {
         self.children
             .iter()
+            .rev()
             .map(|child| ChildInfo {
                 id: None,
                 pid: child.pid.clone(),
@@ -585,7 +587,8 @@ where
         self.actor.call_forever(TerminateDynamic(id)).await?
     }
 
-    /// The children (no ids), in start order.
+    /// The children (no ids), newest first: the order of a static
+    /// supervisor's `which_children` (OTP's).
     pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         Ok(self.actor.call_forever(WhichDynamic).await?)
     }

@@ -678,6 +678,8 @@ on_both_runtimes! {
         let which = sup.which_children().await.unwrap();
         assert_eq!(which.len(), 3);
         assert!(which.iter().all(|child| child.id.is_none()));
+        let newest_first: Vec<_> = children.iter().rev().map(|child| child.id()).collect();
+        assert_eq!(which.iter().map(|child| child.pid.as_ref().map(Pid::id)).collect::<Vec<_>>(), newest_first, "as a static supervisor's");
         assert_eq!(sup.start_child((4, report.clone())).await.err(), Some(SupervisorError::MaxChildren));
         let p2 = children[1].id().unwrap();
         assert_eq!(sup.terminate_child(p2).await, Ok(()));
