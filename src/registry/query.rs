@@ -38,17 +38,9 @@ impl Registry {
     /// assert_eq!(system.registry().count_select(|name, _: &&str| name.ends_with('2')), 1);
     /// # }
     /// ```
-    pub fn select<T: 'static>(&self, mut filter: impl FnMut(&str, &T) -> bool) -> Vec<(String, Pid)> {
+    pub fn select<T: 'static>(&self, filter: impl FnMut(&str, &T) -> bool) -> Vec<(String, Pid)> {
         let mut found = Vec::new();
-        for shard in self.names.iter() {
-            let shard = shard.lock();
-            for (name, entry) in shard.iter() {
-                let Some(value) = entry.meta.as_ref().and_then(Meta::get::<T>) else { continue };
-                if entry.pid.is_alive() && filter(name, value) {
-                    found.push((name.to_string(), entry.pid.clone()));
-                }
-            }
-        }
+        self.visit(filter, |name, pid| found.push((name.to_string(), pid.clone())));
         found
     }
 
@@ -59,18 +51,24 @@ impl Registry {
 
     /// How many names [`Registry::select`] would return (Elixir's
     /// `count_select/2`), without collecting them.
-    pub fn count_select<T: 'static>(&self, mut filter: impl FnMut(&str, &T) -> bool) -> usize {
+    pub fn count_select<T: 'static>(&self, filter: impl FnMut(&str, &T) -> bool) -> usize {
         let mut count = 0;
+        self.visit(filter, |_, _| count += 1);
+        count
+    }
+
+    /// Calls `found` for every name with a live holder whose value is a `T`
+    /// accepted by `filter`, one shard lock at a time.
+    fn visit<T: 'static>(&self, mut filter: impl FnMut(&str, &T) -> bool, mut found: impl FnMut(&str, &Pid)) {
         for shard in self.names.iter() {
             let shard = shard.lock();
             for (name, entry) in shard.iter() {
                 let Some(value) = entry.meta.as_ref().and_then(Meta::get::<T>) else { continue };
                 if entry.pid.is_alive() && filter(name, value) {
-                    count += 1;
+                    found(name, &entry.pid);
                 }
             }
         }
-        count
     }
 
     /// Replaces the value of `name`, held by `owner`, with `update` of the

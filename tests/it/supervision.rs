@@ -607,6 +607,20 @@ on_both_runtimes! {
     }
 }
 
+/// Crashes `w` four times: the first three restarts wait 100, 200 and
+/// 400 ms (a doubling backoff without jitter); the fourth crash goes past
+/// the intensity.
+async fn crash_through_the_backoff(w: &ChildRef<Scripted>) {
+    for expected in [100, 200, 400] {
+        let before = w.id().unwrap();
+        w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
+        let crashed = Instant::now();
+        within("restarted", w.restarted(before)).await;
+        assert_elapsed(crashed.elapsed(), Duration::from_millis(expected), Duration::from_millis(expected + 20));
+    }
+    w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
+}
+
 on_both_runtimes! {
     async fn backoff_delays_restarts_and_intensity_still_applies() {
         let (report, mut probe) = probe();
@@ -616,14 +630,7 @@ on_both_runtimes! {
         let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).jitter(0.0);
         let sup = system.start(Supervisor::one_for_one().intensity(3, HOUR).backoff(backoff).child(spec)).await.unwrap();
         probe.drain();
-        for expected in [100, 200, 400] {
-            let before = w.id().unwrap();
-            w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
-            let crashed = Instant::now();
-            within("restarted", w.restarted(before)).await;
-            assert_elapsed(crashed.elapsed(), Duration::from_millis(expected), Duration::from_millis(expected + 20));
-        }
-        w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
+        crash_through_the_backoff(&w).await;
         assert_eq!(within("gives up", sup.join()).await, ExitReason::Shutdown);
     }
 
@@ -638,14 +645,7 @@ on_both_runtimes! {
         let sup = system.start_dynamic(spec).await.unwrap();
         let w = sup.start_child(Script::new("w", &report)).await.unwrap().expect("started");
         probe.drain();
-        for expected in [100, 200, 400] {
-            let before = w.id().unwrap();
-            w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
-            let crashed = Instant::now();
-            within("restarted", w.restarted(before)).await;
-            assert_elapsed(crashed.elapsed(), Duration::from_millis(expected), Duration::from_millis(expected + 20));
-        }
-        w.cast(Do::Stop(ExitReason::custom("crash"))).await.unwrap();
+        crash_through_the_backoff(&w).await;
         assert_eq!(within("gives up", sup.actor().join()).await, ExitReason::Shutdown);
     }
 }
