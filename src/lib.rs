@@ -36,8 +36,40 @@ pub use system::{RunOutcome, System, Via};
 /// `HandleContinue` impls (`continue` is a keyword, hence the longer
 /// marker), and a generated trait `<Actor>Api` gives the handle one typed
 /// method per call and cast. An `#[info]`, `#[event]` or `#[continuation]`
-/// method takes the message itself; trapping exits is `ctx.trap_exit(true)`
-/// in `init` and an `#[info]` method taking `treeline::signal::Exit`.
+/// method takes the message itself.
+///
+/// Trapping exits is `ctx.trap_exit(true)` in `init` and a handler for
+/// [`signal::Exit`]: an `#[info]` method taking it, or, for an actor that
+/// traps only so that `terminate` runs (a graceful shutdown),
+/// `#[actor(trap_exit)]`, which generates the handler: it ignores a link's
+/// `Normal` exit and stops with any other reason, as a non-trapping actor
+/// would, `terminate` included ([`signal::Exit::propagate`]).
+///
+/// ```
+/// use treeline::{actor, Actor, Context, ExitReason, InitError};
+///
+/// struct Writer { buffered: Vec<u8> }
+///
+/// impl Actor for Writer {
+///     type Args = ();
+///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+///         ctx.trap_exit(true);
+///         Ok(Writer { buffered: Vec::new() })
+///     }
+///     async fn terminate(&mut self, _: &ExitReason, _: &mut Context<Self>) {
+///         // runs on a supervisor's shutdown and when a link dies
+///         self.buffered.clear();
+///     }
+/// }
+///
+/// #[actor(trap_exit)]
+/// impl Writer {
+///     #[cast]
+///     async fn write(&mut self, bytes: Vec<u8>) {
+///         self.buffered.extend(bytes);
+///     }
+/// }
+/// ```
 ///
 /// The generated message structs and the `<Actor>Api` trait are `pub`;
 /// `#[actor(vis = "pub(crate)")]` gives them another visibility (a macro on
@@ -154,5 +186,6 @@ pub mod __private {
     pub use crate::durable::{fields, CodecError, Durable};
     pub use crate::event::Event;
     pub use crate::exit::ExitReason;
+    pub use crate::signal::Exit;
     pub use crate::supervisor::ChildRef;
 }

@@ -82,6 +82,42 @@ pub struct Exit {
     pub reason: ExitReason,
 }
 
+impl Exit {
+    /// What a non-trapping actor does with this signal: nothing for
+    /// `Normal`, and for any other reason stop with it. Returned from a
+    /// trapping actor's handler, it keeps the links' semantics and adds the
+    /// `terminate` that trapping buys (what `#[actor(trap_exit)]` generates).
+    ///
+    /// ```
+    /// use treeline::*;
+    /// use treeline::signal::Exit;
+    ///
+    /// struct Flusher;
+    /// impl Actor for Flusher {
+    ///     type Args = ();
+    ///     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    ///         ctx.trap_exit(true); // so that `terminate` runs when a link dies
+    ///         Ok(Flusher)
+    ///     }
+    ///     async fn terminate(&mut self, _: &ExitReason, _: &mut Context<Self>) {
+    ///         // flush buffers
+    ///     }
+    /// }
+    /// impl HandleInfo<Exit> for Flusher {
+    ///     async fn handle_info(&mut self, exit: Exit, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         exit.propagate()
+    ///     }
+    /// }
+    /// ```
+    pub fn propagate(self) -> Result<(), ExitReason> {
+        if self.reason.is_normal() {
+            Ok(())
+        } else {
+            Err(self.reason)
+        }
+    }
+}
+
 /// No message arrived within the idle timeout set by
 /// [`Context::idle_timeout`] (OTP's `timeout` message).
 ///

@@ -51,8 +51,8 @@ pub use backoff::Backoff;
 pub use dynamic::{DynamicSpec, DynamicSupervisor, DynamicSupervisorRef};
 pub use error::{FailedToStartChild, SpecError, SupervisorError};
 pub use handle::ChildRef;
-pub use server::{ChildCounts, ChildInfo, Supervisor};
-pub use snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
+pub use server::Supervisor;
+pub use snapshot::{ChildCounts, ChildInfo, ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
 pub use spec::{ChildId, ChildKind, ChildSpec, Restart};
 pub use strategy::Strategy;
 

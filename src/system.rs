@@ -436,7 +436,7 @@ impl System {
     pub async fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::Release);
         for (pid, policy) in self.inner.table.top_level_newest_first() {
-            shutdown(&mut FromSystem, std::slice::from_ref(&pid), policy).await;
+            shutdown(&mut FromSystem, &[(pid, policy)]).await;
         }
         loop {
             let rest = self.inner.table.all();

@@ -14,6 +14,10 @@
 //! * a trait `AccountApi` implemented for `ActorRef<Account>` with one
 //!   method per handler: `account.balance().await`, `account.deposit(5)`.
 //!
+//! With `#[actor(trap_exit)]` it also emits `impl HandleInfo<Exit>`, whose
+//! handler returns `exit.propagate()`: an actor that traps exits only so
+//! that `terminate` runs writes no handler of its own.
+//!
 //! A method may take `ctx: &mut Context<Self>` as its last argument.
 //! `#[cast]` and `#[event]` methods return nothing or
 //! `Result<(), ExitReason>`; `#[call]` methods return the reply.
@@ -171,6 +175,29 @@ fn parse_handler(method: &ImplItemFn, kind: Kind, cx: &mut Ctxt) -> Option<Handl
     (cx.len() == errors_before).then(|| Handler { kind, method: sig.ident.clone(), args, takes_ctx, output, event })
 }
 
+/// Does `ty` name `Exit` (by its last path segment)?
+fn names_exit(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.path.segments.last().is_some_and(|segment| segment.ident == "Exit"))
+}
+
+/// `#[actor(trap_exit)]`: the `Exit` handler of an actor that traps exits
+/// only so that `terminate` runs; `Exit::propagate` keeps the links'
+/// semantics.
+fn expand_trap_exit(model: &Model) -> TokenStream {
+    let Model { p, self_ty, .. } = model;
+    quote! {
+        impl #p::HandleInfo<#p::Exit> for #self_ty {
+            fn handle_info(
+                &mut self,
+                exit: #p::Exit,
+                _: &mut #p::Context<Self>,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #p::ExitReason>> + ::core::marker::Send {
+                async move { exit.propagate() }
+            }
+        }
+    }
+}
+
 /// `T` if `ty` is `Reply<T>`.
 fn reply_of(ty: &Type) -> Option<Type> {
     let Type::Path(path) = ty else { return None };
@@ -199,12 +226,28 @@ fn pascal(ident: &syn::Ident) -> String {
         .collect()
 }
 
-/// Options: `#[actor]`, `#[actor(crate = "path")]`, `#[actor(vis = "pub(crate)")]`.
-fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> (Option<syn::Path>, syn::Visibility) {
+/// The options of `#[actor(...)]`.
+struct Options {
+    krate: Option<syn::Path>,
+    vis: syn::Visibility,
+    /// `trap_exit`: generate the `HandleInfo<Exit>` handler (at this span).
+    trap_exit: Option<proc_macro2::Span>,
+}
+
+/// Options: `#[actor]`, `#[actor(crate = "path")]`, `#[actor(vis = "pub(crate)")]`,
+/// `#[actor(trap_exit)]`, comma-separated.
+fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> Options {
     let mut krate = None;
     let mut vis = None;
+    let mut trap_exit = None;
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("crate") {
+        if meta.path.is_ident("trap_exit") {
+            if trap_exit.is_some() {
+                cx.error_spanned_by(&meta.path, "duplicate `trap_exit` option");
+            }
+            trap_exit = Some(syn::spanned::Spanned::span(&meta.path));
+            Ok(())
+        } else if meta.path.is_ident("crate") {
             crate_option(&meta, &mut krate, cx)
         } else if meta.path.is_ident("vis") {
             let lit: syn::LitStr = meta.value()?.parse()?;
@@ -217,13 +260,13 @@ fn parse_options(attr: TokenStream, cx: &mut Ctxt) -> (Option<syn::Path>, syn::V
             }
             Ok(())
         } else {
-            Err(meta.error("unknown #[actor(...)] option: expected `crate` or `vis`"))
+            Err(meta.error("unknown #[actor(...)] option: expected `crate`, `vis` or `trap_exit`"))
         }
     });
     if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
         cx.syn_error(error);
     }
-    (krate, vis.unwrap_or_else(|| syn::parse_quote!(pub)))
+    Options { krate, vis: vis.unwrap_or_else(|| syn::parse_quote!(pub)), trap_exit }
 }
 
 /// The impl block after parsing and checking: what expansion works from.
@@ -236,6 +279,8 @@ struct Model {
     /// The visibility of the generated structs, their fields and the API
     /// trait (`pub` unless the `vis` option says otherwise).
     vis: syn::Visibility,
+    /// The `trap_exit` option: generate `HandleInfo<Exit>`.
+    trap_exit: bool,
 }
 
 /// What one handler adds: items next to the impl block, and its method in
@@ -250,7 +295,7 @@ struct Expansion {
 /// Parses and checks the options and the impl block, collecting every error;
 /// strips the markers from `item`. `None` when nothing can be generated.
 fn parse(attr: TokenStream, item: &mut ItemImpl, cx: &mut Ctxt) -> Option<Model> {
-    let (krate, vis) = parse_options(attr, cx);
+    let Options { krate, vis, trap_exit } = parse_options(attr, cx);
     let krate = treeline(krate.as_ref());
     if let Some((_, path, _)) = &item.trait_ {
         cx.error_spanned_by(path, "#[actor] goes on the actor's own impl block, not on a trait impl");
@@ -282,10 +327,17 @@ fn parse(attr: TokenStream, item: &mut ItemImpl, cx: &mut Ctxt) -> Option<Model>
                 continue;
             }
             seen_events.push(key);
+            if trap_exit.is_some() && handler.kind == Kind::Info && names_exit(event) {
+                cx.error_spanned_by(
+                    event,
+                    "#[actor(trap_exit)] generates the `Exit` handler: remove this handler or the option",
+                );
+                continue;
+            }
         }
         handlers.push(handler);
     }
-    Some(Model { p: quote!(#krate::__private), self_ty, actor_name, handlers, vis })
+    Some(Model { p: quote!(#krate::__private), self_ty, actor_name, handlers, vis, trap_exit: trap_exit.is_some() })
 }
 
 impl Handler {
@@ -437,6 +489,9 @@ pub(crate) fn expand(attr: TokenStream, mut item: ItemImpl) -> TokenStream {
         all.api_sig.extend(one.api_sig);
         all.api_impl.extend(one.api_impl);
     }
+    if model.trap_exit {
+        all.items.extend(expand_trap_exit(&model));
+    }
     let Model { p, self_ty, actor_name, vis, .. } = &model;
     let api = format_ident!("{}Api", actor_name);
     let api_doc = format!(
@@ -533,6 +588,24 @@ mod tests {
         }
         let bad: ItemImpl = syn::parse_quote! { impl A {} };
         assert!(expand_str(quote!(vis = "public"), bad).contains("`vis` must be a visibility"));
+    }
+
+    #[test]
+    fn the_trap_exit_option_generates_the_exit_handler() {
+        let item: ItemImpl = syn::parse_quote! {
+            impl A { #[cast] async fn go(&mut self) {} }
+        };
+        let out = expand_str(quote!(trap_exit, vis = "pub(crate)"), item);
+        assert!(
+            out.contains("impl :: treeline :: __private :: HandleInfo < :: treeline :: __private :: Exit > for A"),
+            "{out}"
+        );
+        assert!(out.contains("exit . propagate ()"), "{out}");
+        let twice: ItemImpl = syn::parse_quote! {
+            impl A { #[info] async fn exited(&mut self, exit: Exit) {} }
+        };
+        let out = expand_str(quote!(trap_exit), twice);
+        assert!(out.contains("generates the `Exit` handler"), "{out}");
     }
 
     #[test]

@@ -45,10 +45,11 @@ impl Parent for FromSystem {
     }
 }
 
-/// Stops `children` at once, sharing one timeout, and returns their exit
-/// reasons in order (a single child is a set of one).
-pub(crate) async fn shutdown(parent: &mut impl Parent, children: &[Pid], policy: ShutdownPolicy) -> Vec<ExitReason> {
-    for child in children {
+/// Stops `children` at once, each by its own policy (its own timeout,
+/// counted from the same moment), and returns their exit reasons in order
+/// (a single child is a set of one).
+pub(crate) async fn shutdown(parent: &mut impl Parent, children: &[(Pid, ShutdownPolicy)]) -> Vec<ExitReason> {
+    for (child, policy) in children {
         parent.unlink(child);
         match policy {
             ShutdownPolicy::BrutalKill => {
@@ -57,12 +58,13 @@ pub(crate) async fn shutdown(parent: &mut impl Parent, children: &[Pid], policy:
             ShutdownPolicy::Timeout(_) | ShutdownPolicy::Infinity => parent.shut(child),
         }
     }
-    if let ShutdownPolicy::Timeout(timeout) = policy {
-        if tokio::time::timeout(timeout, join_all(children.iter().map(Pid::join))).await.is_err() {
-            for child in children {
+    join_all(children.iter().map(|(child, policy)| async move {
+        if let ShutdownPolicy::Timeout(timeout) = *policy {
+            if tokio::time::timeout(timeout, child.join()).await.is_err() {
                 child.kill();
             }
         }
-    }
-    join_all(children.iter().map(Pid::join)).await
+        child.join().await
+    }))
+    .await
 }

@@ -1,20 +1,25 @@
 //! The dynamic supervisor (OTP `simple_one_for_one`, Elixir's
 //! `DynamicSupervisor`): anonymous children of one actor type, started at
-//! run time with their own arguments, restarted one for one with the same
-//! arguments, stopped concurrently.
+//! run time with their own arguments (and the supervisor's template) or
+//! their own child spec, restarted one for one, stopped concurrently, each
+//! by its own shutdown policy.
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::backoff::Backoff;
 use super::error::SupervisorError;
-use super::handle::{ChildRef, ChildSlot};
+use parking_lot::Mutex;
+
+use super::handle::ChildRef;
 use super::ledger::{ChildLedger, Ledger};
-use super::server::{reason_of, ChildCounts, ChildInfo};
-use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
-use super::spec::{ChildId, ChildKind, ChildSpec, Restart};
+use super::server::reason_of;
+use super::snapshot::{
+    snapshot_rows, ChildCounts, ChildInfo, ChildRow, ChildStatus, SupervisorKind, SupervisorSnapshot,
+};
+use super::spec::{ChildId, ChildKind, ChildSpec, Restart, StartChild};
+use super::{validate_child, AutoShutdown};
 use crate::actor::shutdown::shutdown;
 use crate::actor::spawn::StartError;
 use crate::actor::{Actor, Context, HandleCall, HandleInfo, InitError, Reply, ShutdownPolicy, SpawnOptions};
@@ -70,19 +75,21 @@ impl<A: Actor> DynamicSpec<A> {
         }
     }
 
-    /// The children's restart type.
+    /// The restart type of children started with arguments (a child
+    /// started from its own spec has that spec's).
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
         self
     }
 
-    /// How children are stopped (all at once, sharing this timeout).
+    /// How children started with arguments are stopped (the supervisor
+    /// stops all its children at once, each by its own policy).
     pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
         self.shutdown = shutdown;
         self
     }
 
-    /// The children's mailbox.
+    /// The mailbox of children started with arguments.
     pub fn mailbox(mut self, mailbox: MailboxConfig) -> Self {
         self.mailbox = mailbox;
         self
@@ -158,8 +165,9 @@ pub struct DynamicSupervisor<A: Actor> {
 
 struct DynChild<A: Actor> {
     key: u64,
-    args: A::Args,
-    slot: Arc<ChildSlot<A>>,
+    /// How it starts, restarts and stops: its own spec, or one built from
+    /// the supervisor's template and the arguments it was started with.
+    spec: ChildSpec<A>,
     /// The running incarnation; `None` while its restart is being retried.
     pid: Option<Pid>,
     /// The id of the latest incarnation: what callers know the child by,
@@ -175,6 +183,24 @@ impl<A: Actor> DynChild<A> {
         match &self.pid {
             Some(pid) => pid.id() == id,
             None => self.last_id == id,
+        }
+    }
+
+    fn status(&self) -> ChildStatus {
+        if self.pid.is_some() {
+            ChildStatus::Running
+        } else {
+            ChildStatus::Restarting
+        }
+    }
+
+    fn row(&self) -> ChildRow<'_> {
+        ChildRow {
+            spec: &self.spec,
+            id: None,
+            pid: self.pid.as_ref(),
+            status: self.status(),
+            restarts: self.ledger.restarts,
         }
     }
 }
@@ -194,11 +220,14 @@ where
         Ok(DynamicSupervisor { spec, ledger, children: Vec::new(), next_key: 0 })
     }
 
+    /// Stops every child at once, each by its own shutdown policy (Elixir's
+    /// `DynamicSupervisor`).
     async fn terminate(&mut self, _reason: &ExitReason, ctx: &mut Context<Self>) {
-        let pids: Vec<Pid> = self.children.iter_mut().filter_map(|child| child.pid.take()).collect();
-        shutdown(ctx, &pids, self.spec.shutdown).await;
+        let children: Vec<(Pid, ShutdownPolicy)> =
+            self.children.iter_mut().filter_map(|child| Some((child.pid.take()?, child.spec.shutdown))).collect();
+        shutdown(ctx, &children).await;
         for child in &self.children {
-            child.slot.set(None);
+            child.spec.clear();
         }
     }
 }
@@ -215,8 +244,8 @@ where
     ) -> Result<(), ExitReason> {
         let child = &mut self.children[index];
         child.pid = None;
-        child.slot.set(None);
-        if !self.spec.restart.restarts_on(&reason) {
+        child.spec.clear();
+        if !child.spec.restart.restarts_on(&reason) {
             self.children.remove(index);
             return Ok(());
         }
@@ -241,14 +270,13 @@ where
                 return Ok(());
             }
         }
-        let args = self.children[index].args.clone();
-        match spawn_child(self.spec.mailbox, args, ctx).await {
+        let spec = self.children[index].spec.clone();
+        match spec.start_in(ctx).await {
             Ok(Some(actor)) => {
                 let child = &mut self.children[index];
                 child.pid = Some(actor.pid());
                 child.last_id = actor.id();
                 child.ledger.started();
-                child.slot.set(Some(actor));
             }
             Ok(None) => {
                 self.children.remove(index);
@@ -261,44 +289,46 @@ where
         Ok(())
     }
 
-    /// Newest first, as a static supervisor's `which_children` (OTP order).
-    fn infos(&self) -> Vec<ChildInfo> {
-        self.children
-            .iter()
-            .rev()
-            .map(|child| ChildInfo {
-                id: None,
-                pid: child.pid.clone(),
-                status: status_of(child),
-                kind: ChildKind::Worker,
-            })
-            .collect()
+    /// Starts a new child from `spec` (with a handle slot of its own).
+    async fn start_new(
+        &mut self,
+        spec: ChildSpec<A>,
+        ctx: &mut Context<Self>,
+    ) -> Result<Option<ChildRef<A>>, SupervisorError> {
+        if self.spec.max_children.is_some_and(|max| self.children.len() >= max) {
+            return Err(SupervisorError::MaxChildren);
+        }
+        validate_child(&spec, AutoShutdown::Never).map_err(SupervisorError::InvalidSpec)?;
+        let spec = spec.with_own_slot();
+        match spec.start_in(ctx).await {
+            Ok(Some(actor)) => {
+                let child = spec.child_ref();
+                let mut ledger = ChildLedger::default();
+                ledger.started();
+                self.next_key += 1;
+                self.children.push(DynChild {
+                    key: self.next_key,
+                    spec,
+                    last_id: actor.id(),
+                    pid: Some(actor.pid()),
+                    ledger,
+                });
+                Ok(Some(child))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(SupervisorError::StartFailed(reason_of(error))),
+        }
     }
-}
 
-/// Starts one child linked to the supervisor. (A free function: holding
-/// `&DynamicSupervisor` across the await would require `A::Args: Sync`.)
-async fn spawn_child<A: Actor>(
-    mailbox: MailboxConfig,
-    args: A::Args,
-    ctx: &mut Context<DynamicSupervisor<A>>,
-) -> Result<Option<ActorRef<A>>, StartError>
-where
-    A::Args: Clone,
-{
-    let options = SpawnOptions::new().mailbox(mailbox).link();
-    match ctx.spawn_with::<A>(args, options).await {
-        Ok(child) => Ok(Some(child)),
-        Err(StartError::Ignored) => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
-fn status_of<A: Actor>(child: &DynChild<A>) -> ChildStatus {
-    if child.pid.is_some() {
-        ChildStatus::Running
-    } else {
-        ChildStatus::Restarting
+    /// The spec of a child started with `args`: the supervisor's template.
+    fn template(&self, args: A::Args) -> ChildSpec<A> {
+        // Behind a lock only to make the arguments `Sync` (a spec's argument
+        // maker is shared); it is taken once per start.
+        let args = Mutex::new(args);
+        ChildSpec::from_fn(std::any::type_name::<A>(), move || args.lock().clone())
+            .restart(self.spec.restart)
+            .shutdown(self.spec.shutdown)
+            .mailbox(self.spec.mailbox)
     }
 }
 
@@ -311,6 +341,7 @@ pub(crate) struct RetryDynamic {
     counted: bool,
 }
 pub(crate) struct StartDynamic<Args>(Args);
+pub(crate) struct StartDynamicSpec<A: Actor>(ChildSpec<A>);
 pub(crate) struct TerminateDynamic(ActorId);
 pub(crate) struct WhichDynamic;
 pub(crate) struct CountDynamic;
@@ -358,32 +389,23 @@ where
         StartDynamic(args): StartDynamic<A::Args>,
         ctx: &mut Context<Self>,
     ) -> Reply<Self::Reply> {
-        if self.spec.max_children.is_some_and(|max| self.children.len() >= max) {
-            return Reply::new(Err(SupervisorError::MaxChildren));
-        }
-        Reply::new(match spawn_child(self.spec.mailbox, args.clone(), ctx).await {
-            Ok(Some(actor)) => {
-                let slot = Arc::new(ChildSlot::new());
-                let pid = actor.pid();
-                slot.set(Some(actor));
-                self.next_key += 1;
-                self.children.push(DynChild {
-                    key: self.next_key,
-                    args,
-                    slot: slot.clone(),
-                    last_id: pid.id(),
-                    pid: Some(pid),
-                    ledger: {
-                        let mut ledger = ChildLedger::default();
-                        ledger.started();
-                        ledger
-                    },
-                });
-                Ok(Some(ChildRef::new(slot)))
-            }
-            Ok(None) => Ok(None),
-            Err(error) => Err(SupervisorError::StartFailed(reason_of(error))),
-        })
+        let spec = self.template(args);
+        Reply::new(self.start_new(spec, ctx).await)
+    }
+}
+
+impl<A: Actor> HandleCall<StartDynamicSpec<A>> for DynamicSupervisor<A>
+where
+    A::Args: Clone,
+{
+    type Reply = Result<Option<ChildRef<A>>, SupervisorError>;
+
+    async fn handle_call(
+        &mut self,
+        StartDynamicSpec(spec): StartDynamicSpec<A>,
+        ctx: &mut Context<Self>,
+    ) -> Reply<Self::Reply> {
+        Reply::new(self.start_new(spec, ctx).await)
     }
 }
 
@@ -406,9 +428,9 @@ where
         };
         let child = self.children.remove(index);
         if let Some(pid) = &child.pid {
-            super::server::stop_child(ctx, pid, self.spec.shutdown).await;
+            super::server::stop_child(ctx, pid, child.spec.shutdown).await;
         }
-        child.slot.set(None);
+        child.spec.clear();
         Reply::new(Ok(()))
     }
 }
@@ -420,7 +442,8 @@ where
     type Reply = Vec<ChildInfo>;
 
     async fn handle_call(&mut self, _: WhichDynamic, _: &mut Context<Self>) -> Reply<Vec<ChildInfo>> {
-        Reply::new(self.infos())
+        // Newest first, as a static supervisor's (OTP order).
+        Reply::new(self.children.iter().rev().map(|child| child.row().info()).collect())
     }
 }
 
@@ -431,9 +454,7 @@ where
     type Reply = ChildCounts;
 
     async fn handle_call(&mut self, _: CountDynamic, _: &mut Context<Self>) -> Reply<ChildCounts> {
-        let active = self.children.iter().filter(|child| child.pid.is_some()).count();
-        let specs = self.children.len();
-        Reply::new(ChildCounts { specs, active, supervisors: 0, workers: specs })
+        Reply::new(ChildCounts::of(self.children.iter().map(DynChild::row)))
     }
 }
 
@@ -444,21 +465,7 @@ where
     type Reply = SupervisorSnapshot;
 
     async fn handle_call(&mut self, _: SnapshotDynamic, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
-        let children = self
-            .children
-            .iter()
-            .map(|child| {
-                ChildSnapshot::new(
-                    None,
-                    child.pid.as_ref(),
-                    std::any::type_name::<A>(),
-                    ChildKind::Worker,
-                    self.spec.restart,
-                    status_of(child),
-                    child.ledger.restarts,
-                )
-            })
-            .collect();
+        let children = snapshot_rows(self.children.iter().map(DynChild::row)).await;
         Reply::new(self.ledger.snapshot(ctx.id(), SupervisorKind::Dynamic, children))
     }
 }
@@ -521,8 +528,9 @@ where
         self.actor.pid()
     }
 
-    /// Starts a child with `args` (reused for its restarts). `Ok(None)`: its
-    /// `init` ignored the start.
+    /// Starts a child with `args` (reused for its restarts) and the
+    /// supervisor's template: the restart type, shutdown policy and mailbox
+    /// of its [`DynamicSpec`]. `Ok(None)`: its `init` ignored the start.
     ///
     /// ```
     /// # use treeline::*;
@@ -551,6 +559,48 @@ where
     /// ```
     pub async fn start_child(&self, args: A::Args) -> Result<Option<ChildRef<A>>, SupervisorError> {
         self.actor.call_forever(StartDynamic(args)).await?
+    }
+
+    /// Starts a child from its own spec (Elixir's `start_child(sup, spec)`):
+    /// its restart type, shutdown policy, mailbox, name, subscriptions and
+    /// durable consumption are its own, beside children started from the
+    /// template with [`start_child`](Self::start_child). Its incarnations are
+    /// reached through the returned [`ChildRef`] (the spec's own
+    /// [`ChildSpec::child_ref`] is not used: dynamic children never share a
+    /// handle). The spec's id is a label only: dynamic children are known by
+    /// their [`ActorId`] and listed without ids, as in Elixir.
+    ///
+    /// `InvalidSpec` for a significant child (a dynamic supervisor has no
+    /// auto shutdown).
+    ///
+    /// ```
+    /// # use treeline::*;
+    /// # use treeline::actor::ShutdownPolicy;
+    /// # use treeline::supervisor::{DynamicSpec, Restart};
+    /// # struct Job;
+    /// # impl Actor for Job {
+    /// #     type Args = u32;
+    /// #     async fn init(_: u32, _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Job) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::new();
+    /// let jobs = system.start_dynamic(DynamicSpec::<Job>::new()).await.unwrap();
+    /// // A throwaway job, killed outright when the supervisor stops...
+    /// let scratch = ChildSpec::<Job>::worker("scratch", 1)
+    ///     .restart(Restart::Temporary)
+    ///     .shutdown(ShutdownPolicy::BrutalKill);
+    /// jobs.start_child_spec(scratch).await.unwrap();
+    /// // ...beside one that is named, and restarted unless it ends normally.
+    /// let report = ChildSpec::<Job>::worker("report", 2)
+    ///     .restart(Restart::Transient)
+    ///     .name(Name::new("report"));
+    /// jobs.start_child_spec(report).await.unwrap();
+    /// assert_eq!(jobs.count_children().await.unwrap().active, 2);
+    /// # }
+    /// ```
+    pub async fn start_child_spec(&self, spec: ChildSpec<A>) -> Result<Option<ChildRef<A>>, SupervisorError> {
+        self.actor.call_forever(StartDynamicSpec(spec)).await?
     }
 
     /// Stops the child known as `id`: its running incarnation, or, while
@@ -594,8 +644,9 @@ where
     }
 
     /// The children's counts, as Elixir's `DynamicSupervisor.count_children`
-    /// gives them: `specs` and `workers` count every child, running or
-    /// restarting; `active` the running ones. (OTP's `simple_one_for_one`
+    /// gives them: `specs` counts every child, running or restarting,
+    /// `workers` and `supervisors` split them by kind; `active` counts the
+    /// running ones. (OTP's `simple_one_for_one`
     /// reports `specs: 1`, its one template; treeline follows Elixir on
     /// purpose, since a count of the template says nothing.)
     pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {

@@ -8,8 +8,10 @@
 
 use super::error::{FailedToStartChild, SupervisorError};
 use super::ledger::{ChildLedger, Ledger};
-use super::snapshot::{ChildSnapshot, ChildStatus, SupervisorKind, SupervisorSnapshot};
-use super::spec::{ChildId, ChildKind, Restart, StartChild};
+use super::snapshot::{
+    snapshot_rows, ChildCounts, ChildInfo, ChildRow, ChildStatus, SupervisorKind, SupervisorSnapshot,
+};
+use super::spec::{ChildId, Restart, StartChild};
 use super::strategy::{self, Strategy};
 use super::{AutoShutdown, SupervisorSpec};
 use crate::actor::shutdown::shutdown;
@@ -253,21 +255,15 @@ impl Supervisor {
         }
     }
 
-    fn snapshot_children(&self) -> Vec<ChildSnapshot> {
-        self.children
-            .iter()
-            .map(|child| {
-                ChildSnapshot::new(
-                    Some(child.spec.id().clone()),
-                    child.pid(),
-                    child.spec.actor_type(),
-                    child.spec.kind(),
-                    child.spec.restart(),
-                    child.status(),
-                    child.ledger.restarts,
-                )
-            })
-            .collect()
+    /// Every child's row, in start order.
+    fn rows(&self) -> impl DoubleEndedIterator<Item = ChildRow<'_>> {
+        self.children.iter().map(|child| ChildRow {
+            spec: &*child.spec,
+            id: Some(child.spec.id().clone()),
+            pid: child.pid(),
+            status: child.status(),
+            restarts: child.ledger.restarts,
+        })
     }
 }
 
@@ -283,7 +279,7 @@ pub(crate) fn reason_of(error: StartError) -> ExitReason {
 /// Stops a child the way a supervisor does (OTP `shutdown/2`, see
 /// [`crate::actor::shutdown`]) and returns its exit reason.
 pub(crate) async fn stop_child<S: Actor>(ctx: &mut Context<S>, pid: &Pid, policy: ShutdownPolicy) -> ExitReason {
-    let mut reasons = shutdown(ctx, std::slice::from_ref(pid), policy).await;
+    let mut reasons = shutdown(ctx, &[(pid.clone(), policy)]).await;
     reasons.pop().unwrap_or(ExitReason::Normal)
 }
 
@@ -321,37 +317,6 @@ impl HandleInfo<TryAgain> for Supervisor {
     }
 }
 
-/// One child as `which_children` lists it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChildInfo {
-    /// Its id (`None` for a dynamic supervisor's children).
-    pub id: Option<ChildId>,
-    /// The running incarnation.
-    pub pid: Option<Pid>,
-    /// Running, restarting or not running.
-    pub status: ChildStatus,
-    /// Worker or supervisor.
-    pub kind: ChildKind,
-}
-
-/// `count_children`: OTP's counts for a static supervisor; for a dynamic
-/// one, Elixir's (`specs` is the number of children, see
-/// [`DynamicSupervisorRef::count_children`](crate::supervisor::DynamicSupervisorRef::count_children)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChildCounts {
-    /// Child specs (a static supervisor), or children running or restarting
-    /// (a dynamic one).
-    pub specs: usize,
-    /// Running children.
-    pub active: usize,
-    /// Specs of kind supervisor, running or not.
-    pub supervisors: usize,
-    /// Specs of kind worker, running or not.
-    pub workers: usize,
-}
-
 pub(crate) struct WhichChildren;
 pub(crate) struct CountChildren;
 pub(crate) struct TerminateChild(pub(crate) ChildId);
@@ -365,17 +330,7 @@ impl HandleCall<WhichChildren> for Supervisor {
 
     async fn handle_call(&mut self, _: WhichChildren, _: &mut Context<Self>) -> Reply<Vec<ChildInfo>> {
         // OTP lists children newest first.
-        let children = self.children.iter().rev();
-        Reply::new(
-            children
-                .map(|child| ChildInfo {
-                    id: Some(child.spec.id().clone()),
-                    pid: child.pid().cloned(),
-                    status: child.status(),
-                    kind: child.spec.kind(),
-                })
-                .collect(),
-        )
+        Reply::new(self.rows().rev().map(|row| row.info()).collect())
     }
 }
 
@@ -383,15 +338,7 @@ impl HandleCall<CountChildren> for Supervisor {
     type Reply = ChildCounts;
 
     async fn handle_call(&mut self, _: CountChildren, _: &mut Context<Self>) -> Reply<ChildCounts> {
-        let mut counts = ChildCounts { specs: self.children.len(), ..ChildCounts::default() };
-        for child in &self.children {
-            counts.active += usize::from(child.pid().is_some());
-            match child.spec.kind() {
-                ChildKind::Worker => counts.workers += 1,
-                ChildKind::Supervisor => counts.supervisors += 1,
-            }
-        }
-        Reply::new(counts)
+        Reply::new(ChildCounts::of(self.rows()))
     }
 }
 
@@ -482,12 +429,7 @@ impl HandleCall<Snapshot> for Supervisor {
     type Reply = SupervisorSnapshot;
 
     async fn handle_call(&mut self, _: Snapshot, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
-        let mut children = self.snapshot_children();
-        for (child, snapshot) in self.children.iter().zip(children.iter_mut()) {
-            if let Some(nested) = child.spec.snapshot() {
-                snapshot.supervisor = nested.await.map(Box::new);
-            }
-        }
+        let children = snapshot_rows(self.rows()).await;
         Reply::new(self.ledger.snapshot(ctx.id(), SupervisorKind::Static(self.strategy), children))
     }
 }

@@ -1,4 +1,6 @@
-//! A snapshot of a supervision tree: plain data, plus a text rendering.
+//! What a supervisor reports about its children: `which_children` rows,
+//! `count_children` counts, and snapshots of the tree (plain data, plus a
+//! text rendering).
 //!
 //! Built on demand by asking each supervisor; nothing is recorded per
 //! message for it.
@@ -6,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::spec::{ChildId, ChildKind, Restart};
+use super::spec::{ChildId, ChildKind, Restart, SnapshotFuture, StartChild};
 use crate::addr::{ActorId, Pid};
 
 /// What a supervisor does on failure, for snapshots.
@@ -87,31 +89,105 @@ pub struct ChildSnapshot {
     pub supervisor: Option<Box<SupervisorSnapshot>>,
 }
 
-impl ChildSnapshot {
-    pub(crate) fn new(
-        id: Option<ChildId>,
-        pid: Option<&Pid>,
-        actor_type: &'static str,
-        kind: ChildKind,
-        restart: Restart,
-        status: ChildStatus,
-        restarts: u64,
-    ) -> Self {
-        ChildSnapshot {
-            id,
+/// One child as `which_children` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChildInfo {
+    /// Its id (`None` for a dynamic supervisor's children).
+    pub id: Option<ChildId>,
+    /// The running incarnation.
+    pub pid: Option<Pid>,
+    /// Running, restarting or not running.
+    pub status: ChildStatus,
+    /// Worker or supervisor.
+    pub kind: ChildKind,
+}
+
+/// `count_children`: OTP's counts for a static supervisor; for a dynamic
+/// one, Elixir's (`specs` is the number of children, see
+/// [`DynamicSupervisorRef::count_children`](super::DynamicSupervisorRef::count_children)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChildCounts {
+    /// Child specs (a static supervisor), or children running or restarting
+    /// (a dynamic one).
+    pub specs: usize,
+    /// Running children.
+    pub active: usize,
+    /// Specs of kind supervisor, running or not.
+    pub supervisors: usize,
+    /// Specs of kind worker, running or not.
+    pub workers: usize,
+}
+
+impl ChildCounts {
+    /// The counts of `rows`.
+    pub(crate) fn of<'a>(rows: impl Iterator<Item = ChildRow<'a>>) -> ChildCounts {
+        let mut counts = ChildCounts::default();
+        for row in rows {
+            counts.specs += 1;
+            counts.active += usize::from(row.pid.is_some());
+            match row.spec.kind() {
+                ChildKind::Worker => counts.workers += 1,
+                ChildKind::Supervisor => counts.supervisors += 1,
+            }
+        }
+        counts
+    }
+}
+
+/// One child as its supervisor sees it: the row both kinds of supervisor
+/// build their snapshots from.
+pub(crate) struct ChildRow<'a> {
+    pub(crate) spec: &'a dyn StartChild,
+    /// Its id as reported (`None` for a dynamic supervisor's children).
+    pub(crate) id: Option<ChildId>,
+    pub(crate) pid: Option<&'a Pid>,
+    pub(crate) status: ChildStatus,
+    pub(crate) restarts: u64,
+}
+
+impl ChildRow<'_> {
+    /// Its line in `which_children`.
+    pub(crate) fn info(&self) -> ChildInfo {
+        ChildInfo { id: self.id.clone(), pid: self.pid.cloned(), status: self.status, kind: self.spec.kind() }
+    }
+
+    /// Its snapshot, and the future of its own snapshot if it is a running
+    /// supervisor (awaited by [`snapshot_rows`], after the rows are built).
+    fn snapshot(&self) -> (ChildSnapshot, Option<SnapshotFuture>) {
+        let pid = self.pid;
+        let snapshot = ChildSnapshot {
+            id: self.id.clone(),
             actor: pid.map(Pid::id),
-            actor_type,
-            kind,
-            restart,
-            status,
-            restarts,
+            actor_type: self.spec.actor_type(),
+            kind: self.spec.kind(),
+            restart: self.spec.restart(),
+            status: self.status,
+            restarts: self.restarts,
             mailbox_len: pid.map_or(0, |pid| pid.0.mailbox_len()),
             mailbox_capacity: pid.and_then(|pid| pid.0.mailbox_capacity()),
             handled: pid.map_or(0, |pid| pid.0.handled()),
             dead_letters: pid.map_or(0, |pid| pid.0.dead_letters()),
             supervisor: None,
-        }
+        };
+        (snapshot, self.spec.snapshot())
     }
+}
+
+/// The snapshots of `rows`, nested supervisors included.
+pub(crate) async fn snapshot_rows<'a>(rows: impl Iterator<Item = ChildRow<'a>>) -> Vec<ChildSnapshot> {
+    // The rows borrow the supervisor's children; only owned futures are
+    // awaited.
+    let pending: Vec<_> = rows.map(|row| row.snapshot()).collect();
+    let mut children = Vec::with_capacity(pending.len());
+    for (mut child, nested) in pending {
+        if let Some(nested) = nested {
+            child.supervisor = nested.await.map(Box::new);
+        }
+        children.push(child);
+    }
+    children
 }
 
 impl SupervisorSnapshot {

@@ -387,6 +387,31 @@ impl<A: Actor> ChildSpec<A> {
         (self.make_args)()
     }
 
+    /// Starts (and links) a new incarnation from supervisor `ctx` (static
+    /// or dynamic) and points the spec's handle slot at it. `Ok(None)`: its
+    /// `init` answered `Ignore`.
+    pub(crate) async fn start_in<S: Actor>(&self, ctx: &mut Context<S>) -> Result<Option<ActorRef<A>>, StartError> {
+        let mut options = SpawnOptions::new().mailbox(self.mailbox).link();
+        if let Some(name) = &self.name {
+            options = options.name(name.clone());
+        }
+        match ctx.spawn_with_setup::<A>(self.make_args(), options, &self.setups).await {
+            Ok(child) => {
+                self.slot.set(Some(child.clone()));
+                Ok(Some(child))
+            }
+            Err(StartError::Ignored) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The spec with a handle slot of its own: a dynamic supervisor's
+    /// children never share one, even when started from clones of a spec.
+    pub(crate) fn with_own_slot(mut self) -> Self {
+        self.slot = Arc::new(ChildSlot::new());
+        self
+    }
+
     pub(crate) fn set_kind(&mut self, kind: ChildKind, introspect: Introspect<A>) {
         self.kind = kind;
         self.shutdown = ShutdownPolicy::Infinity;
@@ -455,21 +480,7 @@ impl<A: Actor> StartChild for ChildSpec<A> {
     }
 
     fn start<'a>(&'a self, ctx: &'a mut Context<super::Supervisor>) -> StartFuture<'a> {
-        Box::pin(async move {
-            let mut options = SpawnOptions::new().mailbox(self.mailbox).link();
-            if let Some(name) = &self.name {
-                options = options.name(name.clone());
-            }
-            match ctx.spawn_with_setup::<A>(self.make_args(), options, &self.setups).await {
-                Ok(child) => {
-                    let pid = child.pid();
-                    self.slot.set(Some(child));
-                    Ok(Some(pid))
-                }
-                Err(StartError::Ignored) => Ok(None),
-                Err(error) => Err(error),
-            }
-        })
+        Box::pin(async move { Ok(self.start_in(ctx).await?.map(|child| child.pid())) })
     }
 
     fn clear(&self) {

@@ -899,3 +899,71 @@ on_both_runtimes! {
         assert!(keeper.is_alive());
     }
 }
+
+/// Traps exits only so that `terminate` runs: `#[actor(trap_exit)]` writes
+/// its `Exit` handler.
+struct Graceful {
+    report: crate::support::Report,
+}
+
+impl Actor for Graceful {
+    type Args = crate::support::Report;
+    async fn init(report: crate::support::Report, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+        ctx.trap_exit(true);
+        Ok(Graceful { report })
+    }
+
+    async fn terminate(&mut self, reason: &ExitReason, _: &mut Context<Self>) {
+        self.report.say(format!("terminate: {reason}"));
+    }
+}
+
+/// Ends with the reason it is given, right after its init.
+struct Ends;
+
+impl Actor for Ends {
+    type Args = ExitReason;
+    async fn init(reason: ExitReason, ctx: &mut Context<Self>) -> Result<Self, InitError> {
+        ctx.continue_with(reason);
+        Ok(Ends)
+    }
+}
+
+impl HandleContinue<ExitReason> for Ends {
+    async fn handle_continue(&mut self, reason: ExitReason, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(reason)
+    }
+}
+
+#[actor(trap_exit)]
+impl Graceful {
+    /// Links a new actor that ends with `reason`, and waits for its end.
+    #[call]
+    async fn link_to(&mut self, reason: ExitReason, ctx: &mut Context<Self>) {
+        let linked = ctx.spawn_link::<Ends>(reason).await.expect("started");
+        linked.join().await;
+    }
+}
+
+on_both_runtimes! {
+    async fn actor_macro_trap_exit_runs_terminate_and_keeps_link_semantics() {
+        let system = System::new();
+        let (report, mut probe) = probe();
+        // A supervisor's shutdown runs terminate.
+        let spec = ChildSpec::<Graceful>::worker("graceful", report.clone());
+        let graceful = spec.child_ref();
+        let sup = system.start(Supervisor::one_for_one().child(spec)).await.unwrap();
+        sup.stop(ExitReason::Shutdown).await.unwrap();
+        probe.expect("terminate: shutdown").await;
+        assert!(graceful.current().is_none());
+
+        // A link's normal exit is ignored; an abnormal one stops the actor
+        // with the same reason, after terminate.
+        let alone = system.spawn::<Graceful>(report).await.unwrap();
+        alone.link_to(ExitReason::Normal).await.unwrap();
+        assert!(alone.is_alive());
+        let _ = alone.link_to(ExitReason::custom("bye")).await;
+        assert_eq!(within("stopped", alone.join()).await, ExitReason::custom("bye"));
+        probe.expect("terminate: bye").await;
+    }
+}

@@ -717,6 +717,100 @@ on_both_runtimes! {
 }
 
 on_both_runtimes! {
+    /// Elixir's `DynamicSupervisor.start_child(sup, spec)`: each child has
+    /// its own restart type, shutdown policy and name. A brutal-kill child
+    /// beside a timed one: on stop, the first is killed without its
+    /// `terminate` (which would sleep an hour), the second runs its own.
+    async fn a_dynamic_supervisors_children_each_have_their_own_spec() {
+        let (report, mut probe) = probe();
+        let system = System::new();
+        let template = DynamicSpec::<Scripted>::new().intensity(10, HOUR);
+        let sup = system.start_dynamic(template).await.unwrap();
+
+        let brutal = ChildSpec::<Scripted>::worker("brutal", Script::new("brutal", &report).trapping().slow_terminate(HOUR))
+            .shutdown(ShutdownPolicy::BrutalKill);
+        let brutal = sup.start_child_spec(brutal).await.unwrap().expect("started");
+        let timed = sup.start_child(Script::new("timed", &report).trapping()).await.unwrap().expect("started");
+        let once = ChildSpec::<Scripted>::worker("once", Script::new("once", &report)).restart(Restart::Temporary);
+        let once = sup.start_child_spec(once).await.unwrap().expect("started");
+        let name = Name::<Scripted>::new("dyn.named");
+        let named = ChildSpec::<Scripted>::worker("named", Script::new("named", &report))
+            .restart(Restart::Transient)
+            .name(name.clone());
+        let named = sup.start_child_spec(named).await.unwrap().expect("started");
+        expect_inits(&mut probe, &["brutal", "timed", "once", "named"]).await;
+        let counts = sup.count_children().await.unwrap();
+        assert_eq!((counts.specs, counts.active, counts.supervisors, counts.workers), (4, 4, 0, 4));
+
+        // Temporary: a crash removes it.
+        let once_pid = once.current().unwrap();
+        once_pid.cast(Do::Stop(ExitReason::custom("boom"))).await.unwrap();
+        once_pid.join().await;
+        assert_eq!(sup.count_children().await.unwrap().specs, 3, "a temporary child is not restarted");
+
+        // Transient and named: a crash restarts it under its name again.
+        let restarted = crash(&named, Do::Stop(ExitReason::custom("boom"))).await;
+        assert_eq!(system.whereis(&name).map(|actor| actor.id()), Some(restarted.id()));
+        // ...and a normal exit ends it for good.
+        restarted.cast(Do::Stop(ExitReason::Normal)).await.unwrap();
+        restarted.join().await;
+        assert_eq!(sup.count_children().await.unwrap().specs, 2);
+        assert_eq!(system.whereis(&name).map(|actor| actor.id()), None);
+
+        let (brutal, timed) = (brutal.current().unwrap(), timed.current().unwrap());
+        within("stopped without waiting for the brutal child's terminate", sup.stop(ExitReason::Shutdown)).await.unwrap();
+        assert_eq!(brutal.exit_reason(), Some(ExitReason::Killed));
+        assert_eq!(timed.exit_reason(), Some(ExitReason::Shutdown));
+        probe.expect_eventually("timed:terminate:Shutdown").await;
+        assert!(!probe.seen().iter().any(|event| event.starts_with("brutal:terminate")), "{:?}", probe.seen());
+    }
+}
+
+on_both_runtimes! {
+    /// Clones of one spec started twice are two children with two handles.
+    async fn a_dynamic_child_spec_started_twice_is_two_children() {
+        let (report, mut probe) = probe();
+        let system = System::new();
+        let sup = system.start_dynamic(DynamicSpec::<Scripted>::new()).await.unwrap();
+        let spec = ChildSpec::<Scripted>::worker("twin", Script::new("twin", &report));
+        let first = sup.start_child_spec(spec.clone()).await.unwrap().expect("started");
+        let second = sup.start_child_spec(spec).await.unwrap().expect("started");
+        expect_inits(&mut probe, &["twin", "twin"]).await;
+        let (a, b) = (first.current().unwrap(), second.current().unwrap());
+        assert_ne!(a.id(), b.id());
+        let restarted = crash(&first, Do::Stop(ExitReason::custom("boom"))).await;
+        assert_ne!(restarted.id(), a.id());
+        assert_eq!(second.current().map(|actor| actor.id()), Some(b.id()), "the other handle is untouched");
+    }
+}
+
+on_both_runtimes! {
+    /// A significant child needs an auto shutdown, which a dynamic
+    /// supervisor does not have; a child that is a supervisor is counted
+    /// and snapshotted as one.
+    async fn dynamic_child_specs_are_checked_and_reported_by_kind() {
+        let (report, _probe) = probe();
+        let system = System::new();
+        let sup = system.start_dynamic(DynamicSpec::<Scripted>::new()).await.unwrap();
+        let significant = worker("s", &report).restart(Restart::Transient).significant(true);
+        assert_eq!(
+            sup.start_child_spec(significant).await.err(),
+            Some(SupervisorError::InvalidSpec(SpecError::SignificantWithoutAutoShutdown(ChildId::from("s"))))
+        );
+
+        let teams = system.start_dynamic(DynamicSpec::<Supervisor>::new()).await.unwrap();
+        let team = ChildSpec::supervisor("team", Supervisor::one_for_one().child(worker("member", &report)));
+        teams.start_child_spec(team).await.unwrap().expect("started");
+        let counts = teams.count_children().await.unwrap();
+        assert_eq!((counts.specs, counts.active, counts.supervisors, counts.workers), (1, 1, 1, 0));
+        let snapshot = teams.snapshot().await.unwrap();
+        let nested = snapshot.children[0].supervisor.as_ref().expect("a nested snapshot");
+        assert_eq!(nested.children[0].id, Some(ChildId::from("member")));
+        assert_eq!(snapshot.children[0].kind, ChildKind::Supervisor);
+    }
+}
+
+on_both_runtimes! {
     async fn auto_shutdown_any_and_all_significant() {
         // SUP-22 A
         let (report, mut probe) = probe();
