@@ -102,7 +102,8 @@ async fn node(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     system.start(Supervisor::one_for_one().child(billing)).await?;
     for id in 1.. {
         let n = id as usize;
-        let order = OrderPlaced { id, customer: CUSTOMERS[n % 4], sku: SKUS[n % 3], quantity: 1, cents: 500 };
+        let order =
+            OrderPlaced { id, customer: CUSTOMERS[n % 4].into(), sku: SKUS[n % 3].into(), quantity: 1, cents: 500 };
         system.publish_durable(order).await?;
         println!("placed {id}");
     }

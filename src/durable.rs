@@ -22,17 +22,22 @@ mod codec;
 mod config;
 mod delivery;
 mod error;
+#[cfg(feature = "serde")]
+pub mod json;
 mod queue;
 pub(crate) mod records;
 mod slots;
 pub(crate) mod store;
 mod topic;
 
-pub use codec::{fields, CodecError, Durable};
+pub(crate) use codec::encode_message;
+pub use codec::{fields, upcast, CodecError, CodecErrorKind, Durable};
 pub use config::JournalConfig;
 pub(crate) use delivery::{ActorSink, Detach, ViaCast, ViaEvent};
 pub use delivery::{Delivery, DurableDeadLetter, DurableDeadLetterReason};
 pub use error::DurableError;
+#[cfg(feature = "serde")]
+pub use json::Json;
 pub use queue::{Consume, DurableQueue};
 pub use store::{JournalStats, QueueStats};
 pub use topic::{DurableSubscription, Published, Retention, StartFrom};

@@ -125,22 +125,38 @@ pub use system::{RunOutcome, System, Via};
 /// ```
 #[cfg(feature = "macros")]
 pub use treeline_macros::actor;
-/// Derives [`Durable`](trait@Durable) for a struct whose fields are all
-/// `Durable`: each field in order, as its `u32` length and its encoding,
-/// under the tag `#[durable(tag = "...")]` names.
+/// Derives [`Durable`](trait@Durable) for a struct or an enum whose fields
+/// are all `Durable`: a struct's fields in order, each as its `u32` length
+/// and its encoding; an enum's variant name, then its fields. A field whose
+/// type is not `Durable` is reported at that field.
+///
+/// Options of `#[durable(...)]`: `tag = "..."` (required: the type's stable
+/// name on disk), `version = N` and `from = PreviousShape` (schema
+/// evolution: older versions are read through `From<PreviousShape>`, see
+/// [`durable::upcast`]), `serde` (store the type as JSON through its
+/// serde impls; feature `serde`), `crate = "path"`. Type parameters must be
+/// `Durable` themselves. The byte layouts are in `docs/journal-format.md`.
 ///
 /// ```
 /// use treeline::Durable;
 ///
 /// #[derive(Debug, PartialEq, Durable)]
-/// #[durable(tag = "billing.Charge/1")]
+/// #[durable(tag = "billing.Charge")]
 /// struct Charge {
 ///     order: u64,
 ///     cents: u64,
 ///     note: String,
+///     method: Method,
 /// }
 ///
-/// let charge = Charge { order: 7, cents: 250, note: "gift wrap".into() };
+/// #[derive(Debug, PartialEq, Durable)]
+/// #[durable(tag = "billing.Method")]
+/// enum Method {
+///     Card { last4: u16 },
+///     Invoice(Option<String>),
+/// }
+///
+/// let charge = Charge { order: 7, cents: 250, note: "gift wrap".into(), method: Method::Card { last4: 4242 } };
 /// let mut bytes = Vec::new();
 /// charge.encode(&mut bytes).unwrap();
 /// assert_eq!(Charge::decode(&bytes).unwrap(), charge);
@@ -183,7 +199,49 @@ pub use treeline_macros::Event;
 pub mod __private {
     pub use crate::actor::{Context, HandleCall, HandleCast, HandleContinue, HandleEvent, HandleInfo, Reply};
     pub use crate::addr::{ActorRef, CallError, SendError};
-    pub use crate::durable::{fields, CodecError, Durable};
+    #[cfg(feature = "serde")]
+    pub use crate::durable::json;
+    pub use crate::durable::{fields, upcast, CodecError, Durable};
+    #[cfg(feature = "serde")]
+    pub use serde;
+
+    /// Without the `serde` feature: `#[durable(serde)]` names these, and
+    /// the compiler says which feature to turn on.
+    #[cfg(not(feature = "serde"))]
+    pub mod json {
+        use crate::durable::CodecError;
+
+        /// Implemented by no type: the `serde` feature is off.
+        #[diagnostic::on_unimplemented(
+            message = "#[durable(serde)] needs treeline's `serde` feature",
+            label = "stored as JSON through serde",
+            note = "turn it on: `treeline = {{ version = \"...\", features = [\"serde\"] }}`"
+        )]
+        pub trait SerdeFeatureIsOff {}
+
+        /// Never callable (see [`SerdeFeatureIsOff`]).
+        pub fn encode<T: SerdeFeatureIsOff>(_: &T, _: &mut Vec<u8>) -> Result<(), CodecError> {
+            Err(CodecError::new("the serde feature is off"))
+        }
+
+        /// Never callable (see [`SerdeFeatureIsOff`]).
+        pub fn decode<T: SerdeFeatureIsOff>(_: &[u8]) -> Result<T, CodecError> {
+            Err(CodecError::new("the serde feature is off"))
+        }
+    }
+
+    /// Without the `serde` feature: the bounds the derive adds to a serde
+    /// type's parameters.
+    #[cfg(not(feature = "serde"))]
+    pub mod serde {
+        /// Stands in for `serde::Serialize`.
+        pub trait Serialize: super::json::SerdeFeatureIsOff {}
+        /// Stands in for `serde::de`.
+        pub mod de {
+            /// Stands in for `serde::de::DeserializeOwned`.
+            pub trait DeserializeOwned: super::super::json::SerdeFeatureIsOff {}
+        }
+    }
     pub use crate::event::Event;
     pub use crate::exit::ExitReason;
     pub use crate::signal::Exit;

@@ -272,7 +272,7 @@ impl System {
     /// use treeline::journal::MemStorage;
     ///
     /// #[derive(Clone, Durable, Event)]
-    /// #[durable(tag = "OrderPlaced/1")]
+    /// #[durable(tag = "OrderPlaced")]
     /// #[event(topic = "orders.placed")]
     /// struct OrderPlaced { order: u64 }
     ///
@@ -302,8 +302,7 @@ impl System {
             None => Topic::new(E::TOPIC).map_err(DurableError::InvalidPattern)?,
         };
         let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
-        let mut bytes = Vec::new();
-        event.encode(&mut bytes).map_err(DurableError::Codec)?;
+        let bytes = crate::durable::encode_message(&event).map_err(DurableError::Codec)?;
         let (confirms, subscriptions) = store.publish(E::TAG, &topic, bytes);
         for confirm in confirms {
             match confirm.await {

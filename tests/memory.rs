@@ -90,7 +90,7 @@ fn journal_of(messages: &[(u64, Vec<u8>)]) -> MemStorage {
     let storage = MemStorage::new();
     let mut slot = Vec::new();
     slot.extend_from_slice(b"TRLNCTRL");
-    slot.extend_from_slice(&2u32.to_le_bytes());
+    slot.extend_from_slice(&3u32.to_le_bytes());
     slot.extend_from_slice(&[0; 4]);
     for word in [1u64, 0, 1] {
         slot.extend_from_slice(&word.to_le_bytes()); // generation, reclaimed, head
@@ -104,7 +104,7 @@ fn journal_of(messages: &[(u64, Vec<u8>)]) -> MemStorage {
 
     let mut segment = Vec::new();
     segment.extend_from_slice(b"TRLNJRNL");
-    segment.extend_from_slice(&2u32.to_le_bytes());
+    segment.extend_from_slice(&3u32.to_le_bytes());
     segment.extend_from_slice(&[0; 4]);
     for word in [1u64, 0, 0, SEGMENT_SIZE] {
         segment.extend_from_slice(&word.to_le_bytes()); // number, previous, previous_end, size
@@ -114,7 +114,7 @@ fn journal_of(messages: &[(u64, Vec<u8>)]) -> MemStorage {
     segment.resize(64, 0);
     let mut create = Vec::new();
     text(&mut create, "q");
-    text(&mut create, "Vec<u8>");
+    text(&mut create, "Vec");
     record(&mut segment, 1, 1, 1, &create);
     for (seq, message) in messages {
         record(&mut segment, 2, 1, *seq, message);

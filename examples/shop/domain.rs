@@ -9,55 +9,22 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use treeline::dead_letter::DeadLetter;
-use treeline::durable::CodecError;
 use treeline::{actor, Actor, Context, Durable, Event, ExitReason, HandleCall, HandleEvent, InitError, Name, Reply};
 
 // ---------------------------------------------------------------- events --
 
-/// The domain event: an order was placed.
-#[derive(Clone, Debug, Event)]
+/// The domain event: an order was placed. Stored in the journal for
+/// Billing's durable subscription: `#[derive(Durable)]` writes its codec,
+/// under a tag that stays the same across releases.
+#[derive(Clone, Debug, Event, Durable)]
 #[event(topic = "orders.placed")]
+#[durable(tag = "shop.OrderPlaced")]
 pub(crate) struct OrderPlaced {
     pub(crate) id: u64,
-    pub(crate) customer: &'static str,
-    pub(crate) sku: &'static str,
+    pub(crate) customer: String,
+    pub(crate) sku: String,
     pub(crate) quantity: i64,
     pub(crate) cents: u64,
-}
-
-/// How an order is written to the journal: fixed-width integers and
-/// length-prefixed names (only the shop's known names decode).
-impl Durable for OrderPlaced {
-    const TAG: &'static str = "shop.OrderPlaced/1";
-
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
-        out.extend_from_slice(&self.id.to_le_bytes());
-        out.extend_from_slice(&self.quantity.to_le_bytes());
-        out.extend_from_slice(&self.cents.to_le_bytes());
-        for name in [self.customer, self.sku] {
-            out.push(name.len() as u8);
-            out.extend_from_slice(name.as_bytes());
-        }
-        Ok(())
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
-        let short = || CodecError::new("order record too short");
-        let word = |at: usize| -> Result<[u8; 8], CodecError> {
-            bytes.get(at..at + 8).and_then(|b| b.try_into().ok()).ok_or_else(short)
-        };
-        let (id, quantity, cents) =
-            (u64::from_le_bytes(word(0)?), i64::from_le_bytes(word(8)?), u64::from_le_bytes(word(16)?));
-        let mut rest = &bytes[24..];
-        let mut name = || -> Result<&'static str, CodecError> {
-            let (&len, tail) = rest.split_first().ok_or_else(short)?;
-            let text = tail.get(..usize::from(len)).ok_or_else(short)?;
-            rest = &tail[usize::from(len)..];
-            KNOWN.iter().copied().find(|known| known.as_bytes() == text).ok_or_else(|| CodecError::new("unknown name"))
-        };
-        let (customer, sku) = (name()?, name()?);
-        Ok(OrderPlaced { id, customer, sku, quantity, cents })
-    }
 }
 
 // ---------------------------------------------------------------- orders --
@@ -91,8 +58,13 @@ impl HandleCall<PlaceOrder> for Orders {
     async fn handle_call(&mut self, order: PlaceOrder, ctx: &mut Context<Self>) -> Reply<(u64, usize)> {
         let id = self.next_id;
         self.next_id += 1;
-        let event =
-            OrderPlaced { id, customer: order.customer, sku: order.sku, quantity: order.quantity, cents: order.cents };
+        let event = OrderPlaced {
+            id,
+            customer: order.customer.into(),
+            sku: order.sku.into(),
+            quantity: order.quantity,
+            cents: order.cents,
+        };
         // Persisted for Billing's durable subscription before it returns,
         // then published to the plain subscribers.
         match ctx.publish_durable(event).await {
@@ -149,7 +121,7 @@ impl HandleEvent<OrderPlaced> for Billing {
 /// Reserves stock. Panics on an order with a negative quantity: the poison.
 pub(crate) struct Inventory {
     pub(crate) incarnation: u32,
-    pub(crate) reserved: BTreeMap<&'static str, i64>,
+    pub(crate) reserved: BTreeMap<String, i64>,
 }
 
 pub(crate) const INVENTORY: Name<Inventory> = Name::new("inventory");
@@ -180,7 +152,7 @@ impl Inventory {
 
     /// The incarnation and what it reserved.
     #[call]
-    async fn stock(&mut self) -> (u32, BTreeMap<&'static str, i64>) {
+    async fn stock(&mut self) -> (u32, BTreeMap<String, i64>) {
         (self.incarnation, self.reserved.clone())
     }
 }
@@ -215,7 +187,7 @@ impl HandleEvent<OrderPlaced> for Email {
 pub(crate) struct Analytics {
     pub(crate) orders: u64,
     pub(crate) revenue_cents: u64,
-    pub(crate) by_customer: BTreeMap<&'static str, u64>,
+    pub(crate) by_customer: BTreeMap<String, u64>,
 }
 
 impl Actor for Analytics {
@@ -301,8 +273,6 @@ impl HandleCall<Report> for Auditor {
 
 pub(crate) const CUSTOMERS: [&str; 4] = ["ada", "grace", "edsger", "barbara"];
 pub(crate) const SKUS: [&str; 3] = ["kettle", "teapot", "mug"];
-/// Every name an order may carry (what the journal's records decode to).
-pub(crate) const KNOWN: [&str; 8] = ["ada", "grace", "edsger", "barbara", "mallory", "kettle", "teapot", "mug"];
 
 /// A fresh directory under the system's temp dir.
 pub(crate) fn scratch_dir(what: &str) -> PathBuf {

@@ -55,8 +55,35 @@ pub struct DurableDeadLetter {
     pub attempts: u32,
     /// Why it was given up on.
     pub reason: DurableDeadLetterReason,
-    /// The message as persisted (decode it with [`Durable::decode`]).
+    /// The version of the message's type that stored it (0 if the stored
+    /// message was too short to hold one).
+    pub version: u16,
+    /// The message's bytes, as its type encoded them (read them with
+    /// [`decode`](Self::decode)).
     pub payload: Vec<u8>,
+}
+
+impl DurableDeadLetter {
+    pub(crate) fn new(
+        queue: String,
+        seq: u64,
+        attempts: u32,
+        reason: DurableDeadLetterReason,
+        stored: Vec<u8>,
+    ) -> Self {
+        let (version, payload) = match super::codec::split_message(&stored) {
+            Some((version, bytes)) => (version, bytes.to_vec()),
+            None => (0, stored),
+        };
+        DurableDeadLetter { queue, seq, attempts, reason, version, payload }
+    }
+
+    /// The message, decoded as `M` (upcast from an older version if need
+    /// be). The queue's type is the one to use; an undecodable message
+    /// gives the same error it was dead-lettered with.
+    pub fn decode<M: Durable>(&self) -> Result<M, CodecError> {
+        M::decode_version(self.version, &self.payload)
+    }
 }
 
 impl Event for DurableDeadLetter {
@@ -175,7 +202,7 @@ pub(crate) struct ActorSink<A: Actor, M, R> {
 
 impl<A: Actor, M: Durable, R: Route<A, M>> Sink for ActorSink<A, M, R> {
     fn offer(&self, delivery: Delivery, payload: &[u8], token: AckToken) -> Offer {
-        let msg = match M::decode(payload) {
+        let msg = match super::codec::decode_message::<M>(payload) {
             Ok(msg) => msg,
             Err(error) => return Offer::Undecodable(error),
         };

@@ -99,8 +99,7 @@ impl<M: Durable> DurableQueue<M> {
     /// [`DurableError::Codec`] and nothing is written; a journal that
     /// fails gives [`DurableError::Journal`].
     pub async fn cast(&self, msg: M) -> Result<u64, DurableError> {
-        let mut bytes = Vec::new();
-        msg.encode(&mut bytes).map_err(DurableError::Codec)?;
+        let bytes = crate::durable::encode_message(&msg).map_err(DurableError::Codec)?;
         match self.store.enqueue(self.id, bytes).await {
             Ok(Ok(seq)) => Ok(seq.get()),
             Ok(Err(error)) => Err(error.into()),

@@ -84,7 +84,7 @@ impl Retention {
 ///     const TOPIC: &'static str = "orders.placed";
 /// }
 /// impl Durable for OrderPlaced {
-///     const TAG: &'static str = "OrderPlaced/1";
+///     const TAG: &'static str = "OrderPlaced";
 ///     fn encode(&self, out: &mut Vec<u8>) -> Result<(), CodecError> { self.0.encode(out) }
 ///     fn decode(bytes: &[u8]) -> Result<Self, CodecError> { u64::decode(bytes).map(OrderPlaced) }
 /// }

@@ -18,7 +18,7 @@ use super::record::FrameError;
 pub(crate) const SEGMENT_HEADER: usize = 64;
 const MAGIC: &[u8; 8] = b"TRLNJRNL";
 /// The on-disk format version this code writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 const SUFFIX: &str = ".seg";
 
 /// A journal that cannot be opened or written.

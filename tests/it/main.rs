@@ -6,6 +6,7 @@ mod support;
 mod core;
 mod damage;
 mod durable;
+mod durable_golden;
 mod durable_model;
 mod durable_topics;
 mod gen_server;

@@ -247,3 +247,14 @@ pub(crate) async fn within<T>(what: &str, future: impl std::future::Future<Outpu
         Err(_) => panic!("{what}: not done within {WAIT:?}"),
     }
 }
+
+/// A fresh, empty directory under the system's temp dir, unique to this
+/// process and call.
+pub(crate) fn temp_dir(what: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("treeline-{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

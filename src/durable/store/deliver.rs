@@ -176,8 +176,7 @@ pub(super) fn dead_letter(
         seq: seq.get(),
         payload: reason.to_string().into_bytes(),
     });
-    let letter =
-        DurableDeadLetter { queue: queue.name.to_string(), seq: seq.get(), attempts: slot.attempts, reason, payload };
+    let letter = DurableDeadLetter::new(queue.name.to_string(), seq.get(), slot.attempts, reason, payload);
     tracing::warn!(
         queue = %letter.queue,
         seq = letter.seq,
