@@ -1108,7 +1108,7 @@ async fn lost_reply(process: &dyn Process) -> CallError {
 
 fn exit_signal(process: &dyn Process, reason: ExitReason) -> bool {
     let from = cell::current_id();
-    process.signal(Signal::Exit { from, reason, linked: false }).is_ok()
+    process.signal(Signal::Exit { from, reason, linked: false, failed: None }).is_ok()
 }
 
 async fn stop(process: &dyn Process, reason: ExitReason, timeout: Option<Duration>) -> Result<(), StopError> {

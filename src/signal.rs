@@ -80,6 +80,8 @@ pub struct Exit {
     pub from: ActorId,
     /// The reason it carries.
     pub reason: ExitReason,
+    /// The durable message the sender's handler failed on, if it died so.
+    pub(crate) failed: Option<FailedDelivery>,
 }
 
 impl Exit {
@@ -125,11 +127,20 @@ impl Exit {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdleTimeout;
 
+/// The durable message a dying actor's handler failed on (its queue's id
+/// and the message's seq), carried by the exit signal to its links: a
+/// supervisor counts the restarts one poison message causes once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FailedDelivery {
+    pub(crate) queue: u32,
+    pub(crate) seq: std::num::NonZeroU64,
+}
+
 /// A signal on an actor's priority lane.
 pub(crate) enum Signal {
     /// An exit signal. `linked` is true when it comes from a link (the sender
     /// died), false for an explicit `exit(target, reason)`.
-    Exit { from: ActorId, reason: ExitReason, linked: bool },
+    Exit { from: ActorId, reason: ExitReason, linked: bool, failed: Option<FailedDelivery> },
     /// `from` linked itself to this actor.
     Link { from: Pid },
     /// `from` removed its link to this actor.
@@ -151,8 +162,8 @@ impl Signal {
     pub(crate) fn route(self, trapping: bool) -> Result<Arrived, Signal> {
         match self {
             Signal::Down(down) => Ok(Arrived::Down(down)),
-            Signal::Exit { from, reason, linked } if trapping && !untrappable(&reason, linked) => {
-                Ok(Arrived::Exit { from, reason, linked })
+            Signal::Exit { from, reason, linked, failed } if trapping && !untrappable(&reason, linked) => {
+                Ok(Arrived::Exit { from, reason, linked, failed })
             }
             other => Err(other),
         }
@@ -169,7 +180,7 @@ fn untrappable(reason: &ExitReason, linked: bool) -> bool {
 /// order, and is converted (or dropped) when the actor reaches it.
 pub(crate) enum Arrived {
     /// An exit signal that arrived while the receiver trapped exits.
-    Exit { from: ActorId, reason: ExitReason, linked: bool },
+    Exit { from: ActorId, reason: ExitReason, linked: bool, failed: Option<FailedDelivery> },
     /// A monitored actor died.
     Down(Down),
 }
@@ -177,7 +188,7 @@ pub(crate) enum Arrived {
 impl From<Arrived> for Signal {
     fn from(arrived: Arrived) -> Signal {
         match arrived {
-            Arrived::Exit { from, reason, linked } => Signal::Exit { from, reason, linked },
+            Arrived::Exit { from, reason, linked, failed } => Signal::Exit { from, reason, linked, failed },
             Arrived::Down(down) => Signal::Down(down),
         }
     }
@@ -186,7 +197,7 @@ impl From<Arrived> for Signal {
 impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Signal::Exit { from, reason, linked } => {
+            Signal::Exit { from, reason, linked, .. } => {
                 f.debug_struct("Exit").field("from", from).field("reason", reason).field("linked", linked).finish()
             }
             Signal::Link { from } => f.debug_struct("Link").field("from", &from.id()).finish(),

@@ -20,7 +20,7 @@ use crate::event::Event;
 use crate::exit::ExitReason;
 use crate::mailbox::envelope::Envelope;
 use crate::registry::{Meta, Name, PublishError, PublishOptions, RegistryError};
-use crate::signal::{Arrived, Down, Exit, IdleTimeout, MonitorRef, Signal};
+use crate::signal::{Arrived, Down, Exit, FailedDelivery, IdleTimeout, MonitorRef, Signal};
 use crate::system::System;
 use crate::topic::Pattern;
 
@@ -66,6 +66,8 @@ pub(crate) struct Extra<A: Actor> {
     pub(crate) book: Book,
     /// The durable message being handled, and its ack while not yet done.
     pub(crate) delivery: Option<(Delivery, Option<AckToken>)>,
+    /// The durable message whose handler failed (the actor is ending).
+    pub(crate) failed: Option<FailedDelivery>,
 }
 
 impl<A: Actor> Default for Extra<A> {
@@ -79,6 +81,7 @@ impl<A: Actor> Default for Extra<A> {
             on_timeout: None,
             book: Book::default(),
             delivery: None,
+            failed: None,
         }
     }
 }
@@ -131,6 +134,21 @@ impl<A: Actor> Context<A> {
     /// A durable message's handler returned: its ack, unless acked already.
     pub(crate) fn end_delivery(&mut self) -> Option<AckToken> {
         self.extra.as_mut().and_then(|extra| extra.delivery.take()).and_then(|(_, token)| token)
+    }
+
+    /// A durable message's handler failed (the actor is ending): its links
+    /// are told which message, so a supervisor counts the restarts one
+    /// poison message causes once.
+    pub(crate) fn fail_delivery(&mut self, token: &AckToken) {
+        self.extra().failed = Some(token.key());
+    }
+
+    /// The durable message this actor's handler failed on: it returned an
+    /// abnormal error, or is still running (a panic, a kill) without having
+    /// acked.
+    pub(crate) fn failed_delivery(&self) -> Option<FailedDelivery> {
+        let extra = self.extra.as_ref()?;
+        extra.failed.or_else(|| extra.delivery.as_ref().and_then(|(_, token)| token.as_ref()).map(AckToken::key))
     }
 
     /// Takes the pending continue, if any.
@@ -264,7 +282,7 @@ impl<A: Actor> Context<A> {
         }
         book.links.insert(target.id(), target.clone());
         if target.0.signal(Signal::Link { from: me }).is_err() {
-            let noproc = Signal::Exit { from: target.id(), reason: ExitReason::NoProc, linked: true };
+            let noproc = Signal::Exit { from: target.id(), reason: ExitReason::NoProc, linked: true, failed: None };
             let _ = Process::signal(&*self.myself.cell, noproc);
         }
     }
@@ -413,7 +431,7 @@ impl<A: Actor> Context<A> {
     /// ```
     pub fn exit(&self, target: impl Into<Pid>, reason: ExitReason) -> bool {
         let from = self.id();
-        target.into().0.signal(Signal::Exit { from, reason, linked: false }).is_ok()
+        target.into().0.signal(Signal::Exit { from, reason, linked: false, failed: None }).is_ok()
     }
 
     // --- registry: names and topics ---
@@ -922,14 +940,100 @@ impl<A: Actor> Context<A> {
     /// Returns false outside the handler of a durable message, or if it was
     /// acked already.
     pub fn ack(&mut self) -> bool {
-        let token = self.extra.as_mut().and_then(|extra| extra.delivery.as_mut()).and_then(|(_, token)| token.take());
-        match token {
+        match self.take_token() {
             Some(token) => {
                 token.ack();
                 true
             }
             None => false,
         }
+    }
+
+    /// Rejects the durable message being handled now (RabbitMQ's
+    /// `basic.reject` without requeue): it is dead-lettered at once, with
+    /// [`DurableDeadLetterReason::Rejected`] carrying `why`, and never
+    /// delivered again; the handler then returns normally and the actor
+    /// goes on with the next message. For a message the handler knows is
+    /// bad: no crash, no restart, nothing counted against the supervisor's
+    /// intensity. Returns false outside the handler of a durable message,
+    /// or if it was acked (or rejected) already.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, ExitReason, HandleCast, InitError};
+    ///
+    /// struct Billing;
+    /// # impl Actor for Billing {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Billing) }
+    /// # }
+    /// impl HandleCast<i64> for Billing {
+    ///     async fn handle_cast(&mut self, cents: i64, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         if cents < 0 {
+    ///             ctx.reject(format!("a negative charge: {cents}"));
+    ///             return Ok(());
+    ///         }
+    ///         // charge it
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// [`DurableDeadLetterReason::Rejected`]: crate::durable::DurableDeadLetterReason::Rejected
+    pub fn reject(&mut self, why: impl Into<String>) -> bool {
+        match self.take_token() {
+            Some(token) => {
+                token.reject(why.into());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Puts the durable message being handled now back in its queue, first
+    /// in line, to be delivered again once `delay` is over (a NATS
+    /// JetStream `nak` with a delay, without giving up the queue's order:
+    /// the messages after it wait too). The handler then returns normally;
+    /// nothing crashes, nothing counts against the supervisor's intensity.
+    /// The redelivery is one more attempt ([`Delivery::attempt`]), so the
+    /// queue's delivery limit bounds the retries. For a transient failure
+    /// (a dependency down). Returns false outside the handler of a durable
+    /// message, or if it was acked already.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::{Actor, Context, ExitReason, HandleCast, InitError};
+    ///
+    /// struct Mailer { smtp_up: bool }
+    /// # impl Actor for Mailer {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Mailer { smtp_up: true }) }
+    /// # }
+    /// impl HandleCast<String> for Mailer {
+    ///     async fn handle_cast(&mut self, to: String, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         if !self.smtp_up {
+    ///             ctx.retry_after(Duration::from_secs(5));
+    ///             return Ok(());
+    ///         }
+    ///         println!("mail to {to}");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// [`Delivery::attempt`]: crate::durable::Delivery::attempt
+    pub fn retry_after(&mut self, delay: Duration) -> bool {
+        match self.take_token() {
+            Some(token) => {
+                token.retry_after(delay);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The ack of the durable message being handled, if not used yet.
+    fn take_token(&mut self) -> Option<AckToken> {
+        self.extra.as_mut().and_then(|extra| extra.delivery.as_mut()).and_then(|(_, token)| token.take())
     }
 
     /// Records a deferred reply the actor owes.

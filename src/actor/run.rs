@@ -36,7 +36,7 @@ use crate::dead_letter::DeadLetterReason;
 use crate::exit::{ExitReason, PanicMessage};
 use crate::mailbox::envelope::{Envelope, MessageKind};
 use crate::mailbox::queue::Recv;
-use crate::signal::{Arrived, Down, Exit, Signal};
+use crate::signal::{Arrived, Down, Exit, FailedDelivery, Signal};
 
 /// A running handler (built in the actor's reusable [`FutureSlot`]).
 pub(crate) type HandlerFuture<'a> = Placed<'a>;
@@ -118,7 +118,7 @@ async fn drive_from<A: Actor, F: Future + ?Sized>(
 fn kills_now<A: Actor>(signal: &Signal, cell: &ActorCell<A>) -> Option<ExitReason> {
     match signal {
         Signal::Exit { reason: ExitReason::Kill, linked: false, .. } => Some(ExitReason::Killed),
-        Signal::Exit { from, reason, linked: false } if !cell.traps_exits() => {
+        Signal::Exit { from, reason, linked: false, .. } if !cell.traps_exits() => {
             (!reason.is_normal() || *from == cell.id).then(|| reason.clone())
         }
         _ => None,
@@ -605,7 +605,7 @@ fn process_signals<A: Actor>(ctx: &mut Context<A>, cell: &ActorCell<A>, pending:
 
 fn apply_signal<A: Actor>(signal: Signal, ctx: &mut Context<A>, cell: &ActorCell<A>) -> Flow {
     match signal {
-        Signal::Exit { from, reason, linked } => return exit_signal(ctx, cell, from, reason, linked),
+        Signal::Exit { from, reason, linked, failed } => return exit_signal(ctx, cell, from, reason, linked, failed),
         Signal::Link { from } => {
             ctx.book().links.insert(from.id(), from);
         }
@@ -640,6 +640,7 @@ fn exit_signal<A: Actor>(
     from: ActorId,
     reason: ExitReason,
     linked: bool,
+    failed: Option<FailedDelivery>,
 ) -> Flow {
     if linked && ctx.book().links.remove(&from).is_none() {
         return Flow::Continue; // from a link that was removed meanwhile
@@ -652,7 +653,7 @@ fn exit_signal<A: Actor>(
         // actor turned trapping on meanwhile: it becomes a message, queued
         // behind what is waiting. (The link check above is done: the message
         // travels as unlinked.)
-        let _ = cell.mailbox.push_arrived(Arrived::Exit { from, reason, linked: false });
+        let _ = cell.mailbox.push_arrived(Arrived::Exit { from, reason, linked: false, failed });
         return Flow::Continue;
     }
     if reason.is_normal() && from != cell.id {
@@ -676,7 +677,7 @@ pub(crate) enum Arrival<A: Actor> {
 /// (`erlang:exit/2`, `process_flag(trap_exit)`).
 pub(crate) fn arrival<A: Actor>(arrived: Arrived, ctx: &mut Context<A>) -> Arrival<A> {
     match arrived {
-        Arrived::Exit { from, reason, linked } => {
+        Arrived::Exit { from, reason, linked, failed } => {
             if linked && ctx.book().links.remove(&from).is_none() {
                 return Arrival::Ignore; // unlinked since: `unlink` is exact
             }
@@ -684,7 +685,7 @@ pub(crate) fn arrival<A: Actor>(arrived: Arrived, ctx: &mut Context<A>) -> Arriv
                 return Arrival::Terminate(reason);
             }
             match ctx.extra().on_exit {
-                Some(convert) => Arrival::Handle(convert(Exit { from, reason })),
+                Some(convert) => Arrival::Handle(convert(Exit { from, reason, failed })),
                 None => Arrival::Ignore,
             }
         }
@@ -713,6 +714,7 @@ pub(crate) fn teardown<A: Actor>(
     pending: VecDeque<Signal>,
 ) {
     let reason = cell.record_exit(reason);
+    let failed = ctx.failed_delivery();
     let (queued, leftover) = cell.mailbox.close();
     let registrations = cell.holdings.close();
     let me = cell.id;
@@ -740,7 +742,7 @@ pub(crate) fn teardown<A: Actor>(
     }
     if let Some(book) = book {
         for pid in book.links.into_values() {
-            let _ = pid.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true });
+            let _ = pid.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true, failed });
         }
         for (monitor, pid) in book.monitored_by {
             let _ = pid.0.signal(Signal::Down(Down { monitor, id: me, reason: reason.clone() }));
@@ -758,7 +760,7 @@ fn answer_after_death<A: Actor>(signal: Signal, cell: &ActorCell<A>, reason: &Ex
     let me = cell.id;
     match signal {
         Signal::Link { from } => {
-            let _ = from.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true });
+            let _ = from.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true, failed: None });
         }
         Signal::Monitor { by, monitor } => {
             let _ = by.0.signal(Signal::Down(Down { monitor, id: me, reason: reason.clone() }));

@@ -41,7 +41,12 @@ impl Parent for FromSystem {
     fn unlink(&mut self, _: &Pid) {}
 
     fn shut(&mut self, child: &Pid) {
-        let _ = child.0.signal(Signal::Exit { from: ActorId::SYSTEM, reason: ExitReason::Shutdown, linked: false });
+        let _ = child.0.signal(Signal::Exit {
+            from: ActorId::SYSTEM,
+            reason: ExitReason::Shutdown,
+            linked: false,
+            failed: None,
+        });
     }
 }
 

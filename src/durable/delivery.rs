@@ -102,6 +102,8 @@ pub enum DurableDeadLetterReason {
     },
     /// Its bytes did not decode as the queue's message type.
     Undecodable(CodecError),
+    /// Its handler rejected it ([`Context::reject`]), saying why.
+    Rejected(String),
 }
 
 impl fmt::Display for DurableDeadLetterReason {
@@ -112,6 +114,7 @@ impl fmt::Display for DurableDeadLetterReason {
             }
             DurableDeadLetterReason::DeliveryLimit { last_exit: None } => write!(f, "delivery limit reached"),
             DurableDeadLetterReason::Undecodable(error) => write!(f, "{error}"),
+            DurableDeadLetterReason::Rejected(why) => write!(f, "rejected by its handler: {why}"),
         }
     }
 }
@@ -186,6 +189,8 @@ impl<A: Actor, M: Durable, R: Route<A, M>> Dispatch<A> for DurableMsg<M, R> {
             if let Some(token) = ctx.end_delivery() {
                 if acks(&result) {
                     token.ack();
+                } else {
+                    ctx.fail_delivery(&token);
                 }
             }
             outcome(result)

@@ -102,6 +102,11 @@ impl Seq {
     pub(crate) fn get(self) -> u64 {
         self.0.get()
     }
+
+    /// As a non-zero number.
+    pub(crate) fn non_zero(self) -> NonZeroU64 {
+        self.0
+    }
 }
 
 /// The seq `raw` (tests: a literal that is not 0).

@@ -354,7 +354,10 @@ where
     async fn handle_info(&mut self, exit: Exit, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         let found = self.children.iter().position(|child| child.pid.as_ref().is_some_and(|pid| pid.id() == exit.from));
         match found {
-            Some(index) => self.child_exited(index, exit.reason, ctx).await,
+            Some(index) => {
+                self.children[index].ledger.exited(exit.failed);
+                self.child_exited(index, exit.reason, ctx).await
+            }
             None => Ok(()),
         }
     }

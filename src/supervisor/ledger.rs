@@ -11,6 +11,7 @@ use super::backoff::{Backoff, Jitter};
 use super::intensity::Intensity;
 use super::snapshot::{ChildSnapshot, SupervisorKind, SupervisorSnapshot};
 use crate::addr::ActorId;
+use crate::signal::FailedDelivery;
 
 /// The supervisor's side of the ledger.
 #[derive(Debug)]
@@ -29,6 +30,11 @@ pub(crate) struct ChildLedger {
     /// Consecutive failures, for the backoff.
     failures: u32,
     started_at: Option<Instant>,
+    /// The durable message the child's handler last failed on.
+    last_failed: Option<FailedDelivery>,
+    /// The child's last exit failed on the same durable message as the one
+    /// before: its restart is not counted against the intensity again.
+    repeat: bool,
 }
 
 impl ChildLedger {
@@ -36,6 +42,16 @@ impl ChildLedger {
     /// backoff's settle time starts a new series.
     pub(crate) fn started(&mut self) {
         self.started_at = Some(Instant::now());
+    }
+
+    /// The child exited; `failed` is the durable message its handler failed
+    /// on, if any. A poison message crashes its consumer on every
+    /// redelivery until its delivery limit: those restarts count once
+    /// against the intensity, so that one bad message cannot take the
+    /// consumer's supervisor (and its siblings) down with it.
+    pub(crate) fn exited(&mut self, failed: Option<FailedDelivery>) {
+        self.repeat = failed.is_some() && failed == self.last_failed;
+        self.last_failed = failed;
     }
 }
 
@@ -56,6 +72,9 @@ impl Ledger {
     pub(crate) fn count(&mut self, child: &mut ChildLedger) -> bool {
         self.restarts += 1;
         child.restarts += 1;
+        if std::mem::take(&mut child.repeat) {
+            return true; // the same poison message again: counted once
+        }
         self.intensity.record(Instant::now())
     }
 

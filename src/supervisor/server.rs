@@ -295,7 +295,10 @@ pub(crate) struct TryAgain {
 impl HandleInfo<Exit> for Supervisor {
     async fn handle_info(&mut self, exit: Exit, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         match self.position_of(exit.from) {
-            Some(index) => self.child_exited(index, exit.reason, ctx).await,
+            Some(index) => {
+                self.children[index].ledger.exited(exit.failed);
+                self.child_exited(index, exit.reason, ctx).await
+            }
             // Not a current child: a link that is not ours, or a child we
             // already replaced.
             None => Ok(()),

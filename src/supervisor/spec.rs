@@ -350,12 +350,48 @@ impl<A: Actor> ChildSpec<A> {
     /// Makes every incarnation of the child consume the durable
     /// subscription `subscription` before its `init` runs (see
     /// [`consume`](Self::consume)).
-    pub fn consume_events<E: Event + Durable>(mut self, subscription: DurableSubscription<E>) -> Self
+    pub fn consume_events<E: Event + Durable>(self, subscription: DurableSubscription<E>) -> Self
+    where
+        A: HandleEvent<E>,
+    {
+        self.consume_events_with(subscription, Consume::new())
+    }
+
+    /// [`consume_events`](Self::consume_events) with a window and delivery
+    /// limit.
+    ///
+    /// ```
+    /// use treeline::{Actor, ChildSpec, Context, Durable, Event, ExitReason, HandleEvent, InitError};
+    /// use treeline::durable::{Consume, DurableSubscription};
+    ///
+    /// #[derive(Clone, Event, Durable)]
+    /// #[event(topic = "orders.placed")]
+    /// #[durable(tag = "orders.OrderPlaced")]
+    /// struct OrderPlaced { id: u64 }
+    ///
+    /// struct Billing;
+    /// impl Actor for Billing {
+    ///     type Args = ();
+    ///     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Billing) }
+    /// }
+    /// impl HandleEvent<OrderPlaced> for Billing {
+    ///     async fn handle_event(&mut self, _: OrderPlaced, _: &mut Context<Self>) -> Result<(), ExitReason> { Ok(()) }
+    /// }
+    ///
+    /// fn spec(orders: DurableSubscription<OrderPlaced>) -> ChildSpec<Billing> {
+    ///     ChildSpec::worker("billing", ()).consume_events_with(orders, Consume::new().window(8).delivery_limit(3))
+    /// }
+    /// ```
+    pub fn consume_events_with<E: Event + Durable>(
+        mut self,
+        subscription: DurableSubscription<E>,
+        settings: Consume,
+    ) -> Self
     where
         A: HandleEvent<E>,
     {
         self.setups.push(Arc::new(move |cell: &Arc<ActorCell<A>>| {
-            crate::durable::attach_events(cell, &subscription, Consume::new())
+            crate::durable::attach_events(cell, &subscription, settings)
                 .map_err(|error| StartError::Exit(ExitReason::error(error)))
         }));
         self

@@ -8,6 +8,7 @@ mod damage;
 mod durable;
 mod durable_golden;
 mod durable_model;
+mod durable_poison;
 mod durable_topics;
 mod gen_server;
 mod mailbox;

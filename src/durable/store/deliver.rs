@@ -10,6 +10,7 @@ use crate::durable::error::DurableError;
 use crate::durable::records::{ACK, DEAD, DELIVER};
 use crate::exit::ExitReason;
 use crate::journal::record::{OwnedRecord, HEADER};
+use crate::signal::FailedDelivery;
 
 use super::*;
 
@@ -42,6 +43,22 @@ impl AckToken {
     pub(crate) fn ack(self) {
         self.store.ack(self.queue, self.seq, self.epoch);
     }
+
+    /// Dead-letters the message now, with `why` (`Context::reject`).
+    pub(crate) fn reject(self, why: String) {
+        self.store.reject(self.queue, self.seq, self.epoch, why);
+    }
+
+    /// Puts the message back, first in line, to be delivered again after
+    /// `delay` (`Context::retry_after`).
+    pub(crate) fn retry_after(self, delay: std::time::Duration) {
+        self.store.retry_after(self.queue, self.seq, self.epoch, delay);
+    }
+
+    /// Which message this is (for the exit signal of a consumer that failed on it).
+    pub(crate) fn key(&self) -> FailedDelivery {
+        FailedDelivery { queue: self.queue.stream(), seq: self.seq.non_zero() }
+    }
 }
 
 /// Hands out messages while the consumer's window has room, in seq order.
@@ -63,6 +80,12 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
         };
         if slot.status == Status::Unconfirmed {
             break;
+        }
+        if let Some((delayed, until)) = queue.not_before {
+            if delayed == seq && tokio::time::Instant::now() < until {
+                break; // a retry waits its turn, and holds back the rest
+            }
+            queue.not_before = None;
         }
         if slot.attempts >= consumer.limit {
             let reason = queue.last_exit.remove(&seq);
@@ -231,6 +254,53 @@ impl Store {
                 }
             }
         });
+    }
+
+    /// The consumer of `epoch` gives up on its in-flight message `seq`.
+    pub(super) fn reject(&self, id: QueueId, seq: Seq, epoch: u64, why: String) {
+        self.run(|state, out| {
+            let Some(queue) = state.queues.get_mut(&id) else { return };
+            if queue.epoch != epoch || queue.slot(seq).is_none_or(|slot| slot.status != Status::InFlight) {
+                return;
+            }
+            queue.in_flight -= 1;
+            queue.last_exit.remove(&seq);
+            dead_letter(self, state, id, seq, DurableDeadLetterReason::Rejected(why), out);
+            deliver(self, state, id, out);
+        });
+    }
+
+    /// The consumer of `epoch` puts its in-flight message `seq` back, to be
+    /// delivered again (to it, or to the next consumer) once `delay` is over.
+    pub(super) fn retry_after(&self, id: QueueId, seq: Seq, epoch: u64, delay: std::time::Duration) {
+        let until = tokio::time::Instant::now() + delay;
+        let put_back = self.run(|state, _| {
+            let Some(queue) = state.queues.get_mut(&id) else { return false };
+            if queue.epoch != epoch {
+                return false;
+            }
+            let Some(slot) = queue.slot(seq) else { return false };
+            if slot.status != Status::InFlight {
+                return false;
+            }
+            slot.status = Status::Waiting;
+            queue.in_flight -= 1;
+            queue.not_before = Some((seq, until));
+            true
+        });
+        if put_back {
+            let store = self.me.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(until).await;
+                if let Some(store) = store.upgrade() {
+                    store.run(|state, out| {
+                        if state.queues.contains_key(&id) {
+                            deliver(&store, state, id, out);
+                        }
+                    });
+                }
+            });
+        }
     }
 
     pub(super) fn ack(&self, id: QueueId, seq: Seq, epoch: u64) {
