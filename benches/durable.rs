@@ -130,6 +130,82 @@ fn durable_throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// The realistic event, derived.
+#[derive(Clone, Debug, PartialEq, treeline::Durable)]
+#[durable(tag = "bench.OrderPlaced")]
+struct OrderPlaced {
+    id: u64,
+    lines: Vec<Line>,
+    note: Option<String>,
+    kind: OrderKind,
+}
+
+#[derive(Clone, Debug, PartialEq, treeline::Durable, serde::Serialize, serde::Deserialize)]
+#[durable(tag = "bench.Line")]
+struct Line {
+    sku: String,
+    qty: u32,
+    cents: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, treeline::Durable, serde::Serialize, serde::Deserialize)]
+#[durable(tag = "bench.OrderKind")]
+enum OrderKind {
+    Retail,
+    Wholesale { account: u64 },
+}
+
+/// The same event through the serde bridge (JSON).
+#[derive(Clone, Debug, PartialEq, treeline::Durable, serde::Serialize, serde::Deserialize)]
+#[durable(tag = "bench.OrderPlacedJson", serde)]
+struct OrderPlacedJson {
+    id: u64,
+    lines: Vec<Line>,
+    note: Option<String>,
+    kind: OrderKind,
+}
+
+/// One encode and one decode of a message, per codec: a `u64` (the type
+/// the throughput rows use), the realistic event derived, and through serde.
+fn durable_codec(c: &mut Criterion) {
+    use treeline::Durable;
+
+    fn round_trip<M: Durable>(msg: &M, out: &mut Vec<u8>) -> M {
+        out.clear();
+        msg.encode(out).unwrap();
+        M::decode(out).unwrap()
+    }
+    let lines: Vec<Line> =
+        (0..3).map(|n| Line { sku: format!("sku-{n:04}"), qty: n + 1, cents: 1_250 * u64::from(n + 1) }).collect();
+    let derived = OrderPlaced {
+        id: 7,
+        lines: lines.clone(),
+        note: Some("leave at the door".into()),
+        kind: OrderKind::Wholesale { account: 42 },
+    };
+    let json = OrderPlacedJson {
+        id: 7,
+        lines,
+        note: Some("leave at the door".into()),
+        kind: OrderKind::Wholesale { account: 42 },
+    };
+    let mut group = c.benchmark_group("durable_codec");
+    let mut out = Vec::with_capacity(1024);
+    group.bench_function("u64", |b| b.iter(|| round_trip(std::hint::black_box(&7u64), &mut out)));
+    group.bench_function("order_placed_derived", |b| b.iter(|| round_trip(std::hint::black_box(&derived), &mut out)));
+    group.bench_function("order_placed_serde_json", |b| b.iter(|| round_trip(std::hint::black_box(&json), &mut out)));
+    group.finish();
+    for (name, bytes) in [("derived", encoded(&derived)), ("serde_json", encoded(&json))] {
+        eprintln!("durable_codec: the realistic event is {bytes} bytes {name}");
+    }
+}
+
+fn encoded<M: treeline::Durable>(msg: &M) -> usize {
+    let mut out = Vec::new();
+    msg.encode(&mut out).unwrap();
+    out.len()
+}
+
 /// Not a criterion timing: a backlog of 1M 64-byte messages with no
 /// consumer (resident memory before and after), then the time to reopen
 /// that journal (recovery), per GiB of log.
@@ -176,5 +252,5 @@ fn backlog_memory_and_recovery(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, journal_append, durable_throughput, backlog_memory_and_recovery);
+criterion_group!(benches, journal_append, durable_throughput, durable_codec, backlog_memory_and_recovery);
 criterion_main!(benches);

@@ -280,12 +280,17 @@ pub mod fields {
 
     /// Reads the next field, named `name` in errors.
     pub fn take<T: Durable>(rest: &mut &[u8], name: &str) -> Result<T, CodecError> {
-        let short = || CodecError::new(format!("field `{name}` is cut short"));
+        take_named(rest, || name.to_owned())
+    }
+
+    /// [`take`], with the name made only for an error.
+    pub(crate) fn take_named<T: Durable>(rest: &mut &[u8], name: impl Fn() -> String) -> Result<T, CodecError> {
+        let short = || CodecError::new(format!("field `{}` is cut short", name()));
         let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(short)?;
         let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| short())?;
         let field = tail.get(..len).ok_or_else(short)?;
         *rest = &tail[len..];
-        T::decode(field).map_err(|error| error.within(&format!("field `{name}`")))
+        T::decode(field).map_err(|error| error.within(&format!("field `{}`", name())))
     }
 
     /// Appends an enum's variant name.

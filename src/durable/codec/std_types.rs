@@ -241,7 +241,7 @@ pub(super) fn decode_seq<T: Durable>(mut bytes: &[u8], mut each: impl FnMut(T)) 
         _ => {
             let mut index = 0usize;
             while !bytes.is_empty() {
-                each(fields::take(&mut bytes, &format!("element {index}"))?);
+                each(fields::take_named(&mut bytes, || format!("element {index}"))?);
                 index += 1;
             }
         }
@@ -327,8 +327,8 @@ fn encode_map<'a, K: Durable + 'a, V: Durable + 'a>(
 fn decode_map<K: Durable, V: Durable>(mut bytes: &[u8], mut each: impl FnMut(K, V)) -> Result<(), CodecError> {
     let mut index = 0usize;
     while !bytes.is_empty() {
-        let key = fields::take(&mut bytes, &format!("key {index}"))?;
-        let value = fields::take(&mut bytes, &format!("value {index}"))?;
+        let key = fields::take_named(&mut bytes, || format!("key {index}"))?;
+        let value = fields::take_named(&mut bytes, || format!("value {index}"))?;
         each(key, value);
         index += 1;
     }
