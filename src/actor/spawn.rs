@@ -200,6 +200,12 @@ pub(crate) async fn start_with_setup<A: Actor>(
         book.links.insert(id, myself.pid());
     }
     system.table().insert(myself.pid(), top_level);
+    if system.is_stopping() {
+        // The System began to halt (or shut down) after `admit`, and may have
+        // listed its actors to kill before this one was in the table: it
+        // dies now, before its `init` (the table's lock orders the two).
+        myself.pid().kill();
+    }
 
     let mut detached = Detached { cell: &cell, ctx: Some(ctx), pending: VecDeque::new() };
     let outcome = init::<A>(args, &mut detached, options.init_timeout).await;
