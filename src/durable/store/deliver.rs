@@ -81,11 +81,14 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
         if slot.status == Status::Unconfirmed {
             break;
         }
-        if let Some((delayed, until)) = queue.not_before {
-            if delayed == seq && tokio::time::Instant::now() < until {
+        // (The map is empty unless a handler asked for a retry: no hashing
+        // per delivery otherwise.)
+        let delayed = if queue.not_before.is_empty() { None } else { queue.not_before.get(&seq).copied() };
+        if let Some(until) = delayed {
+            if tokio::time::Instant::now() < until {
                 break; // a retry waits its turn, and holds back the rest
             }
-            queue.not_before = None;
+            queue.not_before.remove(&seq);
         }
         if slot.attempts >= consumer.limit {
             let reason = queue.last_exit.remove(&seq);
@@ -153,6 +156,9 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
 pub(super) fn finish(state: &mut State, id: QueueId, seq: Seq) {
     let Some(queue) = state.queues.get_mut(&id) else { return };
     let Some(slot) = queue.slots.remove(seq) else { return };
+    if !queue.not_before.is_empty() {
+        queue.not_before.remove(&seq);
+    }
     if queue.pending == 0 {
         queue.drained.notify_waiters();
     }
@@ -285,7 +291,7 @@ impl Store {
             }
             slot.status = Status::Waiting;
             queue.in_flight -= 1;
-            queue.not_before = Some((seq, until));
+            queue.not_before.insert(seq, until);
             true
         });
         if put_back {

@@ -79,10 +79,9 @@ pub(super) struct QueueState {
     pub(super) pending: u64,
     /// Why the consumer last died holding a message (for dead letters).
     pub(super) last_exit: HashMap<Seq, ExitReason>,
-    /// A message put back by `Context::retry_after`: not delivered again
-    /// before this instant, and, as the first in line, holding back the
-    /// ones after it.
-    pub(super) not_before: Option<(Seq, tokio::time::Instant)>,
+    /// Messages put back by `Context::retry_after`: not delivered again
+    /// before their instant; the first in line holds back the ones after it.
+    pub(super) not_before: HashMap<Seq, tokio::time::Instant>,
     pub(super) created_at: Option<Loc>,
     pub(super) acked: u64,
     pub(super) dead: u64,
@@ -110,7 +109,7 @@ impl QueueState {
             in_flight: 0,
             pending: 0,
             last_exit: HashMap::new(),
-            not_before: None,
+            not_before: HashMap::new(),
             created_at: None,
             acked: 0,
             dead: 0,
