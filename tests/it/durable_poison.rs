@@ -30,7 +30,12 @@ enum Kind {
     Bad,
     /// Retried once after a delay.
     Flaky,
+    /// Retried once after a delay, and the consumer crashes meanwhile.
+    FlakyThenCrash,
 }
+
+/// Makes the consumer panic (sent to itself).
+struct Crash;
 
 struct Biller(Report);
 
@@ -58,9 +63,21 @@ impl HandleEvent<Charge> for Biller {
                 assert!(ctx.retry_after(Duration::from_millis(200)));
                 self.0.say(format!("retry {}", charge.id));
             }
-            Kind::Flaky => self.0.say(format!("handled {} at attempt {attempt}", charge.id)),
+            Kind::FlakyThenCrash if attempt == 1 => {
+                assert!(ctx.retry_after(Duration::from_millis(300)));
+                ctx.myself().send(Crash).await.expect("its own mailbox");
+                self.0.say(format!("retry {}", charge.id));
+            }
+            Kind::Flaky | Kind::FlakyThenCrash => self.0.say(format!("handled {} at attempt {attempt}", charge.id)),
         }
         Ok(())
+    }
+}
+
+impl treeline::HandleInfo<Crash> for Biller {
+    async fn handle_info(&mut self, _: Crash, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.0.say("crash");
+        panic!("crashing while a retry waits");
     }
 }
 
@@ -120,6 +137,23 @@ on_both_runtimes! {
         let billing = snapshot.children[0].supervisor.as_ref().expect("billing runs");
         assert_eq!(billing.children[0].restarts, 20, "ten crashes per poison event:\n{snapshot}");
         assert!(root.pid().is_alive());
+    }
+}
+
+on_both_runtimes! {
+    /// A retry outlives its consumer: the restarted consumer gets the
+    /// message once the delay is over, and the messages after it wait.
+    async fn a_retry_waits_out_a_consumer_crash() {
+        let (report, mut probe) = probe();
+        let (system, root) = tree(&report).await;
+        for (id, kind) in [(1, Kind::FlakyThenCrash), (2, Kind::Good)] {
+            system.publish_durable(Charge { id, kind }).await.unwrap();
+        }
+        let seen = probe.take(4).await;
+        assert_eq!(seen, ["retry 1", "crash", "handled 1 at attempt 2", "handled 2"]);
+        let snapshot = within("snapshot", root.snapshot()).await.unwrap();
+        let billing = snapshot.children[0].supervisor.as_ref().expect("billing runs");
+        assert_eq!(billing.children[0].restarts, 1, "one crash:\n{snapshot}");
     }
 }
 
