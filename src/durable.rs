@@ -35,6 +35,7 @@ pub use codec::{fields, upcast, CodecError, CodecErrorKind, Durable};
 pub use config::JournalConfig;
 pub(crate) use delivery::{ActorSink, Detach, ViaCast, ViaEvent};
 pub use delivery::{Delivery, DurableDeadLetter, DurableDeadLetterReason};
+pub(crate) use error::check_message_id;
 pub use error::DurableError;
 #[cfg(feature = "serde")]
 pub use json::Json;

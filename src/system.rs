@@ -297,13 +297,39 @@ impl System {
         event: E,
         options: PublishOptions,
     ) -> Result<Published, DurableError> {
+        self.publish_durable_inner(event, options, None).await
+    }
+
+    /// [`publish_durable`](Self::publish_durable) under a message id the
+    /// producer chose (see [`DurableQueue::cast_with_id`]): within the
+    /// dedupe window, a repeated id stores nothing more in the durable
+    /// subscriptions (and event log) that have it already, and stores it
+    /// in those that a crash kept from it. Plain subscribers, which are
+    /// at-most-once, get every publish.
+    ///
+    /// [`DurableQueue::cast_with_id`]: crate::durable::DurableQueue::cast_with_id
+    pub async fn publish_durable_with_id<E: Event + Durable>(
+        &self,
+        id: &str,
+        event: E,
+    ) -> Result<Published, DurableError> {
+        crate::durable::check_message_id(id)?;
+        self.publish_durable_inner(event, PublishOptions::new(), Some(id)).await
+    }
+
+    async fn publish_durable_inner<E: Event + Durable>(
+        &self,
+        event: E,
+        options: PublishOptions,
+        msg_id: Option<&str>,
+    ) -> Result<Published, DurableError> {
         let topic = match &options.topic {
             Some(topic) => topic.clone(),
             None => Topic::new(E::TOPIC).map_err(DurableError::InvalidPattern)?,
         };
         let store = self.inner.store.as_ref().ok_or(DurableError::NoJournal)?;
         let bytes = crate::durable::encode_message(&event).map_err(DurableError::Codec)?;
-        let (confirms, subscriptions) = store.publish(E::TAG, &topic, bytes);
+        let (confirms, subscriptions) = store.publish(E::TAG, &topic, bytes, msg_id);
         for confirm in confirms {
             match confirm.await {
                 Ok(Ok(_)) => {}

@@ -638,6 +638,16 @@ impl<A: Actor> Context<A> {
         self.system().publish_durable_with(event, options).await
     }
 
+    /// [`Context::publish_durable`] under a message id the producer chose
+    /// (see [`System::publish_durable_with_id`](crate::System::publish_durable_with_id)).
+    pub async fn publish_durable_with_id<E: Event + Durable>(
+        &self,
+        id: &str,
+        event: E,
+    ) -> Result<Published, DurableError> {
+        self.system().publish_durable_with_id(id, event).await
+    }
+
     // --- timers ---
 
     /// Sends `msg` to this actor's [`HandleInfo<M>`] after `delay`

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::store::Store;
+use super::store::{Store, DEFAULT_DEDUPE_WINDOW};
 use crate::journal::commit::FsyncPolicy;
 use crate::journal::recover::Recovery;
 use crate::journal::segment::JournalError;
@@ -34,6 +34,8 @@ use crate::journal::Settings;
 pub struct JournalConfig {
     source: Source,
     settings: Settings,
+    /// Milliseconds.
+    dedupe_window: u64,
 }
 
 #[derive(Clone)]
@@ -64,14 +66,22 @@ const MAX_SEGMENT: u64 = 1 << 31;
 impl JournalConfig {
     /// A journal in the directory `dir` (created if missing).
     pub fn dir(dir: impl Into<PathBuf>) -> Self {
-        JournalConfig { source: Source::Dir(dir.into()), settings: Settings::default() }
+        JournalConfig {
+            source: Source::Dir(dir.into()),
+            settings: Settings::default(),
+            dedupe_window: DEFAULT_DEDUPE_WINDOW,
+        }
     }
 
     /// A journal on `storage`: [`MemStorage`](crate::journal::MemStorage),
     /// `treeline::test_util::FaultyStorage` (feature `test-util`) or your own
     /// backend.
     pub fn storage(storage: impl Storage) -> Self {
-        JournalConfig { source: Source::Storage(Arc::new(storage)), settings: Settings::default() }
+        JournalConfig {
+            source: Source::Storage(Arc::new(storage)),
+            settings: Settings::default(),
+            dedupe_window: DEFAULT_DEDUPE_WINDOW,
+        }
     }
 
     /// When writes are made durable (default [`FsyncPolicy::Always`]).
@@ -104,11 +114,23 @@ impl JournalConfig {
         self
     }
 
+    /// How long producers' message ids are remembered
+    /// ([`DurableQueue::cast_with_id`](crate::durable::DurableQueue::cast_with_id),
+    /// [`System::publish_durable_with_id`](crate::System::publish_durable_with_id)):
+    /// a repeated id within this window stores nothing (default 2 minutes,
+    /// as JetStream's duplicate window). The ids are kept in the journal,
+    /// so the window holds across restarts; a segment holding ids stays on
+    /// disk until the window is past them.
+    pub fn dedupe_window(mut self, window: std::time::Duration) -> Self {
+        self.dedupe_window = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
     pub(crate) fn open(&self) -> Result<Arc<Store>, JournalError> {
         let storage: Arc<dyn Storage> = match &self.source {
             Source::Dir(dir) => Arc::new(FileStorage::new(dir).map_err(JournalError::Io)?),
             Source::Storage(storage) => storage.clone(),
         };
-        Store::open(storage, self.settings)
+        Store::open_with_window(storage, self.settings, self.dedupe_window)
     }
 }

@@ -44,6 +44,8 @@ pub enum DurableError {
     },
     /// A subscription pattern that is not a valid topic pattern.
     InvalidPattern(TopicError),
+    /// A producer's message id must be 1 to 255 bytes.
+    InvalidMessageId(String),
     /// The message could not be encoded; nothing was persisted.
     Codec(CodecError),
     /// The queue already has a consumer (a durable queue has one at a time,
@@ -72,6 +74,14 @@ pub enum DurableError {
     Journal(JournalError),
 }
 
+/// Checks a producer's message id.
+pub(crate) fn check_message_id(id: &str) -> Result<(), DurableError> {
+    if id.is_empty() || id.len() > 255 {
+        return Err(DurableError::InvalidMessageId(id.to_owned()));
+    }
+    Ok(())
+}
+
 impl fmt::Display for DurableError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -85,6 +95,7 @@ impl fmt::Display for DurableError {
                 write!(f, "subscription {queue:?} asks for past events, but its event type keeps no log")
             }
             DurableError::InvalidPattern(error) => write!(f, "{error}"),
+            DurableError::InvalidMessageId(id) => write!(f, "invalid message id {id:?}: it must be 1 to 255 bytes"),
             DurableError::Codec(error) => write!(f, "{error}"),
             DurableError::AlreadyConsumed { queue, by } => {
                 write!(f, "durable queue {queue:?} is already consumed by {by}")

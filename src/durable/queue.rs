@@ -99,8 +99,43 @@ impl<M: Durable> DurableQueue<M> {
     /// [`DurableError::Codec`] and nothing is written; a journal that
     /// fails gives [`DurableError::Journal`].
     pub async fn cast(&self, msg: M) -> Result<u64, DurableError> {
+        self.persist(msg, None).await
+    }
+
+    /// [`cast`](Self::cast) under a message id the producer chose (an
+    /// idempotent producer: JetStream's `Nats-Msg-Id`). Within the
+    /// journal's dedupe window ([`JournalConfig::dedupe_window`], 2
+    /// minutes by default) a repeated id stores nothing and returns the
+    /// first copy's sequence number, once that copy is confirmed, also
+    /// after a crash and a restart. So a producer that lost a confirm
+    /// (an error, a timeout, a crash of its own) retries with the same id
+    /// and the consumer gets the message once. An id is 1 to 255 bytes
+    /// ([`DurableError::InvalidMessageId`]).
+    ///
+    /// ```
+    /// # use treeline::System;
+    /// # use treeline::durable::JournalConfig;
+    /// # use treeline::journal::MemStorage;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
+    /// let charges = system.durable_queue::<u64>("charges").await.unwrap();
+    /// let first = charges.cast_with_id("order-7", 1_500).await.unwrap();
+    /// // The confirm was lost; the producer sends again:
+    /// assert_eq!(charges.cast_with_id("order-7", 1_500).await.unwrap(), first);
+    /// assert_eq!(charges.stats().pending, 1);
+    /// # }
+    /// ```
+    ///
+    /// [`JournalConfig::dedupe_window`]: crate::durable::JournalConfig::dedupe_window
+    pub async fn cast_with_id(&self, id: &str, msg: M) -> Result<u64, DurableError> {
+        super::error::check_message_id(id)?;
+        self.persist(msg, Some(id)).await
+    }
+
+    async fn persist(&self, msg: M, msg_id: Option<&str>) -> Result<u64, DurableError> {
         let bytes = crate::durable::encode_message(&msg).map_err(DurableError::Codec)?;
-        match self.store.enqueue(self.id, bytes).await {
+        match self.store.enqueue(self.id, bytes, msg_id).await {
             Ok(Ok(seq)) => Ok(seq.get()),
             Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(DurableError::Closed),

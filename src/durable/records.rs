@@ -13,6 +13,7 @@
 //! | `ACK` | message seq | empty | done: never delivered again |
 //! | `DEAD` | message seq | the reason | given up after the delivery limit: done too |
 //! | `KEEP` | message seq | `u32` attempts, the message | a pending message restated by compaction |
+//! | `ENQUEUE_ID` | message seq | `u8` id length, the id, `u64` unix ms, the message | `ENQUEUE` by a producer that gave a message id |
 //!
 //! The state is a pure fold over the records in log order, so recovery is
 //! "apply every recovered record" and a crash loses at most a suffix of the
@@ -38,12 +39,13 @@ pub(crate) enum Kind {
     Ack = 4,
     Dead = 5,
     Keep = 6,
+    EnqueueId = 7,
 }
 
 impl Kind {
     /// The kind a record's byte names, if it is a queue record.
     pub(crate) fn of(byte: u8) -> Option<Kind> {
-        [Kind::Create, Kind::Enqueue, Kind::Deliver, Kind::Ack, Kind::Dead, Kind::Keep]
+        [Kind::Create, Kind::Enqueue, Kind::Deliver, Kind::Ack, Kind::Dead, Kind::Keep, Kind::EnqueueId]
             .into_iter()
             .find(|kind| *kind as u8 == byte)
     }
@@ -55,6 +57,29 @@ pub(crate) const DELIVER: u8 = Kind::Deliver as u8;
 pub(crate) const ACK: u8 = Kind::Ack as u8;
 pub(crate) const DEAD: u8 = Kind::Dead as u8;
 pub(crate) const KEEP: u8 = Kind::Keep as u8;
+pub(crate) const ENQUEUE_ID: u8 = Kind::EnqueueId as u8;
+
+/// The payload of an `ENQUEUE_ID`: the producer's message id and when it
+/// was stored (unix milliseconds, for the dedupe window), then what an
+/// `ENQUEUE` holds.
+pub(crate) fn id_payload(id: &str, millis: u64, message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + id.len() + message.len());
+    out.push(u8::try_from(id.len()).expect("ids are checked to be at most 255 bytes"));
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(&millis.to_le_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// The id, its time, and where the message starts in an `ENQUEUE_ID`
+/// payload.
+pub(crate) fn parse_id(payload: &[u8]) -> Option<(&str, u64, usize)> {
+    let (&len, rest) = payload.split_first()?;
+    let id = std::str::from_utf8(rest.get(..usize::from(len))?).ok()?;
+    let millis = rest.get(usize::from(len)..usize::from(len) + 8)?;
+    let millis = u64::from_le_bytes(millis.try_into().ok()?);
+    Some((id, millis, 1 + usize::from(len) + 8))
+}
 
 /// A durable queue's id: the stream its records carry in the journal.
 /// Assigned from 1 at creation, never reused.
@@ -167,6 +192,8 @@ pub(crate) struct Queue {
     /// The first record of this stream seen (to report a stream that was
     /// never created where its records are).
     pub(crate) first_seen: Option<Loc>,
+    /// Producers' message ids: (id, the message's seq, when, its segment).
+    pub(crate) ids: Vec<(String, Seq, u64, u64)>,
 }
 
 /// Records that do not fit the queue protocol.
@@ -179,6 +206,8 @@ pub(crate) enum QueueError {
     BadCreate(u32),
     /// A `KEEP` whose payload is too short.
     BadKeep(u32),
+    /// An `ENQUEUE_ID` whose id does not parse.
+    BadId(u32),
     /// A message seq no enqueue can have: 0 (seqs start at 1), or the
     /// largest `u64` (the next seq would not exist).
     BadSeq(u32, u64),
@@ -192,6 +221,7 @@ impl fmt::Display for QueueError {
             QueueError::UnknownStream(stream) => write!(f, "records for stream {stream}, which was never created"),
             QueueError::BadCreate(stream) => write!(f, "malformed or conflicting creation of stream {stream}"),
             QueueError::BadKeep(stream) => write!(f, "malformed restated message in stream {stream}"),
+            QueueError::BadId(stream) => write!(f, "malformed message id in stream {stream}"),
             QueueError::BadSeq(stream, seq) => write!(f, "message seq {seq} in stream {stream} is out of range"),
             QueueError::UnknownKind(kind) => write!(f, "unknown record kind {kind}"),
         }
@@ -306,11 +336,17 @@ impl Queues {
         let queue = self.queues.entry(QueueId(stream)).or_default();
         match kind {
             Kind::Create => unreachable!("handled above"),
-            Kind::Enqueue => {
+            Kind::Enqueue | Kind::EnqueueId => {
                 let next = next_seq(stream, seq)?;
+                let mut prefix = 0;
+                if kind == Kind::EnqueueId {
+                    let (id, millis, len) = parse_id(payload).ok_or(QueueError::BadId(stream))?;
+                    queue.ids.push((id.to_owned(), seq, millis, loc.segment));
+                    prefix = len;
+                }
                 // A decoded payload is at most 16 MiB.
-                let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-                let at = message_at(loc, false);
+                let len = u32::try_from(payload.len() - prefix).unwrap_or(u32::MAX);
+                let at = message_at(loc, false) + prefix as u64;
                 queue.pending.insert(seq, Pending { record: loc, at, len, attempts: 0 });
                 queue.next_seq = queue.next_seq.max(next);
             }
@@ -401,6 +437,22 @@ mod tests {
             self.at += (HEADER + payload.len()) as u64;
             self.queues.apply(kind, stream, seq, payload, loc).map(|()| loc)
         }
+    }
+
+    #[test]
+    fn an_enqueue_with_an_id_remembers_the_id_and_points_at_the_message() {
+        let mut log = Log::new();
+        log.apply(CREATE, 1, 1, &create_payload("q", "T", &Role::Mailbox)).unwrap();
+        log.apply(ENQUEUE_ID, 1, 1, &id_payload("order-7", 1234, b"msg")).unwrap();
+        log.apply(ACK, 1, 1, b"").unwrap();
+        let loc2 = log.apply(ENQUEUE_ID, 1, 2, &id_payload("order-8", 1235, b"m2")).unwrap();
+        let queue = &log.queues.queues[&QueueId(1)];
+        assert_eq!(queue.ids, [("order-7".to_owned(), seq(1), 1234, 1), ("order-8".to_owned(), seq(2), 1235, 1)]);
+        let pending = queue.pending[&seq(2)];
+        assert_eq!((pending.at, pending.len), (message_at(loc2, false) + 1 + 7 + 8, 2));
+        assert_eq!(queue.next_seq, seq(3));
+        assert_eq!(parse_id(&id_payload("x", 5, b"")), Some(("x", 5, 10)));
+        assert_eq!(log.apply(ENQUEUE_ID, 1, 3, &[9, b'a']), Err(QueueError::BadId(1)));
     }
 
     #[test]

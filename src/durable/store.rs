@@ -51,6 +51,10 @@ use sequencer::*;
 use state::*;
 
 pub(crate) use deliver::{AckToken, Offer, Sink};
+
+/// How long producers' message ids are remembered by default (JetStream's
+/// duplicate window): two minutes, in milliseconds.
+pub(crate) const DEFAULT_DEDUPE_WINDOW: u64 = 120_000;
 pub(crate) use logs::Start;
 
 /// Counters of one durable queue.

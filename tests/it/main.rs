@@ -7,6 +7,7 @@ mod core;
 mod damage;
 mod durable;
 mod durable_golden;
+mod durable_idempotent;
 mod durable_model;
 mod durable_poison;
 mod durable_topics;

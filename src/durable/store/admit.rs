@@ -4,7 +4,7 @@
 use tokio::sync::oneshot;
 
 use crate::durable::error::DurableError;
-use crate::durable::records::{create_payload, message_at, Role, CREATE, ENQUEUE};
+use crate::durable::records::{create_payload, id_payload, message_at, Role, CREATE, ENQUEUE, ENQUEUE_ID};
 use crate::journal::record::{FrameError, Loc, OwnedRecord, HEADER};
 use crate::journal::segment::JournalError;
 use crate::topic::{Pattern, Topic};
@@ -96,7 +96,8 @@ impl Store {
                     let _ = tx.send(result.map(|_| ()));
                 }),
             ));
-            let confirms: Vec<_> = replay.into_iter().map(|bytes| self.enqueue_locked(state, out, id, bytes)).collect();
+            let confirms: Vec<_> =
+                replay.into_iter().map(|bytes| self.enqueue_locked(state, out, id, bytes, None)).collect();
             Ok((id, Some(rx), confirms))
         })?;
         let (id, creation, confirms) = created;
@@ -110,9 +111,17 @@ impl Store {
     }
 
     /// Persists one message; the receiver completes with its seq once the
-    /// journal confirmed it (under `Always`: synced).
-    pub(crate) fn enqueue(&self, id: QueueId, bytes: Vec<u8>) -> oneshot::Receiver<Result<Seq, JournalError>> {
-        self.run(|state, out| self.enqueue_locked(state, out, id, bytes))
+    /// journal confirmed it (under `Always`: synced). With a producer's
+    /// message id already stored within the dedupe window, nothing is
+    /// written: the receiver gets the first copy's seq once that copy is
+    /// confirmed.
+    pub(crate) fn enqueue(
+        &self,
+        id: QueueId,
+        bytes: Vec<u8>,
+        msg_id: Option<&str>,
+    ) -> oneshot::Receiver<Result<Seq, JournalError>> {
+        self.run(|state, out| self.enqueue_locked(state, out, id, bytes, msg_id))
     }
 
     /// Publishes an event durably: into every subscription of its type whose
@@ -124,6 +133,7 @@ impl Store {
         tag: &str,
         topic: &Topic,
         bytes: Vec<u8>,
+        msg_id: Option<&str>,
     ) -> (Vec<oneshot::Receiver<Result<Seq, JournalError>>>, usize) {
         self.run(|state, out| {
             let targets: Vec<(QueueId, bool)> = state
@@ -142,7 +152,7 @@ impl Store {
             let subscriptions = targets.iter().filter(|(_, log)| !log).count();
             for (id, log) in targets {
                 let payload = if log { with_topic(topic.as_str(), &bytes) } else { bytes.clone() };
-                confirms.push(self.enqueue_locked(state, out, id, payload));
+                confirms.push(self.enqueue_locked(state, out, id, payload, msg_id));
             }
             (confirms, subscriptions)
         })
@@ -154,10 +164,28 @@ impl Store {
         out: &mut Outbox,
         id: QueueId,
         bytes: Vec<u8>,
+        msg_id: Option<&str>,
     ) -> oneshot::Receiver<Result<Seq, JournalError>> {
         let (tx, rx) = oneshot::channel();
         let me = self.me.clone();
+        let window = state.dedupe_window;
         let queue = state.queues.get_mut(&id).expect("a queue handle names a live queue");
+        let now = msg_id.map(|_| unix_millis());
+        if let (Some(msg_id), Some(now)) = (msg_id, now) {
+            queue.forget_ids(now, window);
+            if let Some(first) = queue.ids.get(msg_id).copied() {
+                match queue.slots.get(first.seq) {
+                    Some(slot) if slot.status == Status::Unconfirmed => {
+                        queue.repeats.entry(first.seq).or_default().push(tx);
+                    }
+                    // Confirmed (and maybe handled since): done already.
+                    _ => {
+                        let _ = tx.send(Ok(first.seq));
+                    }
+                }
+                return rx;
+            }
+        }
         let seq = queue.next_seq;
         // Recovery refuses seq `u64::MAX` (see `durable::records`), so it is
         // never handed out (only a crafted journal gets this far).
@@ -174,12 +202,22 @@ impl Store {
             queue.cache_bytes += bytes.len();
             queue.cache.push_back((seq, bytes.as_slice().into()));
         }
-        let record = OwnedRecord { kind: ENQUEUE, stream: id.stream(), seq: seq.get(), payload: bytes };
+        let (record, prefix, stamp) = match (msg_id, now) {
+            (Some(msg_id), Some(now)) => {
+                let key: Box<str> = msg_id.into();
+                queue.ids.insert(key.clone(), Remembered { seq, at: now });
+                queue.id_order.push_back((now, key));
+                let payload = id_payload(msg_id, now, &bytes);
+                let prefix = (payload.len() - bytes.len()) as u64;
+                (OwnedRecord { kind: ENQUEUE_ID, stream: id.stream(), seq: seq.get(), payload }, prefix, now)
+            }
+            _ => (OwnedRecord { kind: ENQUEUE, stream: id.stream(), seq: seq.get(), payload: bytes }, 0, 0),
+        };
         out.extra.push((
             vec![record],
             Box::new(move |result| {
                 let result = match me.upgrade() {
-                    Some(store) => store.confirmed(id, seq, result),
+                    Some(store) => store.confirmed(id, seq, result, prefix, stamp),
                     None => result.map(|_| seq),
                 };
                 let _ = tx.send(result);
@@ -194,23 +232,40 @@ impl Store {
         id: QueueId,
         seq: Seq,
         result: Result<Loc, JournalError>,
+        prefix: u64,
+        stamp: u64,
     ) -> Result<Seq, JournalError> {
         self.run(|state, out| {
             if let Ok(loc) = &result {
                 state.newest = state.newest.max(loc.segment);
             }
             let Some(queue) = state.queues.get_mut(&id) else { return result.map(|_| seq) };
+            // Producers that repeated this message's id learn its outcome
+            // (the map is empty, and not hashed, unless one did).
+            let repeats = if queue.repeats.is_empty() { None } else { queue.repeats.remove(&seq) };
+            for repeat in repeats.unwrap_or_default() {
+                let outcome = match &result {
+                    Ok(_) => Ok(seq),
+                    Err(error) => Err(JournalError::Io(std::io::Error::other(error.to_string()))),
+                };
+                let _ = repeat.send(outcome);
+            }
+            if result.is_err() {
+                // Not stored: a retry with this id must write it.
+                queue.ids.retain(|_, remembered| remembered.seq != seq);
+            }
             let Some(slot) = queue.slot(seq) else { return result.map(|_| seq) };
             match &result {
                 Ok(loc) => {
                     slot.segment = loc.segment;
-                    slot.at = offset(message_at(*loc, false));
+                    slot.at = offset(message_at(*loc, false) + prefix);
                     slot.status = Status::Waiting;
                     let len = slot.len;
                     queue.pending += 1;
                     let live = state.segments.entry(loc.segment).or_default();
                     live.records += 1;
                     live.bytes += u64::from(len) + HEADER as u64;
+                    live.id_newest = live.id_newest.max(stamp);
                 }
                 // Not confirmed: never delivered by this process (after a
                 // restart it may be, if it did reach the disk).

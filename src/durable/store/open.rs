@@ -92,16 +92,28 @@ pub(super) fn checkpoint(
 }
 
 impl Store {
-    /// Opens (locks and recovers) the journal and rebuilds every queue.
+    /// [`open_with_window`](Self::open_with_window) with the default window.
+    #[cfg(test)]
     pub(crate) fn open(storage: Arc<dyn Storage>, settings: Settings) -> Result<Arc<Store>, JournalError> {
-        Store::open_after(storage, settings, None)
+        Store::open_after(storage, settings, DEFAULT_DEDUPE_WINDOW, None)
     }
 
-    /// [`open`](Self::open); `prior` is the report of an open that skipped
+    /// Opens (locks and recovers) the journal and rebuilds every queue,
+    /// remembering producers' message ids for `dedupe_window` milliseconds.
+    pub(crate) fn open_with_window(
+        storage: Arc<dyn Storage>,
+        settings: Settings,
+        dedupe_window: u64,
+    ) -> Result<Arc<Store>, JournalError> {
+        Store::open_after(storage, settings, dedupe_window, None)
+    }
+
+    /// [`open_with_window`](Self::open_with_window); `prior` is the report of an open that skipped
     /// damage and restated what survived (this open then reads the result).
     pub(super) fn open_after(
         storage: Arc<dyn Storage>,
         settings: Settings,
+        dedupe_window: u64,
         prior: Option<RecoveryReport>,
     ) -> Result<Arc<Store>, JournalError> {
         let mut queues = Queues::default();
@@ -140,7 +152,7 @@ impl Store {
         if !report.skipped.is_empty() {
             checkpoint(&journal, &*storage, &queues, recovery.last_number)?;
             drop(journal); // releases the directory once the reclamation is done
-            return Store::open_after(storage, settings, Some(report));
+            return Store::open_after(storage, settings, dedupe_window, Some(report));
         }
         if let Some(prior) = prior {
             report = RecoveryReport { tail_cut: prior.tail_cut.or(report.tail_cut), skipped: prior.skipped };
@@ -158,7 +170,9 @@ impl Store {
             closed: false,
             readers: HashMap::new(),
             next_ticket: 0,
+            dedupe_window,
         };
+        let now = unix_millis();
         for (id, recovered) in queues.queues {
             let name: Arc<str> = recovered.name.unwrap_or_default().into();
             let mut slots = Slots::default();
@@ -184,7 +198,17 @@ impl Store {
                 (Some(next), Some(after)) => Some(next.max(after)),
                 _ => None,
             };
+            let mut ids = recovered.ids;
+            ids.retain(|(_, _, at, _)| at.saturating_add(dedupe_window) > now);
+            ids.sort_by_key(|(_, _, at, _)| *at);
             let mut queue = QueueState::new(name, recovered.tag, recovered.role);
+            for (key, seq, at, segment) in ids {
+                let live = segments.entry(segment).or_default();
+                live.id_newest = live.id_newest.max(at);
+                let key: Box<str> = key.into();
+                queue.ids.insert(key.clone(), Remembered { seq, at });
+                queue.id_order.push_back((at, key));
+            }
             queue.next_seq = recovered.next_seq;
             queue.pending = recovered.pending.len() as u64;
             queue.slots = slots;

@@ -15,8 +15,17 @@ impl Store {
         // Callbacks run in log order, so every record in an older segment
         // has been accounted for.
         state.newest = state.newest.max(self.journal.newest_written());
+        let mut now = None;
         while let Some((&oldest, &live)) = state.segments.first_key_value() {
             if oldest >= state.newest {
+                return;
+            }
+            // A segment holding producers' message ids stays (neither
+            // deleted nor compacted) while they are within the dedupe
+            // window: a retry after a crash must still find them.
+            if live.id_newest > 0
+                && live.id_newest.saturating_add(state.dedupe_window) > *now.get_or_insert_with(unix_millis)
+            {
                 return;
             }
             if live.records == 0 {
@@ -96,7 +105,7 @@ impl Store {
                         let moved_live = match seq {
                             None => {
                                 queue.created_at = Some(loc);
-                                Live { records: 1, bytes: 0 }
+                                Live { records: 1, ..Live::default() }
                             }
                             Some(seq) => match queue.slot(seq) {
                                 Some(slot)
@@ -105,7 +114,7 @@ impl Store {
                                 {
                                     slot.segment = loc.segment;
                                     slot.at = offset(message_at(loc, true));
-                                    Live { records: 1, bytes: u64::from(slot.len) + HEADER as u64 }
+                                    Live { records: 1, bytes: u64::from(slot.len) + HEADER as u64, ..Live::default() }
                                 }
                                 _ => continue, // acked meanwhile: the restatement is dead on arrival
                             },

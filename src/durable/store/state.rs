@@ -13,7 +13,9 @@ use crate::journal::commit::Done;
 use crate::journal::record::{Loc, OwnedRecord};
 use crate::journal::storage::StorageFile;
 use crate::topic::Pattern;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
+
+use crate::journal::segment::JournalError;
 
 use super::*;
 
@@ -82,6 +84,13 @@ pub(super) struct QueueState {
     /// Messages put back by `Context::retry_after`: not delivered again
     /// before their instant; the first in line holds back the ones after it.
     pub(super) not_before: HashMap<Seq, tokio::time::Instant>,
+    /// Producers' message ids within the dedupe window, and the same ids
+    /// oldest first (to forget them in order).
+    pub(super) ids: HashMap<Box<str>, Remembered>,
+    pub(super) id_order: VecDeque<(u64, Box<str>)>,
+    /// Producers that repeated an id whose first write is not yet confirmed:
+    /// they get its outcome.
+    pub(super) repeats: HashMap<Seq, Vec<oneshot::Sender<Result<Seq, JournalError>>>>,
     pub(super) created_at: Option<Loc>,
     pub(super) acked: u64,
     pub(super) dead: u64,
@@ -110,6 +119,9 @@ impl QueueState {
             pending: 0,
             last_exit: HashMap::new(),
             not_before: HashMap::new(),
+            ids: HashMap::new(),
+            id_order: VecDeque::new(),
+            repeats: HashMap::new(),
             created_at: None,
             acked: 0,
             dead: 0,
@@ -120,12 +132,28 @@ impl QueueState {
     pub(super) fn slot(&mut self, seq: Seq) -> Option<&mut Slot> {
         self.slots.get_mut(seq)
     }
+
+    /// Forgets the ids stored before `now - window`.
+    pub(super) fn forget_ids(&mut self, now: u64, window: u64) {
+        while let Some((at, _)) = self.id_order.front() {
+            if at.saturating_add(window) > now {
+                break;
+            }
+            let (at, id) = self.id_order.pop_front().expect("front exists");
+            if self.ids.get(&id).is_some_and(|remembered| remembered.at == at) {
+                self.ids.remove(&id);
+            }
+        }
+    }
 }
 
 #[derive(Default, Clone, Copy, Debug)]
 pub(super) struct Live {
     pub(super) records: u64,
     pub(super) bytes: u64,
+    /// When the newest message id in the segment was stored (unix ms; 0:
+    /// none): the segment stays until the dedupe window is past it.
+    pub(super) id_newest: u64,
 }
 
 pub(super) struct State {
@@ -144,6 +172,25 @@ pub(super) struct State {
     pub(super) readers: HashMap<u64, Box<dyn StorageFile>>,
     /// The last ticket handed out (see [`Sequencer`]).
     pub(super) next_ticket: u64,
+    /// How long a producer's message id is remembered (milliseconds).
+    pub(super) dedupe_window: u64,
+}
+
+/// A producer's message id, remembered for the dedupe window.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Remembered {
+    /// The message stored under it.
+    pub(super) seq: Seq,
+    /// When (unix milliseconds).
+    pub(super) at: u64,
+}
+
+/// Now, as the dedupe window counts it: wall-clock milliseconds, since
+/// the ids outlive the process.
+pub(super) fn unix_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// What an operation does once the state lock is released.

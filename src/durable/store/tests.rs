@@ -120,7 +120,7 @@ fn crafted_records_are_typed_errors_with_their_location() {
 #[tokio::test(start_paused = true)]
 async fn a_queue_whose_seqs_are_used_up_refuses_enqueues() {
     let store = reopen_with(vec![create(), enqueue(u64::MAX - 1)]).unwrap();
-    let refused = store.enqueue(QueueId(1), b"late".to_vec()).await.unwrap();
+    let refused = store.enqueue(QueueId(1), b"late".to_vec(), None).await.unwrap();
     assert!(matches!(refused, Err(JournalError::Frame(FrameError::SeqExhausted))), "{refused:?}");
 }
 
@@ -139,5 +139,5 @@ async fn a_journal_whose_queue_ids_are_used_up_refuses_new_queues() {
     );
     let existing = store.open_queue("last", "T", Role::Mailbox, Start::New).await.unwrap();
     assert_eq!(existing, QueueId(u32::MAX));
-    store.enqueue(existing, b"still works".to_vec()).await.unwrap().unwrap();
+    store.enqueue(existing, b"still works".to_vec(), None).await.unwrap().unwrap();
 }
