@@ -307,6 +307,27 @@ impl System {
     /// in those that a crash kept from it. Plain subscribers, which are
     /// at-most-once, get every publish.
     ///
+    /// ```
+    /// use treeline::{Durable, Event, System};
+    /// use treeline::durable::{JournalConfig, StartFrom};
+    /// use treeline::journal::MemStorage;
+    ///
+    /// #[derive(Clone, Durable, Event)]
+    /// #[durable(tag = "orders.OrderPlaced")]
+    /// #[event(topic = "orders.placed")]
+    /// struct OrderPlaced { order: u64 }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::with_journal(JournalConfig::storage(MemStorage::new())).unwrap();
+    /// let billing = system.durable_subscription::<OrderPlaced>("billing", StartFrom::New).await.unwrap();
+    /// system.publish_durable_with_id("order-7", OrderPlaced { order: 7 }).await.unwrap();
+    /// // A retry after a lost confirm stores nothing more.
+    /// system.publish_durable_with_id("order-7", OrderPlaced { order: 7 }).await.unwrap();
+    /// assert_eq!(billing.stats().pending, 1);
+    /// # }
+    /// ```
+    ///
     /// [`DurableQueue::cast_with_id`]: crate::durable::DurableQueue::cast_with_id
     pub async fn publish_durable_with_id<E: Event + Durable>(
         &self,

@@ -121,6 +121,14 @@ impl JournalConfig {
     /// as JetStream's duplicate window). The ids are kept in the journal,
     /// so the window holds across restarts; a segment holding ids stays on
     /// disk until the window is past them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use treeline::durable::JournalConfig;
+    ///
+    /// let config = JournalConfig::dir("/var/lib/shop/journal").dedupe_window(Duration::from_secs(600));
+    /// # let _ = config;
+    /// ```
     pub fn dedupe_window(mut self, window: std::time::Duration) -> Self {
         self.dedupe_window = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         self

@@ -81,6 +81,30 @@ impl DurableDeadLetter {
     /// The message, decoded as `M` (upcast from an older version if need
     /// be). The queue's type is the one to use; an undecodable message
     /// gives the same error it was dead-lettered with.
+    ///
+    /// ```
+    /// use treeline::{Actor, Context, ExitReason, HandleEvent, InitError};
+    /// use treeline::durable::DurableDeadLetter;
+    ///
+    /// /// Parks every dead-lettered charge (a `u64` queue) for a human.
+    /// struct Parking;
+    /// # impl Actor for Parking {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), ctx: &mut Context<Self>) -> Result<Self, InitError> {
+    /// #         ctx.subscribe::<DurableDeadLetter>().map_err(|e| InitError::stop(e.to_string()))?;
+    /// #         Ok(Parking)
+    /// #     }
+    /// # }
+    /// impl HandleEvent<DurableDeadLetter> for Parking {
+    ///     async fn handle_event(&mut self, letter: DurableDeadLetter, _: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         match letter.decode::<u64>() {
+    ///             Ok(cents) => println!("{}#{}: {cents} cents ({})", letter.queue, letter.seq, letter.reason),
+    ///             Err(error) => println!("{}#{}: undecodable: {error}", letter.queue, letter.seq),
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
     pub fn decode<M: Durable>(&self) -> Result<M, CodecError> {
         M::decode_version(self.version, &self.payload)
     }

@@ -232,9 +232,10 @@ on_both_runtimes! {
         settle().await;
         let far = pulled.load(Ordering::SeqCst);
         assert!(far <= 5 + 2 + 2, "pulled {far} items for 5 handled and a mailbox of 2");
-        // The cancel waits for room like the stream's items (FIFO); the gate
-        // opens first so both move.
-        gate.add_permits(100);
+        // The cancel waits for room like the stream's items; the gate opens
+        // wide first so both move however late the cancel's sender runs (on
+        // a loaded machine this thread may sleep through a hundred items).
+        gate.add_permits(1 << 24);
         drain.cast(Feed::Cancel).await.unwrap();
         // The cancel is handled after the items already queued; the stream is
         // dropped by its aborted task, in either order with the report.
