@@ -38,6 +38,7 @@ pub(crate) mod dispatch;
 mod init;
 mod options;
 pub(crate) mod reply;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod shutdown;
 pub(crate) mod slot;

@@ -626,7 +626,7 @@ impl<A: Actor> ActorRef<A> {
         if cell::is_current(self.cell.address()) {
             return Err(CallError::CallingSelf);
         }
-        let mut deadline = Deadline::new(self.cell.system.deadlines(), timeout);
+        let mut deadline = Deadline::new(self.cell.system.deadlines(), timeout, self.cell.id);
         let mut call = pin!(self.call_inner(msg));
         poll_fn(|cx| match call.as_mut().poll(cx) {
             Poll::Ready(result) => Poll::Ready(result),
@@ -674,7 +674,16 @@ impl<A: Actor> ActorRef<A> {
         if cell::is_current(self.cell.address()) {
             return Err(CallError::CallingSelf);
         }
-        self.call_inner(msg).await
+        let mut waiting = Deadline::never(self.cell.system.deadlines(), self.cell.id);
+        let mut call = pin!(self.call_inner(msg));
+        poll_fn(|cx| {
+            let polled = call.as_mut().poll(cx);
+            if polled.is_pending() {
+                waiting.note_waiting();
+            }
+            polled
+        })
+        .await
     }
 
     /// Sends a call now and returns its [`Request`], the answer to come

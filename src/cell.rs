@@ -13,6 +13,8 @@
 //! process table left.
 
 mod holdings;
+pub(crate) mod panics;
+pub(crate) mod relations;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -28,13 +30,14 @@ use crate::actor::Actor;
 use crate::addr::ActorId;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::exit::ExitReason;
-use crate::mailbox::envelope::{Dispatch, MessageKind};
+use crate::mailbox::envelope::{CurrentMessage, Dispatch, MessageKind, MessageMeta};
 use crate::mailbox::queue::{Admission, Mailbox, Refused};
 use crate::mailbox::{MailboxConfig, MailboxFull, Overflow};
 use crate::registry::Registration;
 use crate::signal::Signal;
 use crate::system::System;
 use holdings::Holdings;
+use relations::RelationsCell;
 
 /// The outcome of offering a message to a mailbox.
 #[derive(Debug)]
@@ -73,6 +76,25 @@ impl Status {
     }
 }
 
+/// What a snapshot reads of one actor (`introspect`), whatever its type.
+pub(crate) struct CellView {
+    pub(crate) id: ActorId,
+    pub(crate) kind: String,
+    pub(crate) actor_type: &'static str,
+    pub(crate) parent: ActorId,
+    pub(crate) status: Status,
+    /// The message it handles, or handled last before it parked.
+    pub(crate) current: Option<&'static MessageMeta>,
+    pub(crate) handled: [u64; MessageKind::SLOTS],
+    pub(crate) dead_letters: u64,
+    pub(crate) mailbox_len: usize,
+    pub(crate) mailbox_capacity: Option<usize>,
+    pub(crate) overflow: Option<Overflow>,
+    pub(crate) trap_exit: bool,
+    pub(crate) holdings: Vec<Registration>,
+    pub(crate) related: relations::RelatedIds,
+}
+
 /// What every actor, whatever its type, can do for others. `Pid` is an
 /// `Arc<dyn Process>`.
 pub(crate) trait Process: Send + Sync + 'static {
@@ -101,6 +123,8 @@ pub(crate) trait Process: Send + Sync + 'static {
     fn handled(&self) -> u64;
     /// Dead letters addressed to this actor.
     fn dead_letters(&self) -> u64;
+    /// What a snapshot shows of the actor, read without its help.
+    fn view(&self) -> CellView;
     /// If the actor is dormant (no task yet), takes its state and returns a
     /// future that runs `terminate(reason)` and tears it down in the caller's
     /// task.
@@ -130,8 +154,21 @@ pub(crate) struct ActorCell<A: Actor> {
     obituary: Mutex<Option<Box<Waiting>>>,
     /// Names, subscriptions and durable slots held until the death.
     pub(crate) holdings: Holdings<Registration>,
-    /// Written by the actor's task only, once per message.
-    handled: AtomicU64,
+    /// The actor's kind: its child-spec id, or [`SpawnOptions::kind`], or
+    /// (when `None`) its type's short name. Bounded by construction: the
+    /// label metrics and reports use.
+    ///
+    /// [`SpawnOptions::kind`]: crate::actor::SpawnOptions::kind
+    pub(crate) kind: Option<Arc<str>>,
+    /// Who spawned it (`ActorId::SYSTEM` for a top-level actor).
+    pub(crate) parent: ActorId,
+    /// Links and monitors.
+    pub(crate) relations: RelationsCell,
+    /// Written by the actor's task only: the message it is handling (or
+    /// handled last, until it parks) ...
+    pub(crate) current: CurrentMessage,
+    /// ... and how many of each kind it handled (see [`MessageKind::slot`]).
+    handled: [AtomicU64; MessageKind::SLOTS],
 }
 
 /// Those waiting for an actor's death.
@@ -139,8 +176,18 @@ pub(crate) struct ActorCell<A: Actor> {
 struct Waiting(Vec<oneshot::Sender<ExitReason>>);
 
 impl<A: Actor> ActorCell<A> {
-    pub(crate) fn new(id: ActorId, system: &System, mailbox: MailboxConfig) -> Self {
+    pub(crate) fn new(
+        id: ActorId,
+        system: &System,
+        mailbox: MailboxConfig,
+        parent: ActorId,
+        kind: Option<Arc<str>>,
+    ) -> Self {
         ActorCell {
+            kind,
+            parent,
+            current: CurrentMessage::default(),
+            relations: RelationsCell::default(),
             id,
             system: system.for_actor(),
             mailbox: Mailbox::new(mailbox),
@@ -148,11 +195,16 @@ impl<A: Actor> ActorCell<A> {
             exit: OnceLock::new(),
             trap_exit: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
-            handled: AtomicU64::new(0),
+            handled: Default::default(),
             dead_letters: AtomicU64::new(0),
             obituary: Mutex::new(None),
             holdings: Holdings::new(),
         }
+    }
+
+    /// The actor's kind (see [`ActorCell::kind`]).
+    pub(crate) fn kind_name(&self) -> &str {
+        self.kind.as_deref().unwrap_or_else(|| crate::actor::report::short_type_name(std::any::type_name::<A>()))
     }
 
     pub(crate) fn set_status(&self, status: Status) {
@@ -208,15 +260,24 @@ impl<A: Actor> ActorCell<A> {
         self.trap_exit.store(on, Ordering::Relaxed);
     }
 
-    /// Counts a handled message. Only the actor's task writes this counter,
-    /// so a load and a store suffice (no read-modify-write on the hot path).
-    pub(crate) fn count_handled(&self) {
-        let handled = self.handled.load(Ordering::Relaxed);
-        self.handled.store(handled + 1, Ordering::Relaxed);
+    /// Counts a handled message of `kind`. Only the actor's task writes
+    /// these counters, so a load and a store suffice (no read-modify-write
+    /// on the hot path).
+    #[inline(always)]
+    pub(crate) fn count_handled(&self, meta: &MessageMeta) {
+        if let Some(counter) = self.handled.get(meta.slot()) {
+            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
     }
 
+    /// Messages handled so far (continues are not messages).
     pub(crate) fn handled(&self) -> u64 {
-        self.handled.load(Ordering::Relaxed)
+        self.handled.iter().map(|counter| counter.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Messages handled so far, by [`MessageKind::slot`].
+    pub(crate) fn handled_by_slot(&self) -> [u64; MessageKind::SLOTS] {
+        std::array::from_fn(|slot| self.handled[slot].load(Ordering::Relaxed))
     }
 
     pub(crate) fn dead_letters(&self) -> u64 {
@@ -363,6 +424,25 @@ impl<A: Actor> Process for ActorCell<A> {
         self.mailbox.len()
     }
 
+    fn view(&self) -> CellView {
+        CellView {
+            id: self.id,
+            kind: self.kind_name().to_string(),
+            actor_type: std::any::type_name::<A>(),
+            parent: self.parent,
+            status: self.status(),
+            current: self.current.get(),
+            handled: self.handled_by_slot(),
+            dead_letters: self.dead_letters(),
+            mailbox_len: self.mailbox.len(),
+            mailbox_capacity: self.mailbox.capacity(),
+            overflow: self.mailbox.overflow(),
+            trap_exit: self.traps_exits(),
+            holdings: self.holdings.snapshot(),
+            related: self.relations.ids(),
+        }
+    }
+
     fn mailbox_capacity(&self) -> Option<usize> {
         self.mailbox.capacity()
     }
@@ -395,6 +475,11 @@ thread_local! {
 /// `address` (a call to oneself would deadlock).
 pub(crate) fn is_current(address: usize) -> bool {
     CURRENT.with(|current| current.get().0 == address)
+}
+
+/// True while this thread runs an actor's callback.
+pub(crate) fn in_callback() -> bool {
+    CURRENT.try_with(|current| current.get().0 != 0).unwrap_or(false)
 }
 
 /// The actor whose callback is running on this thread, if any; exit signals

@@ -321,10 +321,26 @@ impl StdError for Message {}
 /// let panic = PanicMessage::new("index out of bounds");
 /// assert_eq!(panic.message(), "index out of bounds");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct PanicMessage {
-    message: Arc<str>,
+///
+/// Two panic reasons are equal when their messages are: the location is
+/// extra information, not part of the reason.
+#[derive(Clone)]
+pub struct PanicMessage(Arc<Panicked>);
+
+/// One allocation, one pointer: an exit reason travels in every exit signal
+/// and every caught panic's path, so it stays small.
+struct Panicked {
+    message: Box<str>,
+    location: Option<Box<str>>,
 }
+
+impl PartialEq for PanicMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.message == other.0.message
+    }
+}
+
+impl Eq for PanicMessage {}
 
 impl PanicMessage {
     /// A panic reason with the given message.
@@ -333,22 +349,34 @@ impl PanicMessage {
     /// # use treeline::exit::PanicMessage;
     /// assert_eq!(PanicMessage::new("m").to_string(), "m");
     /// ```
-    pub fn new(message: impl Into<Arc<str>>) -> Self {
-        PanicMessage { message: message.into() }
+    pub fn new(message: impl Into<String>) -> Self {
+        PanicMessage(Arc::new(Panicked { message: message.into().into_boxed_str(), location: None }))
+    }
+
+    /// The same reason, located at `location` (`file:line:column`).
+    pub(crate) fn at(mut self, location: Option<Box<str>>) -> Self {
+        if location.is_none() {
+            return self;
+        }
+        match Arc::get_mut(&mut self.0) {
+            Some(panicked) => panicked.location = location,
+            None => self = PanicMessage(Arc::new(Panicked { message: self.0.message.clone(), location })),
+        }
+        self
     }
 
     /// Builds the reason from a payload caught by `catch_unwind`.
     pub(crate) fn from_payload(payload: Box<dyn Any + Send>) -> Self {
-        let message: Arc<str> = if let Some(text) = payload.downcast_ref::<&'static str>() {
-            Arc::from(*text)
+        let message: Box<str> = if let Some(text) = payload.downcast_ref::<&'static str>() {
+            Box::from(*text)
         } else if let Some(text) = payload.downcast_ref::<String>() {
-            Arc::from(text.as_str())
+            Box::from(text.as_str())
         } else {
-            Arc::from("<non-string panic payload>")
+            Box::from("<non-string panic payload>")
         };
         // The payload may itself panic on drop; we keep only its text.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
-        PanicMessage { message }
+        PanicMessage(Arc::new(Panicked { message, location: None }))
     }
 
     /// The panic message.
@@ -358,19 +386,32 @@ impl PanicMessage {
     /// assert_eq!(PanicMessage::new("oops").message(), "oops");
     /// ```
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
+    }
+
+    /// Where the panic happened (`file:line:column`), when it happened in
+    /// an actor's callback: the runtime's panic hook keeps the location of
+    /// the panics it catches (`None` for a reason built with
+    /// [`PanicMessage::new`]).
+    ///
+    /// ```
+    /// # use treeline::exit::PanicMessage;
+    /// assert_eq!(PanicMessage::new("oops").location(), None);
+    /// ```
+    pub fn location(&self) -> Option<&str> {
+        self.0.location.as_deref()
     }
 }
 
 impl fmt::Display for PanicMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl fmt::Debug for PanicMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.message, f)
+        fmt::Debug::fmt(&*self.0.message, f)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod dead_letter;
 pub mod durable;
 mod event;
 pub mod exit;
+pub mod introspect;
 pub mod journal;
 pub mod mailbox;
 pub mod prelude;

@@ -38,6 +38,7 @@ mod error;
 mod handle;
 mod intensity;
 mod ledger;
+mod report;
 mod server;
 mod snapshot;
 mod spec;
@@ -58,6 +59,7 @@ pub use strategy::Strategy;
 
 use server::{CountChildren, DeleteChild, RestartChild, Snapshot, StartChildMsg, TerminateChild, WhichChildren};
 use spec::StartChild;
+pub(crate) use spec::SupervisorProbe;
 
 use crate::actor::spawn::StartError;
 use crate::actor::{Actor, ShutdownPolicy, SpawnOptions};
@@ -433,7 +435,7 @@ impl SupervisorRef {
     /// # }
     /// ```
     pub async fn snapshot(&self) -> Result<SupervisorSnapshot, SupervisorError> {
-        Ok(self.actor.call_timeout(Snapshot, crate::addr::DEFAULT_CALL_TIMEOUT).await?)
+        Ok(self.actor.call_timeout(Snapshot { nested: true }, crate::addr::DEFAULT_CALL_TIMEOUT).await?)
     }
 
     /// Stops the supervisor (and its tree) and waits until it is dead.

@@ -15,6 +15,7 @@ mod via;
 pub use run::RunOutcome;
 pub use via::Via;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,10 +34,12 @@ use crate::durable::{Durable, DurableError, DurableQueue, JournalConfig, Journal
 use crate::durable::{DurableSubscription, Published, Retention, StartFrom};
 use crate::event::Event;
 use crate::exit::ExitReason;
+use crate::introspect::{ActorInfo, BusyMarks, SystemSnapshot};
 use crate::journal::recover::RecoveryReport;
 use crate::journal::segment::JournalError;
 use crate::registry::{Name, PublishError, PublishOptions, Registry};
 use crate::signal::{Down, MonitorRef};
+use crate::supervisor::SupervisorProbe;
 use crate::topic::Pattern;
 use crate::topic::Topic;
 use deadlines::Deadlines;
@@ -99,6 +102,13 @@ struct SystemInner {
     stopping: AtomicBool,
     /// The journal of durable queues, if the System has one.
     store: Option<Arc<Store>>,
+    /// When the System began (for snapshots' uptime).
+    started: tokio::time::Instant,
+    /// How each live supervisor answers a snapshot, by its id (pruned of
+    /// dead ones as new ones come and at every snapshot).
+    supervisors: parking_lot::Mutex<HashMap<ActorId, SupervisorProbe>>,
+    /// Since when snapshots have seen each running handler.
+    busy: BusyMarks,
 }
 
 /// A System that does not keep it alive (what a durable queue holds to
@@ -119,6 +129,7 @@ impl System {
     }
 
     fn build(store: Option<Arc<Store>>) -> System {
+        crate::cell::panics::install();
         let inner = Arc::new(SystemInner {
             next_id: AtomicU64::new(1),
             next_ref: AtomicU64::new(1),
@@ -128,6 +139,9 @@ impl System {
             registry: Registry::new(),
             stopping: AtomicBool::new(false),
             store,
+            started: tokio::time::Instant::now(),
+            supervisors: parking_lot::Mutex::new(HashMap::new()),
+            busy: BusyMarks::default(),
         });
         let system = System { _owner: Some(Arc::new(Owner(inner.clone()))), inner };
         if let Some(store) = &system.inner.store {
@@ -606,6 +620,59 @@ impl System {
         self.inner.table.len()
     }
 
+    /// What the System is doing now: every live actor (status, the message
+    /// it handles, mailbox, counters, links, monitors, names, subscriptions,
+    /// supervisors' children and restart counts), the calls in flight and
+    /// the deadlocks among them, the registry, the durable queues, totals
+    /// and the tokio runtime. See [`introspect`](crate::introspect).
+    ///
+    /// Built on demand; it never blocks an actor, and waits at most
+    /// [`SUPERVISOR_WAIT`](crate::introspect::SUPERVISOR_WAIT) for a busy
+    /// supervisor.
+    ///
+    /// ```
+    /// # use treeline::{Actor, ChildSpec, Context, InitError, Supervisor, System};
+    /// # struct Worker;
+    /// # impl Actor for Worker {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Worker) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let root = system.start(Supervisor::one_for_one().child(ChildSpec::<Worker>::worker("worker", ()))).await.unwrap();
+    /// let snapshot = system.snapshot().await;
+    /// let worker = snapshot.children(root.id()).next().unwrap();
+    /// assert_eq!(worker.kind, "worker");
+    /// let supervisor = snapshot.actor(root.id()).unwrap().supervisor.as_ref().unwrap();
+    /// assert_eq!(supervisor.children[0].actor, Some(worker.id));
+    /// # }
+    /// ```
+    pub async fn snapshot(&self) -> SystemSnapshot {
+        crate::introspect::snapshot(self).await
+    }
+
+    /// [`System::snapshot`] of one actor; `None` if it is not alive.
+    ///
+    /// ```
+    /// # use treeline::{Actor, Context, InitError, System};
+    /// # struct Idle;
+    /// # impl Actor for Idle {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Idle) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let idle = system.spawn::<Idle>(()).await.unwrap();
+    /// let info = system.actor_info(idle.id()).await.unwrap();
+    /// assert_eq!(info.mailbox.len, 0);
+    /// # }
+    /// ```
+    pub async fn actor_info(&self, id: ActorId) -> Option<ActorInfo> {
+        crate::introspect::actor_info(self, id).await
+    }
+
     /// The live actor with this id, if any.
     ///
     /// ```
@@ -712,6 +779,40 @@ impl System {
 
     pub(crate) fn dead_letter_counters(&self) -> &DeadLetterCounters {
         &self.inner.dead_letters
+    }
+
+    /// Actors spawned so far.
+    pub(crate) fn spawned(&self) -> u64 {
+        self.inner.next_id.load(Ordering::Relaxed) - 1
+    }
+
+    pub(crate) fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    pub(crate) fn busy_marks(&self) -> &BusyMarks {
+        &self.inner.busy
+    }
+
+    pub(crate) fn journal_store(&self) -> Option<&Arc<Store>> {
+        self.inner.store.as_ref()
+    }
+
+    /// Registers how supervisor `id` answers snapshots (its `init`).
+    pub(crate) fn add_supervisor(&self, id: ActorId, probe: SupervisorProbe) {
+        let mut supervisors = self.inner.supervisors.lock();
+        if supervisors.len() >= 64 && supervisors.len().is_power_of_two() {
+            supervisors.retain(|id, _| self.inner.table.get(*id).is_some());
+        }
+        supervisors.insert(id, probe);
+    }
+
+    /// The probes of the live supervisors `wanted` picks (dead ones are
+    /// forgotten).
+    pub(crate) fn supervisor_probes(&self, wanted: impl Fn(ActorId) -> bool) -> Vec<(ActorId, SupervisorProbe)> {
+        let mut supervisors = self.inner.supervisors.lock();
+        supervisors.retain(|id, _| self.inner.table.get(*id).is_some());
+        supervisors.iter().filter(|(id, _)| wanted(**id)).map(|(id, probe)| (*id, probe.clone())).collect()
     }
 }
 

@@ -37,17 +37,9 @@ use domain::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A panic in an actor becomes its exit reason; keep the narration readable
-    // by printing panics on one line instead of the default report.
-    std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        println!("    (panic: {message})");
-    }));
+    // Crash reports and supervisor reports are `tracing` events: a
+    // subscriber prints them (one line each, indented under the narration).
+    tracing_subscriber::fmt().without_time().with_target(false).with_writer(|| Indented(std::io::stdout())).init();
 
     // The node's journal: durable subscriptions and their events live here.
     let journal = scratch_dir("journal");
@@ -166,4 +158,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nThe durable half of the story (a node killed with SIGKILL mid-stream, no order");
     println!("lost): cargo run --release --example shop_crash");
     Ok(())
+}
+
+/// Prints each report indented under the narration.
+struct Indented(std::io::Stdout);
+
+impl std::io::Write for Indented {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(b"    ")?;
+        self.0.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

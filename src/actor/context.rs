@@ -1,7 +1,7 @@
 //! The actor's view of itself and the runtime: passed to every callback.
 
+use crate::cell::relations::RelationsCell;
 use futures::Stream;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -86,14 +86,10 @@ impl<A: Actor> Default for Extra<A> {
     }
 }
 
-/// The bookkeeping an actor keeps about others.
+/// The bookkeeping an actor keeps for itself (its links and monitors are
+/// in its cell, `cell/relations.rs`, where snapshots read them).
 #[derive(Default)]
 pub(crate) struct Book {
-    pub(crate) links: HashMap<ActorId, Pid>,
-    /// Who monitors this actor.
-    pub(crate) monitored_by: HashMap<MonitorRef, Pid>,
-    /// Monitors this actor holds on others.
-    pub(crate) monitoring: HashMap<MonitorRef, Pid>,
     pub(crate) timers: Vec<TimerRef>,
     /// Deferred replies still owed.
     pub(crate) owed: Vec<Weak<dyn Owed>>,
@@ -106,6 +102,11 @@ impl<A: Actor> Context<A> {
 
     pub(crate) fn extra(&mut self) -> &mut Extra<A> {
         self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// The actor's links and monitors.
+    pub(crate) fn relations(&self) -> &RelationsCell {
+        &self.myself.cell.relations
     }
 
     pub(crate) fn book(&mut self) -> &mut Book {
@@ -237,7 +238,7 @@ impl<A: Actor> Context<A> {
         setups: &[spawn::Setup<B>],
     ) -> Result<ActorRef<B>, StartError> {
         let system = self.system().clone();
-        let parent = Parent::Actor { pid: self.myself.pid(), book: self.book() };
+        let parent = Parent::Actor { pid: self.myself.pid(), relations: &self.myself.cell.relations };
         spawn::start_with_setup::<B>(&system, args, options, parent, setups).await
     }
 
@@ -248,7 +249,7 @@ impl<A: Actor> Context<A> {
         options: SpawnOptions<B>,
     ) -> Result<ActorRef<B>, StartError> {
         let system = self.system().clone();
-        let parent = Parent::Actor { pid: self.myself.pid(), book: self.book() };
+        let parent = Parent::Actor { pid: self.myself.pid(), relations: &self.myself.cell.relations };
         spawn::start::<B>(&system, args, options, parent).await
     }
 
@@ -276,11 +277,10 @@ impl<A: Actor> Context<A> {
             return;
         }
         let me = self.myself.pid();
-        let book = self.book();
-        if book.links.contains_key(&target.id()) {
+        let linked = self.relations().with(|relations| relations.links.insert(target.id(), target.clone()).is_none());
+        if !linked {
             return;
         }
-        book.links.insert(target.id(), target.clone());
         if target.0.signal(Signal::Link { from: me }).is_err() {
             let noproc = Signal::Exit { from: target.id(), reason: ExitReason::NoProc, linked: true, failed: None };
             let _ = Process::signal(&*self.myself.cell, noproc);
@@ -305,7 +305,8 @@ impl<A: Actor> Context<A> {
     pub fn unlink(&mut self, target: impl Into<Pid>) {
         let target = target.into();
         let id = self.id();
-        if self.book().links.remove(&target.id()).is_some() {
+        let unlinked = self.relations().with_existing(|relations| relations.links.remove(&target.id()).is_some());
+        if unlinked == Some(true) {
             let _ = target.0.signal(Signal::Unlink { from: id });
         }
     }
@@ -340,7 +341,7 @@ impl<A: Actor> Context<A> {
         let target = target.into();
         let monitor = self.system().next_monitor_ref();
         let me = self.myself.pid();
-        self.book().monitoring.insert(monitor, target.clone());
+        self.relations().with(|relations| relations.monitoring.insert(monitor, target.clone()));
         if target.0.signal(Signal::Monitor { by: me, monitor }).is_err() {
             let down = Down { monitor, id: target.id(), reason: ExitReason::NoProc };
             let _ = self.myself.cell.mailbox.push_arrived(Arrived::Down(down));
@@ -369,8 +370,7 @@ impl<A: Actor> Context<A> {
     /// }
     /// ```
     pub fn demonitor(&mut self, monitor: MonitorRef) -> bool {
-        let book = self.book();
-        match book.monitoring.remove(&monitor) {
+        match self.relations().with_existing(|relations| relations.monitoring.remove(&monitor)).flatten() {
             Some(target) => {
                 let _ = target.0.signal(Signal::Demonitor { monitor });
                 true

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actor::Actor;
@@ -61,6 +62,8 @@ pub struct SpawnOptions<A> {
     pub(crate) shutdown: ShutdownPolicy,
     /// The name to register before `init`, and its value.
     pub(crate) name: Option<(NameKey, Option<Meta>)>,
+    /// The actor's kind, for reports, snapshots and metric labels.
+    pub(crate) kind: Option<Arc<str>>,
     _actor: PhantomData<fn() -> A>,
 }
 
@@ -72,6 +75,7 @@ impl<A> Default for SpawnOptions<A> {
             init_timeout: None,
             shutdown: ShutdownPolicy::default(),
             name: None,
+            kind: None,
             _actor: PhantomData,
         }
     }
@@ -85,6 +89,7 @@ impl<A> Clone for SpawnOptions<A> {
             init_timeout: self.init_timeout,
             shutdown: self.shutdown,
             name: self.name.clone(),
+            kind: self.kind.clone(),
             _actor: PhantomData,
         }
     }
@@ -98,6 +103,7 @@ impl<A> fmt::Debug for SpawnOptions<A> {
             .field("init_timeout", &self.init_timeout)
             .field("shutdown", &self.shutdown)
             .field("name", &self.name.as_ref().map(|(key, _)| key))
+            .field("kind", &self.kind)
             .finish()
     }
 }
@@ -132,6 +138,33 @@ impl<A> SpawnOptions<A> {
     /// How the System stops this actor at shutdown.
     pub fn shutdown(mut self, shutdown: ShutdownPolicy) -> Self {
         self.shutdown = shutdown;
+        self
+    }
+
+    /// The actor's *kind*: what crash reports, snapshots and metrics call
+    /// it. A supervised child's kind is its child-spec id; without either,
+    /// it is the actor type's short name.
+    ///
+    /// A kind is a label, not an identity: many actors share one (every
+    /// session under one dynamic supervisor is `"session"`), so metrics
+    /// labelled by kind stay bounded. Never put an id or data in it.
+    ///
+    /// ```
+    /// # use treeline::{Actor, Context, InitError, SpawnOptions, System};
+    /// # struct Session;
+    /// # impl Actor for Session {
+    /// #     type Args = ();
+    /// #     async fn init(_: (), _: &mut Context<Self>) -> Result<Self, InitError> { Ok(Session) }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let system = System::new();
+    /// let session = system.spawn_with::<Session>((), SpawnOptions::new().kind("session")).await.unwrap();
+    /// assert_eq!(system.actor_info(session.id()).await.unwrap().kind, "session");
+    /// # }
+    /// ```
+    pub fn kind(mut self, kind: impl AsRef<str>) -> Self {
+        self.kind = Some(Arc::from(kind.as_ref()));
         self
     }
 }

@@ -93,7 +93,7 @@ async fn drive_from<A: Actor, F: Future + ?Sized>(
             };
             match polled {
                 Ok(Poll::Ready(output)) => return Poll::Ready(Driven::Done(output)),
-                Err(payload) => return Poll::Ready(Driven::Panicked(PanicMessage::from_payload(payload))),
+                Err(payload) => return Poll::Ready(Driven::Panicked(caught(payload))),
                 Ok(Poll::Pending) => {}
             }
         }
@@ -167,6 +167,13 @@ impl<A> Drop for Guarded<A> {
     }
 }
 
+/// The exit reason for a panic a callback just raised on this thread, with
+/// the location the panic hook kept (`cell/panics.rs`).
+#[cold]
+fn caught(payload: Box<dyn std::any::Any + Send>) -> PanicMessage {
+    PanicMessage::from_payload(payload).at(crate::cell::panics::take_location())
+}
+
 fn drop_caught<T>(value: T) -> Option<PanicMessage> {
     catch_unwind(AssertUnwindSafe(move || drop(value))).err().map(PanicMessage::from_payload)
 }
@@ -216,6 +223,7 @@ pub(crate) async fn stop_dormant<A: Actor>(dormant: Box<Dormant<A>>, reason: Exi
     let (ctx, pending) = detached.parts();
     let final_reason = terminate(actor.get(), ctx, &cell, reason, None, pending).await;
     let final_reason = actor.dispose(final_reason);
+    super::report::crashed(&cell, &final_reason, false);
     detached.finish(final_reason.clone());
     final_reason
 }
@@ -342,6 +350,7 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
                 if !pending.is_empty() || cell.mailbox.has_signals() {
                     cell.mailbox.take_signals_into(pending);
                     if let Flow::End(end) = process_signals(ctx, &cell, pending) {
+                        cell.current.clear(); // a signal ended it, not a handler
                         break end;
                     }
                 }
@@ -363,7 +372,8 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
         };
         idle_deadline = None;
         // 2. Run its handler.
-        let is_message = envelope.kind() != MessageKind::Continue;
+        let meta = envelope.meta();
+        cell.current.set(meta);
         let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
             let span =
                 tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
@@ -385,9 +395,7 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
             drop_handler(future, &driven);
             driven
         };
-        if is_message {
-            cell.count_handled();
-        }
+        cell.count_handled(meta);
         since_park += 1;
         // 3. What it decided, and what it requested through its context.
         let end = match driven {
@@ -407,14 +415,19 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
         };
         break end;
     };
-    let reason = match end {
-        End::Die(reason) => reason,
-        End::Terminate(reason, reply) => terminate(actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await,
+    let (reason, own) = match end {
+        End::Die(reason) => (reason, false),
+        End::Terminate(reason, reply) => {
+            (terminate(actor, &mut life.ctx, &cell, reason, reply, &mut life.pending).await, true)
+        }
     };
-    let reason = match drop_caught(state) {
-        Some(panic) => ExitReason::Panic(panic),
-        None => reason,
+    let (reason, own) = match drop_caught(state) {
+        Some(panic) => (ExitReason::Panic(panic), true),
+        None => (reason, own),
     };
+    if own {
+        super::report::crashed(&cell, &reason, true);
+    }
     life.finish(reason);
 }
 
@@ -492,7 +505,7 @@ impl<F: Future + Unpin, A: Actor> Future for PollOnce<'_, F, A> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let _current = CurrentGuard::enter(self.cell.address(), self.cell.id);
         let future = &mut *self.future;
-        Poll::Ready(catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))).map_err(PanicMessage::from_payload))
+        Poll::Ready(catch_unwind(AssertUnwindSafe(|| Pin::new(future).poll(cx))).map_err(caught))
     }
 }
 
@@ -515,6 +528,7 @@ async fn next<A: Actor>(
         if received.is_pending() {
             *since_park = 0; // it parks: the next run starts afresh
             *slice_began = None;
+            cell.current.clear(); // idle
         }
         received
     });
@@ -607,16 +621,16 @@ fn apply_signal<A: Actor>(signal: Signal, ctx: &mut Context<A>, cell: &ActorCell
     match signal {
         Signal::Exit { from, reason, linked, failed } => return exit_signal(ctx, cell, from, reason, linked, failed),
         Signal::Link { from } => {
-            ctx.book().links.insert(from.id(), from);
+            ctx.relations().with(|relations| relations.links.insert(from.id(), from));
         }
         Signal::Unlink { from } => {
-            ctx.book().links.remove(&from);
+            ctx.relations().with_existing(|relations| relations.links.remove(&from));
         }
         Signal::Monitor { by, monitor } => {
-            ctx.book().monitored_by.insert(monitor, by);
+            ctx.relations().with(|relations| relations.monitored_by.insert(monitor, by));
         }
         Signal::Demonitor { monitor } => {
-            ctx.book().monitored_by.remove(&monitor);
+            ctx.relations().with_existing(|relations| relations.monitored_by.remove(&monitor));
         }
         // Routed to the user lane on arrival (`Signal::route`); should one
         // come this way, it takes its place there now.
@@ -642,7 +656,7 @@ fn exit_signal<A: Actor>(
     linked: bool,
     failed: Option<FailedDelivery>,
 ) -> Flow {
-    if linked && ctx.book().links.remove(&from).is_none() {
+    if linked && !unlink(ctx, from) {
         return Flow::Continue; // from a link that was removed meanwhile
     }
     if matches!(reason, ExitReason::Kill) && !linked {
@@ -662,6 +676,11 @@ fn exit_signal<A: Actor>(
     Flow::End(End::Die(reason))
 }
 
+/// Removes the link with `from`; false if there was none.
+fn unlink<A: Actor>(ctx: &Context<A>, from: ActorId) -> bool {
+    ctx.relations().with_existing(|relations| relations.links.remove(&from).is_some()) == Some(true)
+}
+
 /// What a signal that became a message turns into when the actor reaches it.
 pub(crate) enum Arrival<A: Actor> {
     /// A message for `HandleInfo` (`Exit` or `Down`).
@@ -678,7 +697,7 @@ pub(crate) enum Arrival<A: Actor> {
 pub(crate) fn arrival<A: Actor>(arrived: Arrived, ctx: &mut Context<A>) -> Arrival<A> {
     match arrived {
         Arrived::Exit { from, reason, linked, failed } => {
-            if linked && ctx.book().links.remove(&from).is_none() {
+            if linked && !unlink(ctx, from) {
                 return Arrival::Ignore; // unlinked since: `unlink` is exact
             }
             if from == ctx.parent() {
@@ -690,12 +709,12 @@ pub(crate) fn arrival<A: Actor>(arrived: Arrived, ctx: &mut Context<A>) -> Arriv
             }
         }
         Arrived::Down(down) => {
-            let extra = ctx.extra();
             // Demonitored since: flushed (OTP `demonitor(Ref, [flush])`).
-            if extra.book.monitoring.remove(&down.monitor).is_none() {
+            let monitored = ctx.relations().with_existing(|relations| relations.monitoring.remove(&down.monitor));
+            if monitored.flatten().is_none() {
                 return Arrival::Ignore;
             }
-            match extra.on_down {
+            match ctx.extra().on_down {
                 Some(convert) => Arrival::Handle(convert(down)),
                 None => Arrival::Ignore,
             }
@@ -740,14 +759,14 @@ pub(crate) fn teardown<A: Actor>(
     for signal in pending.into_iter().chain(leftover) {
         answer_after_death(signal, cell, &reason);
     }
-    if let Some(book) = book {
-        for pid in book.links.into_values() {
+    if let Some(relations) = cell.relations.take() {
+        for pid in relations.links.into_values() {
             let _ = pid.0.signal(Signal::Exit { from: me, reason: reason.clone(), linked: true, failed });
         }
-        for (monitor, pid) in book.monitored_by {
+        for (monitor, pid) in relations.monitored_by {
             let _ = pid.0.signal(Signal::Down(Down { monitor, id: me, reason: reason.clone() }));
         }
-        for (monitor, pid) in book.monitoring {
+        for (monitor, pid) in relations.monitoring {
             let _ = pid.0.signal(Signal::Demonitor { monitor });
         }
     }
@@ -788,7 +807,13 @@ mod sizes {
     /// bounds catch a regression at compile-and-test time.
     #[test]
     fn per_actor_structures_stay_small() {
-        let cell = ActorCell::<Idle>::new(crate::ActorId(1), &crate::System::new(), Default::default());
+        let cell = ActorCell::<Idle>::new(
+            crate::ActorId(1),
+            &crate::System::new(),
+            Default::default(),
+            crate::ActorId::SYSTEM,
+            None,
+        );
         let ctx = Context::new(crate::ActorRef { cell: Arc::new(cell) }, crate::ActorId::SYSTEM);
         let life = Lifeline {
             cell: ctx.myself().cell.clone(),
@@ -800,8 +825,10 @@ mod sizes {
         let task = run(Guarded::new(Idle), life);
         assert!(std::mem::size_of_val(&task) <= 1024, "task future: {}", std::mem::size_of_val(&task));
         // 256 since the holdings (names, subscriptions, durable slots) left
-        // the mailbox's lock for a lock of their own (8 bytes more).
-        assert!(std::mem::size_of::<ActorCell<Idle>>() <= 256, "cell: {}", std::mem::size_of::<ActorCell<Idle>>());
+        // the mailbox's lock for a lock of their own (8 bytes more); 352
+        // since introspection (the kind, the parent, the current message,
+        // links and monitors readable from outside, and counters by kind).
+        assert!(std::mem::size_of::<ActorCell<Idle>>() <= 352, "cell: {}", std::mem::size_of::<ActorCell<Idle>>());
         assert!(std::mem::size_of::<Context<Idle>>() <= 32);
         assert_eq!(std::mem::size_of::<Envelope<Idle>>(), 32);
     }

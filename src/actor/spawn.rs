@@ -30,10 +30,10 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
-use super::context::Book;
 use super::run::{self, Detached, Dormant, Driven, Guarded};
 use super::{Actor, Context, InitError, SpawnOptions};
 use crate::addr::{ActorId, ActorRef, Pid};
+use crate::cell::relations::RelationsCell;
 use crate::cell::{ActorCell, Status};
 use crate::exit::ExitReason;
 use crate::registry::RegistryError;
@@ -143,7 +143,7 @@ pub(crate) enum Parent<'a> {
     /// A top-level actor; the System is its parent.
     System,
     /// An actor, through its context.
-    Actor { pid: Pid, book: &'a mut Book },
+    Actor { pid: Pid, relations: &'a RelationsCell },
 }
 
 /// Registrations a child spec makes for each incarnation before its `init`.
@@ -166,13 +166,17 @@ pub(crate) async fn start_with_setup<A: Actor>(
     system: &System,
     args: A::Args,
     options: SpawnOptions<A>,
-    mut parent: Parent<'_>,
+    parent: Parent<'_>,
     setups: &[Setup<A>],
 ) -> Result<ActorRef<A>, StartError> {
     options.mailbox.validate().map_err(StartError::InvalidConfig)?;
     let runtime = Handle::try_current().map_err(|_| StartError::NoRuntime)?;
     let id = system.admit()?;
-    let cell = Arc::new(ActorCell::<A>::new(id, system, options.mailbox));
+    let parent_id = match &parent {
+        Parent::System => ActorId::SYSTEM,
+        Parent::Actor { pid, .. } => pid.id(),
+    };
+    let cell = Arc::new(ActorCell::<A>::new(id, system, options.mailbox, parent_id, options.kind.clone()));
     // OTP registers the name before `init`; a taken name means `init`
     // never runs.
     if let Some((name, value)) = &options.name {
@@ -190,14 +194,14 @@ pub(crate) async fn start_with_setup<A: Actor>(
         }
     }
     let myself = ActorRef { cell: cell.clone() };
-    let (parent_id, top_level) = match &parent {
-        Parent::System => (ActorId::SYSTEM, Some(options.shutdown)),
-        Parent::Actor { pid, .. } => (pid.id(), None),
+    let top_level = match &parent {
+        Parent::System => Some(options.shutdown),
+        Parent::Actor { .. } => None,
     };
-    let mut ctx = Context::new(myself.clone(), parent_id);
-    if let (true, Parent::Actor { pid, book }) = (options.link, &mut parent) {
-        ctx.book().links.insert(pid.id(), pid.clone());
-        book.links.insert(id, myself.pid());
+    let ctx = Context::new(myself.clone(), parent_id);
+    if let (true, Parent::Actor { pid, relations }) = (options.link, &parent) {
+        ctx.relations().with(|mine| mine.links.insert(pid.id(), pid.clone()));
+        relations.with(|parents| parents.links.insert(id, myself.pid()));
     }
     system.table().insert(myself.pid(), top_level);
     if system.is_stopping() {
@@ -229,10 +233,10 @@ pub(crate) async fn start_with_setup<A: Actor>(
         Err(failure) => {
             // OTP >= 26: a failed start is reported to the spawner only
             // through the returned error, never through an exit signal.
-            if let Parent::Actor { book, .. } = &mut parent {
-                book.links.remove(&id);
+            if let Parent::Actor { relations, .. } = &parent {
+                relations.with_existing(|parents| parents.links.remove(&id));
             }
-            detached.parts().0.book().links.remove(&parent_id);
+            detached.parts().0.relations().with_existing(|mine| mine.links.remove(&parent_id));
             let (reason, error) = match failure {
                 InitFailure::Ignored => (ExitReason::Normal, StartError::Ignored),
                 InitFailure::Exit(reason) => (reason.clone(), StartError::Exit(reason)),

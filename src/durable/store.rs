@@ -23,6 +23,7 @@
 //! `state`, collect their appends in an [`Outbox`], take a ticket, unlock,
 //! and then submit in ticket order.
 
+use crate::addr::ActorId;
 use crate::durable::delivery::DurableDeadLetter;
 use crate::durable::error::DurableError;
 use crate::durable::records::{QueueId, Seq};
@@ -72,6 +73,9 @@ pub struct QueueStats {
     pub dead_lettered: u64,
     /// The sequence number the next message gets.
     pub next_seq: u64,
+    /// Deliveries since the journal was opened that were not a message's
+    /// first (after a consumer's crash, a retry, or a process restart).
+    pub redelivered: u64,
 }
 
 /// What a System's journal holds on disk.
@@ -169,14 +173,23 @@ impl Store {
 
     pub(crate) fn stats(&self, id: QueueId) -> QueueStats {
         let state = self.state.lock();
-        let queue = &state.queues[&id];
-        QueueStats {
-            pending: queue.pending,
-            in_flight: queue.in_flight,
-            acked: queue.acked,
-            dead_lettered: queue.dead,
-            next_seq: queue.next_seq.get(),
-        }
+        queue_stats(&state.queues[&id])
+    }
+
+    /// Every queue and subscription: its name, its consumer, its counts
+    /// (for snapshots), by name.
+    pub(crate) fn queues(&self) -> Vec<(String, Option<ActorId>, QueueStats)> {
+        let state = self.state.lock();
+        let mut queues: Vec<_> = state
+            .queues
+            .values()
+            .map(|queue| {
+                let consumer = queue.consumer.as_ref().map(|consumer| consumer.sink.consumer());
+                (queue.name.to_string(), consumer, queue_stats(queue))
+            })
+            .collect();
+        queues.sort_by(|a, b| a.0.cmp(&b.0));
+        queues
     }
 
     /// Closes the journal (see [`Journal::close`]), and wakes whoever
@@ -239,5 +252,16 @@ impl Store {
         let mut bytes = vec![0; len as usize];
         file.read_exact_at(at, &mut bytes)?;
         Ok(bytes)
+    }
+}
+
+fn queue_stats(queue: &QueueState) -> QueueStats {
+    QueueStats {
+        pending: queue.pending,
+        in_flight: queue.in_flight,
+        acked: queue.acked,
+        dead_lettered: queue.dead,
+        next_seq: queue.next_seq.get(),
+        redelivered: queue.redelivered,
     }
 }

@@ -66,6 +66,24 @@ pub enum MessageKind {
 }
 
 impl MessageKind {
+    /// How many counter slots per-kind counts take ([`MessageKind::slot`]).
+    pub(crate) const SLOTS: usize = 5;
+
+    /// Where a handled message of this kind is counted: calls, casts,
+    /// infos (with the signals that became messages), events, durable
+    /// messages; a continue is not a message.
+    #[inline(always)]
+    pub(crate) const fn slot(self) -> Option<usize> {
+        match self {
+            MessageKind::Call => Some(0),
+            MessageKind::Cast => Some(1),
+            MessageKind::Info | MessageKind::Signal => Some(2),
+            MessageKind::Event => Some(3),
+            MessageKind::Durable => Some(4),
+            MessageKind::Continue => None,
+        }
+    }
+
     /// The kind in lower case: `"call"`, `"cast"`, …
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,12 +115,64 @@ pub(crate) trait Dispatch<A: Actor>: Send + Sized + 'static {
     fn dispatch<'a>(self, actor: &'a mut A, ctx: &'a mut Context<A>, slot: &'a mut FutureSlot) -> HandlerFuture<'a>;
 }
 
+/// What a message is, whatever actor it goes to: its type's name and its
+/// kind. One static per (actor, payload) table, so a `&'static MessageMeta`
+/// is a thin pointer that names the message an actor is handling.
+#[derive(Debug)]
+pub(crate) struct MessageMeta {
+    message_type: fn() -> &'static str,
+    kind: MessageKind,
+    /// `kind.slot()`, or `SLOTS` for none, computed at compile time.
+    slot: u8,
+}
+
+impl MessageMeta {
+    /// The user's message type name.
+    pub(crate) fn message_type(&self) -> &'static str {
+        (self.message_type)()
+    }
+
+    pub(crate) fn kind(&self) -> MessageKind {
+        self.kind
+    }
+
+    /// Where a handled message of this kind is counted (`SLOTS`: nowhere).
+    #[inline(always)]
+    pub(crate) fn slot(&self) -> usize {
+        self.slot as usize
+    }
+}
+
+/// The message an actor is handling (or handled last, until it parks),
+/// written by the actor's task only, read by snapshots and crash reports.
+#[derive(Debug, Default)]
+pub(crate) struct CurrentMessage(std::sync::atomic::AtomicPtr<MessageMeta>);
+
+impl CurrentMessage {
+    /// One relaxed store per message.
+    #[inline(always)]
+    pub(crate) fn set(&self, meta: &'static MessageMeta) {
+        self.0.store(ptr::from_ref(meta).cast_mut(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.store(ptr::null_mut(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Option<&'static MessageMeta> {
+        let meta = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the only non-null values ever stored come from
+        // `&'static MessageMeta` (`CurrentMessage::set`), so the pointer is
+        // valid, aligned and immutable for the rest of the program.
+        unsafe { meta.as_ref() }
+    }
+}
+
 /// The per-(actor, payload) function table.
 pub(crate) struct Table<A: Actor> {
     dispatch: for<'a> unsafe fn(*mut Payload, &'a mut A, &'a mut Context<A>, &'a mut FutureSlot) -> HandlerFuture<'a>,
     drop_payload: unsafe fn(*mut Payload),
-    message_type: fn() -> &'static str,
-    kind: MessageKind,
+    meta: MessageMeta,
     counted: bool,
 }
 
@@ -112,8 +182,14 @@ impl<A: Actor, D: Dispatch<A>, const COUNTED: bool> TableFor<A, D, COUNTED> {
     const TABLE: Table<A> = Table {
         dispatch: dispatch_erased::<A, D>,
         drop_payload: drop_erased::<D>,
-        message_type: D::message_type,
-        kind: D::KIND,
+        meta: MessageMeta {
+            message_type: D::message_type,
+            kind: D::KIND,
+            slot: match D::KIND.slot() {
+                Some(slot) => slot as u8,
+                None => MessageKind::SLOTS as u8,
+            },
+        },
         counted: COUNTED,
     };
 }
@@ -154,11 +230,17 @@ impl<A: Actor> Envelope<A> {
     }
 
     pub(crate) fn kind(&self) -> MessageKind {
-        self.table.kind
+        self.table.meta.kind
     }
 
     pub(crate) fn message_type(&self) -> &'static str {
-        (self.table.message_type)()
+        self.table.meta.message_type()
+    }
+
+    /// The message's type and kind, as a static reference.
+    pub(crate) fn meta(&self) -> &'static MessageMeta {
+        let table: &'static Table<A> = self.table;
+        &table.meta
     }
 
     /// Whether this envelope counts toward a bounded mailbox's capacity.

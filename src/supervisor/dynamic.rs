@@ -14,10 +14,12 @@ use parking_lot::Mutex;
 
 use super::handle::ChildRef;
 use super::ledger::{ChildLedger, Ledger};
+use super::report::{self, Reporter};
 use super::server::reason_of;
 use super::snapshot::{
-    snapshot_rows, ChildCounts, ChildInfo, ChildRow, ChildStatus, SupervisorKind, SupervisorSnapshot,
+    flat_rows, snapshot_rows, ChildCounts, ChildInfo, ChildRow, ChildStatus, SupervisorKind, SupervisorSnapshot,
 };
+use super::spec::probe;
 use super::spec::{ChildId, ChildKind, ChildSpec, Restart, StartChild};
 use super::{validate_child, AutoShutdown};
 use crate::actor::shutdown::shutdown;
@@ -216,6 +218,7 @@ where
             return Err(InitError::Stop(ExitReason::error(super::SpecError::ZeroPeriod)));
         }
         ctx.trap_exit(true);
+        ctx.system().add_supervisor(ctx.id(), probe(ctx, || SnapshotDynamic { nested: false }));
         let ledger = Ledger::new(spec.intensity, spec.period, spec.backoff, ctx.id());
         Ok(DynamicSupervisor { spec, ledger, children: Vec::new(), next_key: 0 })
     }
@@ -250,21 +253,30 @@ where
             return Ok(());
         }
         let key = child.key;
-        self.try_restart(key, false, ctx).await
+        self.try_restart(key, Some(&reason), ctx).await
     }
 
     /// One restart attempt: counted against the intensity (unless a backoff
     /// delay already counted it) and delayed by the backoff if any; on
     /// failure the child waits in "restarting" and the attempt is retried
     /// through the mailbox, so the supervisor keeps answering.
-    async fn try_restart(&mut self, key: u64, counted: bool, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    async fn try_restart(
+        &mut self,
+        key: u64,
+        uncounted: Option<&(dyn std::fmt::Display + Sync)>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), ExitReason> {
         let Some(index) = self.children.iter().position(|child| child.key == key) else { return Ok(()) };
-        if !counted {
-            if !self.ledger.count(&mut self.children[index].ledger) {
-                tracing::warn!(supervisor = %ctx.id(), "reached the maximum restart intensity; shutting down");
+        if let Some(reason) = uncounted {
+            let counted = self.ledger.count(&mut self.children[index].ledger);
+            let child = self.children[index].spec.id().as_str();
+            if !counted {
+                report::gave_up(Reporter::of(ctx), child, reason, self.ledger.window());
                 return Err(ExitReason::Shutdown);
             }
             let delay = self.ledger.delay(&mut self.children[index].ledger);
+            let child = self.children[index].spec.id().as_str();
+            report::restarting(Reporter::of(ctx), child, reason, self.ledger.window(), delay);
             if !delay.is_zero() {
                 ctx.send_after(delay, RetryDynamic { key, counted: true });
                 return Ok(());
@@ -282,7 +294,7 @@ where
                 self.children.remove(index);
             }
             Err(error) => {
-                tracing::debug!(supervisor = %ctx.id(), %error, "restart failed; trying again");
+                report::restart_failed(Reporter::of(ctx), self.children[index].spec.id().as_str(), &error);
                 let _ = ctx.myself().try_send(RetryDynamic { key, counted: false });
             }
         }
@@ -345,7 +357,10 @@ pub(crate) struct StartDynamicSpec<A: Actor>(ChildSpec<A>);
 pub(crate) struct TerminateDynamic(ActorId);
 pub(crate) struct WhichDynamic;
 pub(crate) struct CountDynamic;
-pub(crate) struct SnapshotDynamic;
+/// A snapshot request; `nested`: with the nested supervisors' own.
+pub(crate) struct SnapshotDynamic {
+    pub(crate) nested: bool,
+}
 
 impl<A: Actor> HandleInfo<Exit> for DynamicSupervisor<A>
 where
@@ -374,7 +389,8 @@ where
     ) -> Result<(), ExitReason> {
         let waiting = self.children.iter().any(|child| child.key == key && child.pid.is_none());
         if waiting {
-            self.try_restart(key, counted, ctx).await
+            let uncounted: Option<&(dyn std::fmt::Display + Sync)> = (!counted).then_some(&"its restart failed");
+            self.try_restart(key, uncounted, ctx).await
         } else {
             Ok(())
         }
@@ -467,8 +483,9 @@ where
 {
     type Reply = SupervisorSnapshot;
 
-    async fn handle_call(&mut self, _: SnapshotDynamic, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
-        let children = snapshot_rows(self.children.iter().map(DynChild::row)).await;
+    async fn handle_call(&mut self, request: SnapshotDynamic, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
+        let rows = self.children.iter().map(DynChild::row);
+        let children = if request.nested { snapshot_rows(rows).await } else { flat_rows(rows) };
         Reply::new(self.ledger.snapshot(ctx.id(), SupervisorKind::Dynamic, children))
     }
 }
@@ -658,7 +675,7 @@ where
 
     /// A snapshot of the supervisor and its children.
     pub async fn snapshot(&self) -> Result<SupervisorSnapshot, SupervisorError> {
-        Ok(self.actor.call_timeout(SnapshotDynamic, crate::addr::DEFAULT_CALL_TIMEOUT).await?)
+        Ok(self.actor.call_timeout(SnapshotDynamic { nested: true }, crate::addr::DEFAULT_CALL_TIMEOUT).await?)
     }
 
     /// Stops the supervisor and all its children.

@@ -34,6 +34,11 @@ impl Intensity {
         self.restarts.len() <= self.max as usize
     }
 
+    /// Restarts recorded within the window as of the last [`Intensity::record`].
+    pub(crate) fn recent(&self) -> usize {
+        self.restarts.len()
+    }
+
     pub(crate) fn max(&self) -> u32 {
         self.max
     }

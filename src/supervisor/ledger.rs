@@ -22,6 +22,14 @@ pub(crate) struct Ledger {
     restarts: u64,
 }
 
+/// The intensity window, as reports name it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window {
+    pub(crate) recent: usize,
+    pub(crate) max: u32,
+    pub(crate) period: Duration,
+}
+
 /// One child's side: what its restarts and its backoff series depend on.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct ChildLedger {
@@ -76,6 +84,12 @@ impl Ledger {
             return true; // the same poison message again: counted once
         }
         self.intensity.record(Instant::now())
+    }
+
+    /// The intensity window as of the last count: restarts in it, the
+    /// limit, the period.
+    pub(crate) fn window(&self) -> Window {
+        Window { recent: self.intensity.recent(), max: self.intensity.max(), period: self.intensity.period() }
     }
 
     /// How long to wait before this restart of `child` (zero without a

@@ -8,9 +8,11 @@
 
 use super::error::{FailedToStartChild, SupervisorError};
 use super::ledger::{ChildLedger, Ledger};
+use super::report::{self, Reporter};
 use super::snapshot::{
-    snapshot_rows, ChildCounts, ChildInfo, ChildRow, ChildStatus, SupervisorKind, SupervisorSnapshot,
+    flat_rows, snapshot_rows, ChildCounts, ChildInfo, ChildRow, ChildStatus, SupervisorKind, SupervisorSnapshot,
 };
+use super::spec::probe;
 use super::spec::{ChildId, Restart, StartChild};
 use super::strategy::{self, Strategy};
 use super::{AutoShutdown, SupervisorSpec};
@@ -72,6 +74,7 @@ impl Actor for Supervisor {
     async fn init(spec: SupervisorSpec, ctx: &mut Context<Self>) -> Result<Self, InitError> {
         spec.validate().map_err(|error| InitError::Stop(ExitReason::error(error)))?;
         ctx.trap_exit(true);
+        ctx.system().add_supervisor(ctx.id(), probe(ctx, || Snapshot { nested: false }));
         let mut supervisor = Supervisor {
             strategy: spec.strategy,
             ledger: Ledger::new(spec.intensity, spec.period, spec.backoff, ctx.id()),
@@ -157,7 +160,7 @@ impl Supervisor {
         child.state = State::Stopped;
         let restart = child.spec.restart();
         if restart.restarts_on(&reason) {
-            return self.restart(index, ctx).await;
+            return self.restart(index, &reason, ctx).await;
         }
         let significant = child.spec.significant();
         if restart == Restart::Temporary {
@@ -181,24 +184,23 @@ impl Supervisor {
     }
 
     /// Counts a restart against the intensity; false when the supervisor must
-    /// give up.
-    fn count_restart(&mut self, index: usize, ctx: &Context<Self>) -> bool {
+    /// give up (reported).
+    fn count_restart(&mut self, index: usize, reason: &(dyn std::fmt::Display + Sync), ctx: &Context<Self>) -> bool {
         if self.ledger.count(&mut self.children[index].ledger) {
             return true;
         }
-        tracing::warn!(
-            supervisor = %ctx.id(),
-            child = %self.children[index].spec.id(),
-            "reached the maximum restart intensity; shutting down"
-        );
+        let child = self.children[index].spec.id().as_str();
+        report::gave_up(Reporter::of(ctx), child, reason, self.ledger.window());
         false
     }
 
-    async fn restart(&mut self, index: usize, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-        if !self.count_restart(index, ctx) {
+    async fn restart(&mut self, index: usize, reason: &ExitReason, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        if !self.count_restart(index, reason, ctx) {
             return Err(ExitReason::Shutdown);
         }
         let delay = self.ledger.delay(&mut self.children[index].ledger);
+        let child = self.children[index].spec.id().as_str();
+        report::restarting(Reporter::of(ctx), child, reason, self.ledger.window(), delay);
         if !delay.is_zero() {
             // Stop the bystanders now; start the set when the delay is over.
             self.stop_bystanders(index, ctx).await;
@@ -246,7 +248,7 @@ impl Supervisor {
                 }
                 Ok(None) => self.children[position].state = State::Stopped,
                 Err(error) => {
-                    tracing::debug!(supervisor = %ctx.id(), child = %id, %error, "restart failed; trying again");
+                    report::restart_failed(Reporter::of(ctx), id.as_str(), &error);
                     self.children[position].state = State::Restarting;
                     let _ = ctx.myself().try_send(TryAgain { id, counted: false });
                     return;
@@ -312,7 +314,7 @@ impl HandleInfo<TryAgain> for Supervisor {
         if !matches!(self.children[index].state, State::Restarting) {
             return Ok(()); // terminated or restarted by hand meanwhile
         }
-        if !again.counted && !self.count_restart(index, ctx) {
+        if !again.counted && !self.count_restart(index, &"its restart failed", ctx) {
             return Err(ExitReason::Shutdown);
         }
         self.restart_now(index, ctx).await;
@@ -326,7 +328,10 @@ pub(crate) struct TerminateChild(pub(crate) ChildId);
 pub(crate) struct RestartChild(pub(crate) ChildId);
 pub(crate) struct DeleteChild(pub(crate) ChildId);
 pub(crate) struct StartChildMsg(pub(crate) Box<dyn StartChild>);
-pub(crate) struct Snapshot;
+/// A snapshot request; `nested`: with the nested supervisors' own.
+pub(crate) struct Snapshot {
+    pub(crate) nested: bool,
+}
 
 impl HandleCall<WhichChildren> for Supervisor {
     type Reply = Vec<ChildInfo>;
@@ -431,8 +436,8 @@ impl HandleCall<StartChildMsg> for Supervisor {
 impl HandleCall<Snapshot> for Supervisor {
     type Reply = SupervisorSnapshot;
 
-    async fn handle_call(&mut self, _: Snapshot, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
-        let children = snapshot_rows(self.rows()).await;
+    async fn handle_call(&mut self, request: Snapshot, ctx: &mut Context<Self>) -> Reply<SupervisorSnapshot> {
+        let children = if request.nested { snapshot_rows(self.rows()).await } else { flat_rows(self.rows()) };
         Reply::new(self.ledger.snapshot(ctx.id(), SupervisorKind::Static(self.strategy), children))
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::spec::{ChildId, ChildKind, Restart, SnapshotFuture, StartChild};
+use crate::actor::ShutdownPolicy;
 use crate::addr::{ActorId, Pid};
 
 /// What a supervisor does on failure, for snapshots.
@@ -73,6 +74,10 @@ pub struct ChildSnapshot {
     pub kind: ChildKind,
     /// Its restart type.
     pub restart: Restart,
+    /// How it is stopped.
+    pub shutdown: ShutdownPolicy,
+    /// Whether its exit can shut the supervisor down (`auto_shutdown`).
+    pub significant: bool,
     /// Running, restarting or not running.
     pub status: ChildStatus,
     /// How many times it was restarted.
@@ -163,6 +168,8 @@ impl ChildRow<'_> {
             actor_type: self.spec.actor_type(),
             kind: self.spec.kind(),
             restart: self.spec.restart(),
+            shutdown: self.spec.shutdown(),
+            significant: self.spec.significant(),
             status: self.status,
             restarts: self.restarts,
             mailbox_len: pid.map_or(0, |pid| pid.0.mailbox_len()),
@@ -173,6 +180,12 @@ impl ChildRow<'_> {
         };
         (snapshot, self.spec.snapshot())
     }
+}
+
+/// The snapshots of `rows`, without asking nested supervisors (a System
+/// snapshot asks each supervisor itself).
+pub(crate) fn flat_rows<'a>(rows: impl Iterator<Item = ChildRow<'a>>) -> Vec<ChildSnapshot> {
+    rows.map(|row| row.snapshot().0).collect()
 }
 
 /// The snapshots of `rows`, nested supervisors included.

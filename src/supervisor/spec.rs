@@ -1,6 +1,5 @@
 //! Child specifications: how a supervisor starts, restarts and stops a child.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -9,7 +8,7 @@ use std::sync::Arc;
 use super::handle::{ChildRef, ChildSlot};
 use super::snapshot::SupervisorSnapshot;
 use crate::actor::spawn::{Setup, StartError};
-use crate::actor::{Actor, Context, HandleCast, HandleEvent, ShutdownPolicy, SpawnOptions};
+use crate::actor::{Actor, Context, HandleCall, HandleCast, HandleEvent, ShutdownPolicy, SpawnOptions};
 use crate::addr::{ActorRef, Pid};
 use crate::cell::ActorCell;
 use crate::durable::{Consume, Durable, DurableQueue, DurableSubscription};
@@ -83,7 +82,7 @@ impl fmt::Display for ChildKind {
 /// assert_eq!(*"billing", id);
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChildId(Cow<'static, str>);
+pub struct ChildId(Arc<str>);
 
 impl ChildId {
     /// The id as text.
@@ -94,13 +93,13 @@ impl ChildId {
 
 impl From<&'static str> for ChildId {
     fn from(id: &'static str) -> Self {
-        ChildId(Cow::Borrowed(id))
+        ChildId(Arc::from(id))
     }
 }
 
 impl From<String> for ChildId {
     fn from(id: String) -> Self {
-        ChildId(Cow::Owned(id))
+        ChildId(Arc::from(id))
     }
 }
 
@@ -181,6 +180,25 @@ pub struct ChildSpec<A: Actor> {
 
 /// A boxed snapshot of a nested supervisor.
 pub(crate) type SnapshotFuture = Pin<Box<dyn Future<Output = Option<SupervisorSnapshot>> + Send>>;
+
+/// Asks a supervisor for its flat snapshot (what a System snapshot shows
+/// of it); registered with its System by the supervisor's `init`.
+pub(crate) type SupervisorProbe = Arc<dyn Fn() -> SnapshotFuture + Send + Sync>;
+
+/// The probe of the supervisor running `ctx`, which answers `request`. It
+/// holds the supervisor weakly: the System holds the probe, and the
+/// supervisor's cell holds the System.
+pub(crate) fn probe<S, M>(ctx: &Context<S>, request: fn() -> M) -> SupervisorProbe
+where
+    S: HandleCall<M, Reply = SupervisorSnapshot>,
+    M: Send + 'static,
+{
+    let cell = Arc::downgrade(&ctx.myself().cell);
+    Arc::new(move || {
+        let cell = cell.upgrade();
+        Box::pin(async move { ActorRef { cell: cell? }.call_forever(request()).await.ok() })
+    })
+}
 
 /// How to snapshot a child that is itself a supervisor.
 pub(crate) type Introspect<A> = fn(ActorRef<A>) -> SnapshotFuture;
@@ -428,6 +446,9 @@ impl<A: Actor> ChildSpec<A> {
     /// `init` answered `Ignore`.
     pub(crate) async fn start_in<S: Actor>(&self, ctx: &mut Context<S>) -> Result<Option<ActorRef<A>>, StartError> {
         let mut options = SpawnOptions::new().mailbox(self.mailbox).link();
+        // The child's kind is its spec's id: one label for every incarnation
+        // (and for every child of a dynamic supervisor's template).
+        options.kind = Some(self.id.0.clone());
         if let Some(name) = &self.name {
             options = options.name(name.clone());
         }

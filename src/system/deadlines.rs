@@ -13,6 +13,12 @@
 //! Precision: a call times out between `timeout` and `timeout + 2 ms`, never
 //! early. A caller's registration and removal are two uncontended shard
 //! locks, with no clock read while the sweeper runs.
+//!
+//! The same table is the System's record of the calls in flight, for
+//! snapshots and their wait-for graph: each entry names its caller, its
+//! callee and the tick it began. A call without a timeout (`call_forever`)
+//! registers too, with no deadline, once it has to wait; such an entry
+//! never needs the sweeper.
 
 use std::future::Future as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +31,8 @@ use slab::Slab;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::addr::ActorId;
+
 /// Sweep period.
 pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// Idle ticks before the sweeper stops.
@@ -32,9 +40,24 @@ pub(crate) const LINGER_TICKS: u32 = 1_000;
 const SHARDS: usize = 8;
 
 struct Entry {
+    /// `NEVER` for a call without a timeout.
     due: u64,
     waker: Option<Waker>,
     fired: bool,
+    call: CallInFlight,
+}
+
+const NEVER: u64 = u64::MAX;
+
+/// A call in flight, as snapshots see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CallInFlight {
+    /// The actor whose callback made the call (`ActorId::EXTERNAL` from
+    /// outside any actor).
+    pub(crate) caller: ActorId,
+    pub(crate) callee: ActorId,
+    /// The tick it began waiting (see [`Deadlines::elapsed_since`]).
+    pub(crate) since: u64,
 }
 
 /// Whether a sweeper runs, and the handshake between registrants and a
@@ -105,10 +128,9 @@ impl Deadlines {
         u64::try_from(elapsed.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn due_tick(&self, timeout: Duration) -> u64 {
-        let base = if self.running.is_set() { self.tick.load(Ordering::Acquire) } else { self.clock_tick() };
+    fn due_tick(&self, base: u64, timeout: Duration) -> u64 {
         let ticks = u64::try_from(timeout.as_nanos().div_ceil(TICK.as_nanos())).unwrap_or(u64::MAX);
-        base.saturating_add(ticks).saturating_add(1)
+        base.saturating_add(ticks).saturating_add(1).min(NEVER - 1)
     }
 
     /// Starts the sweeper unless it runs. Called after inserting an entry
@@ -125,8 +147,32 @@ impl Deadlines {
         }
     }
 
+    /// No entry needs the sweeper (calls without a timeout never do).
     fn is_empty(&self) -> bool {
-        self.shards.iter().all(|shard| shard.lock().is_empty())
+        self.shards.iter().all(|shard| shard.lock().iter().all(|(_, entry)| entry.due == NEVER))
+    }
+
+    /// The calls waiting for an answer now.
+    pub(crate) fn calls(&self) -> Vec<CallInFlight> {
+        let mut calls = Vec::new();
+        for shard in &self.shards {
+            calls.extend(shard.lock().iter().filter(|(_, entry)| !entry.fired).map(|(_, entry)| entry.call));
+        }
+        calls
+    }
+
+    /// How long ago tick `since` was (zero if it is in the future).
+    pub(crate) fn elapsed_since(&self, since: u64) -> Duration {
+        let ticks = self.clock_tick().saturating_sub(since);
+        TICK.saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX))
+    }
+
+    fn now_tick(&self) -> u64 {
+        if self.running.is_set() {
+            self.tick.load(Ordering::Acquire)
+        } else {
+            self.clock_tick()
+        }
     }
 
     /// Stops the sweeper for good (System shutdown).
@@ -171,6 +217,9 @@ impl Deadlines {
         for shard in &self.shards {
             let mut shard = shard.lock();
             for (_, entry) in shard.iter_mut() {
+                if entry.due == NEVER {
+                    continue;
+                }
                 pending += 1;
                 if !entry.fired && entry.due <= now {
                     entry.fired = true;
@@ -223,18 +272,45 @@ async fn sweep(deadlines: Weak<Deadlines>) {
     }
 }
 
-/// A caller's deadline; deregisters itself when dropped.
+/// A caller's deadline (or, without a timeout, its record as a call in
+/// flight); deregisters itself when dropped.
 pub(crate) struct Deadline<'a> {
     deadlines: &'a Arc<Deadlines>,
-    timeout: Duration,
+    /// `None`: no timeout.
+    timeout: Option<Duration>,
+    callee: ActorId,
     key: Option<(usize, usize)>,
     /// Used only if the System closed its sweeper.
     fallback: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<'a> Deadline<'a> {
-    pub(crate) fn new(deadlines: &'a Arc<Deadlines>, timeout: Duration) -> Self {
-        Deadline { deadlines, timeout, key: None, fallback: None }
+    /// A call to `callee` that times out after `timeout`.
+    pub(crate) fn new(deadlines: &'a Arc<Deadlines>, timeout: Duration, callee: ActorId) -> Self {
+        Deadline { deadlines, timeout: Some(timeout), callee, key: None, fallback: None }
+    }
+
+    /// A call to `callee` without a timeout: recorded while it waits.
+    pub(crate) fn never(deadlines: &'a Arc<Deadlines>, callee: ActorId) -> Self {
+        Deadline { deadlines, timeout: None, callee, key: None, fallback: None }
+    }
+
+    /// Records the entry on the first wait; the caller is the actor whose
+    /// callback polls this (the run loop marks it on the thread).
+    fn insert(&mut self, waker: Option<Waker>) {
+        let since = self.deadlines.now_tick();
+        let due = self.timeout.map_or(NEVER, |timeout| self.deadlines.due_tick(since, timeout));
+        let call = CallInFlight { caller: crate::cell::current_id(), callee: self.callee, since };
+        let shard = (self as *const Self as usize >> 6) % SHARDS;
+        let key = self.deadlines.shards[shard].lock().insert(Entry { due, waker, fired: false, call });
+        self.key = Some((shard, key));
+    }
+
+    /// For a call without a timeout: records it as in flight (once).
+    pub(crate) fn note_waiting(&mut self) {
+        if self.key.is_none() && !self.deadlines.closed.load(Ordering::Acquire) {
+            self.insert(None);
+        }
     }
 
     /// True once the deadline passed; otherwise arranges a wake-up at it.
@@ -242,23 +318,17 @@ impl<'a> Deadline<'a> {
         if let Some(fallback) = &mut self.fallback {
             return fallback.as_mut().poll(cx).is_ready();
         }
+        let Some(timeout) = self.timeout else { return false };
         if self.deadlines.closed.load(Ordering::Acquire) {
             self.remove();
-            let mut fallback = Box::pin(tokio::time::sleep(self.timeout));
+            let mut fallback = Box::pin(tokio::time::sleep(timeout));
             let expired = fallback.as_mut().poll(cx).is_ready();
             self.fallback = Some(fallback);
             return expired;
         }
         match self.key {
             None => {
-                let due = self.deadlines.due_tick(self.timeout);
-                let shard = (self as *const Self as usize >> 6) % SHARDS;
-                let key = self.deadlines.shards[shard].lock().insert(Entry {
-                    due,
-                    waker: Some(cx.waker().clone()),
-                    fired: false,
-                });
-                self.key = Some((shard, key));
+                self.insert(Some(cx.waker().clone()));
                 self.deadlines.ensure_running();
                 false
             }

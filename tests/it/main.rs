@@ -12,6 +12,7 @@ mod durable_model;
 mod durable_poison;
 mod durable_topics;
 mod gen_server;
+mod introspect;
 mod mailbox;
 mod pubsub;
 mod registry;

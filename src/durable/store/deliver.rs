@@ -129,6 +129,7 @@ pub(super) fn deliver(store: &Store, state: &mut State, id: QueueId, out: &mut O
                 slot.attempts = attempt;
                 slot.status = Status::InFlight;
                 queue.in_flight += 1;
+                queue.redelivered += u64::from(attempt > 1);
                 out.records.push(OwnedRecord {
                     kind: DELIVER,
                     stream: id.stream(),

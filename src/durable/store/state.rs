@@ -94,6 +94,8 @@ pub(super) struct QueueState {
     pub(super) created_at: Option<Loc>,
     pub(super) acked: u64,
     pub(super) dead: u64,
+    /// Deliveries that were not a message's first.
+    pub(super) redelivered: u64,
     /// Woken when `pending` reaches 0, and when the store closes.
     pub(super) drained: Arc<Notify>,
 }
@@ -125,6 +127,7 @@ impl QueueState {
             created_at: None,
             acked: 0,
             dead: 0,
+            redelivered: 0,
             drained: Arc::new(Notify::new()),
         }
     }

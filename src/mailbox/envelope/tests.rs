@@ -55,7 +55,13 @@ fn payload<const N: usize>(drops: &Arc<AtomicUsize>) -> Payload<N> {
 }
 
 fn context() -> Context<Recorder> {
-    let cell = crate::cell::ActorCell::new(crate::ActorId(1), &crate::System::new(), Default::default());
+    let cell = crate::cell::ActorCell::new(
+        crate::ActorId(1),
+        &crate::System::new(),
+        Default::default(),
+        crate::ActorId::SYSTEM,
+        None,
+    );
     Context::new(crate::ActorRef { cell: Arc::new(cell) }, crate::ActorId::SYSTEM)
 }
 

@@ -56,7 +56,7 @@ fn flag() -> (Arc<Flag>, Waker) {
 
 fn actor() -> (ActorRef<Model>, System) {
     let system = System::new();
-    let cell = ActorCell::new(ActorId(1), &system, Default::default());
+    let cell = ActorCell::new(ActorId(1), &system, Default::default(), ActorId::SYSTEM, None);
     (ActorRef { cell: Arc::new(cell) }, system)
 }
 

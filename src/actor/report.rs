@@ -1,0 +1,89 @@
+//! Crash reports: one `tracing` event at `error` for every actor that ends
+//! abnormally by its own doing (OTP's crash report and gen_server's
+//! "terminating" report in one).
+//!
+//! Reported: a handler that returned an abnormal reason or panicked, a stop
+//! the actor asked for with an abnormal reason, a `terminate` or state
+//! `Drop` that panicked, and a stop with an abnormal reason requested from
+//! outside (OTP's `gen_server:stop(Pid, Reason)` logs one too). Not
+//! reported: the expected exits (`Normal`, `Shutdown`, `ShutdownWith`), a
+//! kill, and a death caused by an exit signal the actor did not trap (the
+//! actor ran no code: the crash that caused it has its own report). A
+//! supervisor's restarts and give-ups are reported by the supervisor
+//! (`supervisor/report.rs`).
+//!
+//! The event's target is `treeline::crash`; its fields name the actor (id,
+//! kind, type, registered names), its supervisor (parent), the message it
+//! was handling and the reason, with a panic's location. The message is a
+//! sentence, so a plain `fmt` subscriber prints one readable line.
+
+use crate::addr::ActorId;
+use crate::cell::ActorCell;
+use crate::exit::ExitReason;
+use crate::registry::Registration;
+
+use super::Actor;
+
+/// Reports `reason` for `cell` if it is a crash worth reporting.
+#[cold]
+#[inline(never)]
+pub(crate) fn crashed<A: Actor>(cell: &ActorCell<A>, reason: &ExitReason, handling: bool) {
+    if reason.is_expected() || matches!(reason, ExitReason::Killed | ExitReason::Kill) {
+        return;
+    }
+    let names: Vec<String> = cell
+        .holdings
+        .snapshot()
+        .into_iter()
+        .filter_map(|held| match held {
+            Registration::Name(name) => Some(name.to_string()),
+            _ => None,
+        })
+        .collect();
+    let kind = cell.kind_name();
+    let message = handling.then(|| cell.current.get()).flatten();
+    let location = match reason {
+        ExitReason::Panic(panic) => panic.location(),
+        _ => None,
+    };
+    let supervisor = (cell.parent != ActorId::SYSTEM).then_some(cell.parent);
+    let while_handling = match message {
+        Some(meta) => format!(" while handling {} {}", meta.kind(), meta.message_type()),
+        None => String::new(),
+    };
+    let at = location.map(|at| format!(" at {at}")).unwrap_or_default();
+    tracing::error!(
+        target: "treeline::crash",
+        actor = %cell.id,
+        kind,
+        actor_type = std::any::type_name::<A>(),
+        names = (!names.is_empty()).then(|| names.join(", ")),
+        supervisor = supervisor.map(tracing::field::display),
+        message_kind = message.map(|meta| meta.kind().as_str()),
+        message_type = message.map(|meta| meta.message_type()),
+        reason = %reason,
+        location,
+        "actor {kind} {} crashed{while_handling}: {reason}{at}",
+        cell.id,
+    );
+}
+
+/// The last segment of a type's path, generics kept:
+/// `shop::billing::Billing` is `Billing`, `a::Pool<b::Conn>` is `Pool<b::Conn>`.
+pub(crate) fn short_type_name(full: &str) -> &str {
+    let head = full.find('<').unwrap_or(full.len());
+    let start = full[..head].rfind("::").map_or(0, |at| at + 2);
+    &full[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    #[test]
+    fn short_names_keep_the_last_segment_and_generics() {
+        assert_eq!(short_type_name("shop::billing::Billing"), "Billing");
+        assert_eq!(short_type_name("Billing"), "Billing");
+        assert_eq!(short_type_name("a::Pool<b::Conn>"), "Pool<b::Conn>");
+    }
+}
