@@ -73,6 +73,38 @@ impl ActorId {
     }
 }
 
+/// Reads an id as [`ActorId`]'s `Display` writes it (`<0.7>`), or as its
+/// number (`7`), for tools that name actors in text (an HTTP path, a
+/// command line). An id read this way names a live actor only if one has it.
+///
+/// ```
+/// # use treeline::ActorId;
+/// let id: ActorId = "<0.7>".parse().unwrap();
+/// assert_eq!(id, "7".parse().unwrap());
+/// assert_eq!(id.to_string(), "<0.7>");
+/// assert!("seven".parse::<ActorId>().is_err());
+/// ```
+impl std::str::FromStr for ActorId {
+    type Err = ParseActorIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let number = text.strip_prefix("<0.").and_then(|rest| rest.strip_suffix('>')).unwrap_or(text);
+        number.parse().map(ActorId).map_err(|_| ParseActorIdError(text.to_string()))
+    }
+}
+
+/// A text that is not an actor id (see [`ActorId`]'s `FromStr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseActorIdError(String);
+
+impl fmt::Display for ParseActorIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not an actor id (expected <0.N> or N)", self.0)
+    }
+}
+
+impl std::error::Error for ParseActorIdError {}
+
 impl fmt::Display for ActorId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -630,7 +662,11 @@ impl<A: Actor> ActorRef<A> {
         let mut call = pin!(self.call_inner(msg));
         poll_fn(|cx| match call.as_mut().poll(cx) {
             Poll::Ready(result) => Poll::Ready(result),
-            Poll::Pending if deadline.poll_expired(cx) => Poll::Ready(Err(CallError::Timeout)),
+            Poll::Pending if deadline.poll_expired(cx) => {
+                #[cfg(feature = "metrics")]
+                crate::metrics::call_timeout(self.cell.kind_label());
+                Poll::Ready(Err(CallError::Timeout))
+            }
             Poll::Pending => Poll::Pending,
         })
         .await

@@ -202,6 +202,17 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
+    /// The actor's kind as a metrics label (no allocation).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn kind_label(&self) -> ::metrics::SharedString {
+        match &self.kind {
+            Some(kind) => ::metrics::SharedString::from(kind.clone()),
+            None => {
+                ::metrics::SharedString::const_str(crate::actor::report::short_type_name(std::any::type_name::<A>()))
+            }
+        }
+    }
+
     /// The actor's kind (see [`ActorCell::kind`]).
     pub(crate) fn kind_name(&self) -> &str {
         self.kind.as_deref().unwrap_or_else(|| crate::actor::report::short_type_name(std::any::type_name::<A>()))
@@ -287,6 +298,8 @@ impl<A: Actor> ActorCell<A> {
     /// Counts and reports one dead letter addressed to this actor.
     pub(crate) fn dead_letter(&self, message: &'static str, kind: MessageKind, reason: DeadLetterReason) {
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        crate::metrics::dead_letter(self.kind_label(), reason);
         self.system.dead_letter_counters().record(self.id, message, kind, reason);
         // Observers of the dead-letter topic hear of it (but a dropped
         // DeadLetter is not reported again, which could loop).

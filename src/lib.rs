@@ -11,6 +11,8 @@ pub mod exit;
 pub mod introspect;
 pub mod journal;
 pub mod mailbox;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod prelude;
 pub mod registry;
 pub mod signal;

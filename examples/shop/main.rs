@@ -22,6 +22,13 @@
 //! (at-most-once), as a mail or a projection can afford to be.
 //!
 //! Run: `cargo run --release --example shop`
+//!
+//! With `-- --observer`, it also serves the live observer (treeline-observer)
+//! on loopback, prints its URL, and after the story keeps placing orders
+//! (now and then a poison one) until ctrl-c, so that there is something to
+//! watch: the tree, mailboxes filling, restarts, dead letters, and the
+//! metrics at `/metrics`. The page's "Exit" button makes an actor exit, to
+//! watch its supervisor restart it.
 
 use std::time::{Duration, Instant};
 
@@ -40,11 +47,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Crash reports and supervisor reports are `tracing` events: a
     // subscriber prints them (one line each, indented under the narration).
     tracing_subscriber::fmt().without_time().with_target(false).with_writer(|| Indented(std::io::stdout())).init();
+    let observe = std::env::args().any(|arg| arg == "--observer");
+    // A Prometheus recorder for the observer's `/metrics` (installed before
+    // the System, as the metrics facade wants).
+    let prometheus = if observe {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder)?;
+        Some(handle)
+    } else {
+        None
+    };
 
     // The node's journal: durable subscriptions and their events live here.
     let journal = scratch_dir("journal");
     let system = System::with_journal(JournalConfig::dir(&journal))?;
     let billing_events = system.durable_subscription::<OrderPlaced>("billing", StartFrom::New).await?;
+    let observer = match prometheus {
+        Some(handle) => {
+            let observer = treeline_observer::Observer::builder()
+                .generate_token()
+                .allow_destructive_actions(true)
+                .prometheus(handle)
+                .serve(&system)
+                .await?;
+            println!("observer: {}  (metrics: http://{}/metrics)\n", observer.url(), observer.local_addr());
+            Some(observer)
+        }
+        None => None,
+    };
 
     // The tree. Every subscription and name lives in a child spec, so a
     // restarted child is registered and subscribed again without user code.
@@ -151,6 +182,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   accounted: {sent} sent + {shed} shed = {} = the {charged} orders billing charged", sent + shed);
 
     println!("\n6. The final tree:\n\n{}", tree.snapshot().await?);
+    if let Some(observer) = observer {
+        println!("7. Orders keep coming until ctrl-c; watch them at {}", observer.url());
+        let traffic = async {
+            let mut n = 0usize;
+            loop {
+                n += 1;
+                let quantity = if n.is_multiple_of(397) { -1 } else { 1 + (n % 3) as i64 };
+                let order = PlaceOrder { customer: CUSTOMERS[n % 4], sku: SKUS[n % 3], quantity, cents: 1_250 };
+                if let Some(orders) = system.whereis(&ORDERS) {
+                    let _ = orders.call(order).await;
+                }
+                // Bursts now and then, so that email's mailbox fills.
+                let pause = if n % 200 < 40 { 1 } else { 40 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+        };
+        tokio::select! {
+            () = traffic => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        observer.stop().await;
+    }
     system.shutdown().await;
     println!("shut down; actors left: {}", system.actor_count());
     drop(system);

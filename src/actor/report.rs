@@ -76,9 +76,37 @@ pub(crate) fn short_type_name(full: &str) -> &str {
     &full[start..]
 }
 
+/// A type's name with every path stripped, generics included:
+/// `a::Pool<b::Conn>` is `Pool<Conn>` (for kinds made once, not per message).
+pub(crate) fn bare_type_name(full: &str) -> String {
+    let mut bare = String::with_capacity(full.len());
+    let mut segment = String::new();
+    for c in full.chars() {
+        if c.is_alphanumeric() || c == '_' || c == ':' {
+            segment.push(c);
+        } else {
+            bare.push_str(segment.rsplit("::").next().unwrap_or(""));
+            segment.clear();
+            bare.push(c);
+        }
+    }
+    bare.push_str(segment.rsplit("::").next().unwrap_or(""));
+    bare
+}
+
 #[cfg(test)]
 mod tests {
-    use super::short_type_name;
+    use super::{bare_type_name, short_type_name};
+
+    #[test]
+    fn bare_names_strip_every_path() {
+        assert_eq!(
+            bare_type_name("treeline::supervisor::DynamicSupervisor<shop::Session>"),
+            "DynamicSupervisor<Session>"
+        );
+        assert_eq!(bare_type_name("a::Pair<b::X, c::Y<d::Z>>"), "Pair<X, Y<Z>>");
+        assert_eq!(bare_type_name("Plain"), "Plain");
+    }
 
     #[test]
     fn short_names_keep_the_last_segment_and_generics() {

@@ -374,6 +374,8 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
         // 2. Run its handler.
         let meta = envelope.meta();
         cell.current.set(meta);
+        #[cfg(feature = "metrics")]
+        let timed = cell.system.metrics_state().timing().then(std::time::Instant::now);
         let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
             let span =
                 tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
@@ -396,6 +398,10 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
             driven
         };
         cell.count_handled(meta);
+        #[cfg(feature = "metrics")]
+        if let Some(began) = timed {
+            crate::metrics::handled_in(cell.kind_label(), began.elapsed());
+        }
         since_park += 1;
         // 3. What it decided, and what it requested through its context.
         let end = match driven {
@@ -733,6 +739,11 @@ pub(crate) fn teardown<A: Actor>(
     pending: VecDeque<Signal>,
 ) {
     let reason = cell.record_exit(reason);
+    #[cfg(feature = "metrics")]
+    {
+        crate::metrics::exited(cell.kind_label(), &reason);
+        cell.system.metrics_state().retire(cell.kind_label(), cell.handled_by_slot());
+    }
     let failed = ctx.failed_delivery();
     let (queued, leftover) = cell.mailbox.close();
     let registrations = cell.holdings.close();

@@ -204,6 +204,8 @@ pub(crate) async fn start_with_setup<A: Actor>(
         relations.with(|parents| parents.links.insert(id, myself.pid()));
     }
     system.table().insert(myself.pid(), top_level);
+    #[cfg(feature = "metrics")]
+    crate::metrics::spawned(cell.kind_label());
     if system.is_stopping() {
         // The System began to halt (or shut down) after `admit`, and may have
         // listed its actors to kill before this one was in the table: it

@@ -158,6 +158,8 @@ impl Writer {
         if let Err(error) = self.guard(|writer| writer.flush_buf()) {
             fail_from(&mut results, unwritten, &error);
         }
+        #[cfg(feature = "metrics")]
+        ::metrics::counter!("treeline_journal_appends_total").increment(submissions.len() as u64);
         results
     }
 
@@ -169,6 +171,8 @@ impl Writer {
         let (_, file, at) = self.active.as_mut().expect("bytes are only framed for an active segment");
         file.write_all_at(*at, &self.buf)?;
         *at += self.buf.len() as u64;
+        #[cfg(feature = "metrics")]
+        ::metrics::counter!("treeline_journal_bytes_total").increment(self.buf.len() as u64);
         self.buf.clear();
         self.dirty = true;
         Ok(())
@@ -226,7 +230,11 @@ impl Writer {
     pub(crate) fn sync(&mut self) -> Result<(), JournalError> {
         self.guard(|writer| {
             if let (true, Some((_, file, _))) = (writer.dirty, &writer.active) {
+                #[cfg(feature = "metrics")]
+                let began = std::time::Instant::now();
                 file.sync_data()?;
+                #[cfg(feature = "metrics")]
+                ::metrics::histogram!("treeline_journal_fsync_seconds").record(began.elapsed().as_secs_f64());
                 writer.dirty = false;
                 writer.mark_due = true;
             }

@@ -163,6 +163,9 @@ pub struct DynamicSupervisor<A: Actor> {
     ledger: Ledger,
     children: Vec<DynChild<A>>,
     next_key: u64,
+    /// The template's child id, and so its children's kind: the child
+    /// type's bare name (one label for every child).
+    kind: ChildId,
 }
 
 struct DynChild<A: Actor> {
@@ -220,7 +223,8 @@ where
         ctx.trap_exit(true);
         ctx.system().add_supervisor(ctx.id(), probe(ctx, || SnapshotDynamic { nested: false }));
         let ledger = Ledger::new(spec.intensity, spec.period, spec.backoff, ctx.id());
-        Ok(DynamicSupervisor { spec, ledger, children: Vec::new(), next_key: 0 })
+        let kind = ChildId::from(crate::actor::report::bare_type_name(std::any::type_name::<A>()));
+        Ok(DynamicSupervisor { spec, ledger, children: Vec::new(), next_key: 0, kind })
     }
 
     /// Stops every child at once, each by its own shutdown policy (Elixir's
@@ -337,7 +341,7 @@ where
         // Behind a lock only to make the arguments `Sync` (a spec's argument
         // maker is shared); it is taken once per start.
         let args = Mutex::new(args);
-        ChildSpec::from_fn(std::any::type_name::<A>(), move || args.lock().clone())
+        ChildSpec::from_fn(self.kind.clone(), move || args.lock().clone())
             .restart(self.spec.restart)
             .shutdown(self.spec.shutdown)
             .mailbox(self.spec.mailbox)
@@ -690,7 +694,8 @@ impl System {
     where
         A::Args: Clone,
     {
-        let options = SpawnOptions::new().shutdown(ShutdownPolicy::Infinity);
+        let kind = crate::actor::report::bare_type_name(std::any::type_name::<DynamicSupervisor<A>>());
+        let options = SpawnOptions::new().shutdown(ShutdownPolicy::Infinity).kind(kind);
         let actor = self.spawn_with::<DynamicSupervisor<A>>(spec, options).await?;
         Ok(DynamicSupervisorRef { actor })
     }

@@ -28,6 +28,8 @@ impl<'a> Reporter<'a> {
 
 /// A child is restarted (after `delay`, zero for at once).
 pub(crate) fn restarting(by: Reporter<'_>, child: &str, reason: &dyn Display, window: Window, delay: Duration) {
+    #[cfg(feature = "metrics")]
+    crate::metrics::restarted(by.kind, child);
     let Window { recent, max, period } = window;
     let after = if delay.is_zero() { String::new() } else { format!(" in {delay:?}") };
     tracing::info!(
@@ -47,6 +49,8 @@ pub(crate) fn restarting(by: Reporter<'_>, child: &str, reason: &dyn Display, wi
 
 /// The supervisor reached its restart intensity and shuts down.
 pub(crate) fn gave_up(by: Reporter<'_>, child: &str, reason: &dyn Display, window: Window) {
+    #[cfg(feature = "metrics")]
+    crate::metrics::escalated(by.kind);
     let Window { recent, max, period } = window;
     tracing::error!(
         target: "treeline::supervisor",

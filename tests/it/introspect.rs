@@ -255,8 +255,10 @@ on_both_runtimes! {
         let queue: DurableQueue<u64> = system.durable_queue("jobs").await.unwrap();
         queue.cast(1).await.unwrap();
         let consumer = system.spawn::<Consumer>(queue.clone()).await.unwrap();
-        let snapshot = snapshot_until(&system, "the message is handled", |snapshot| {
+        // (The ack goes out as the handler returns, just before the count.)
+        let snapshot = snapshot_until(&system, "the message is handled and counted", |snapshot| {
             snapshot.queues.iter().any(|queue| queue.stats.acked == 1)
+                && snapshot.actor(consumer.id()).is_some_and(|info| info.handled.durable == 1)
         })
         .await;
         assert_eq!(snapshot.queues.len(), 1);

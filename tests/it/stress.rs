@@ -246,9 +246,12 @@ fn churn(halt_by_drop: bool) {
                 tokio::time::timeout(Duration::from_secs(60), system.shutdown()).await.expect("shutdown in time");
                 assert_eq!(system.actor_count(), 0);
             }
-            // Every state made was dropped: nothing leaked.
-            until_for("every state dropped", Duration::from_secs(60), || {
-                census.dropped.load(Ordering::SeqCst) >= census.made.load(Ordering::SeqCst)
+            // Every state made was dropped: nothing leaked. (Every child is
+            // dead first: a restart the halt overtook may still be running
+            // its `init`, and its state is made after the others are gone.)
+            until_for("every child dead and every state dropped", Duration::from_secs(60), || {
+                children.iter().all(|child| child.current().is_none())
+                    && census.dropped.load(Ordering::SeqCst) >= census.made.load(Ordering::SeqCst)
             })
             .await;
         });
