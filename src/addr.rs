@@ -664,7 +664,7 @@ impl<A: Actor> ActorRef<A> {
             Poll::Ready(result) => Poll::Ready(result),
             Poll::Pending if deadline.poll_expired(cx) => {
                 #[cfg(feature = "metrics")]
-                crate::metrics::call_timeout(self.cell.kind_label());
+                self.cell.system.metrics_state().call_timeout(self.cell.kind_name());
                 Poll::Ready(Err(CallError::Timeout))
             }
             Poll::Pending => Poll::Pending,

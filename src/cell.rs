@@ -299,7 +299,7 @@ impl<A: Actor> ActorCell<A> {
     pub(crate) fn dead_letter(&self, message: &'static str, kind: MessageKind, reason: DeadLetterReason) {
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        crate::metrics::dead_letter(self.kind_label(), reason);
+        self.system.metrics_state().dead_letter(self.kind_name(), reason);
         self.system.dead_letter_counters().record(self.id, message, kind, reason);
         // Observers of the dead-letter topic hear of it (but a dropped
         // DeadLetter is not reported again, which could loop).

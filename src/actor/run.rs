@@ -400,7 +400,7 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
         cell.count_handled(meta);
         #[cfg(feature = "metrics")]
         if let Some(began) = timed {
-            crate::metrics::handled_in(cell.kind_label(), began.elapsed());
+            cell.system.metrics_state().handled_in(cell.kind_name(), began.elapsed());
         }
         since_park += 1;
         // 3. What it decided, and what it requested through its context.
@@ -741,7 +741,7 @@ pub(crate) fn teardown<A: Actor>(
     let reason = cell.record_exit(reason);
     #[cfg(feature = "metrics")]
     {
-        crate::metrics::exited(cell.kind_label(), &reason);
+        cell.system.metrics_state().exited(cell.kind_name(), &reason);
         cell.system.metrics_state().retire(cell.kind_label(), cell.handled_by_slot());
     }
     let failed = ctx.failed_delivery();

@@ -205,7 +205,7 @@ pub(crate) async fn start_with_setup<A: Actor>(
     }
     system.table().insert(myself.pid(), top_level);
     #[cfg(feature = "metrics")]
-    crate::metrics::spawned(cell.kind_label());
+    system.metrics_state().spawned(cell.kind_name());
     if system.is_stopping() {
         // The System began to halt (or shut down) after `admit`, and may have
         // listed its actors to kill before this one was in the table: it
