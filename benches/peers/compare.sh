@@ -26,6 +26,13 @@ sed -i '0,/^name = "treeline"$/s//name = "treeline-before"/' "$before/Cargo.toml
 sed -i 's/^name = "treeline-macros"$/name = "treeline-macros-before"/' "$before/macros/Cargo.toml"
 sed -i 's|^treeline-macros = { path = "macros"|treeline-macros = { package = "treeline-macros-before", path = "macros"|' \
   "$before/Cargo.toml"
+# The topic grammar crate (since the macros validate topics), when the
+# revision has it.
+if [ -f "$before/macros/grammar/Cargo.toml" ]; then
+  sed -i 's/^name = "treeline-grammar"$/name = "treeline-grammar-before"/' "$before/macros/grammar/Cargo.toml"
+  sed -i 's|^treeline-grammar = { path = |treeline-grammar = { package = "treeline-grammar-before", path = |' \
+    "$before/Cargo.toml" "$before/macros/Cargo.toml"
+fi
 
 harness="$scratch/harness"
 mkdir -p "$harness"
