@@ -320,24 +320,39 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
+    /// Pushes into the mailbox, noting the time when the System times its
+    /// handlers (feature `metrics`).
+    #[inline(always)]
+    fn push<D: Dispatch<A>>(
+        &self,
+        message: D,
+        admission: Admission,
+    ) -> Result<Option<crate::mailbox::envelope::Envelope<A>>, Refused<D>> {
+        #[cfg(feature = "metrics")]
+        if self.system.metrics_state().timing() {
+            return self.mailbox.push_stamped(message, admission);
+        }
+        self.mailbox.push(message, admission)
+    }
+
     /// Offers without waiting; gives the message back if the caller should
     /// wait for room (`Wait` mailbox, full).
     pub(crate) fn offer_now<D: Dispatch<A>>(&self, message: D) -> Result<Offered<D>, D> {
         if self.mailbox.is_gated() {
             return match self.mailbox.try_acquire_permit() {
-                Ok(()) => Ok(self.settle(self.mailbox.push(message, Admission::Permitted))),
+                Ok(()) => Ok(self.settle(self.push(message, Admission::Permitted))),
                 Err(true) => Err(message),
                 Err(false) => Ok(Offered::Closed(message)),
             };
         }
-        Ok(self.settle(self.mailbox.push(message, Admission::Counted)))
+        Ok(self.settle(self.push(message, Admission::Counted)))
     }
 
     async fn offer_waiting<D: Dispatch<A>>(&self, message: D) -> Offered<D> {
         if !self.mailbox.acquire_permit().await {
             return Offered::Closed(message);
         }
-        self.settle(self.mailbox.push(message, Admission::Permitted))
+        self.settle(self.push(message, Admission::Permitted))
     }
 
     /// Offers a message without ever waiting.

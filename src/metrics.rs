@@ -24,6 +24,7 @@
 //! | `treeline_journal_appends_total`, `treeline_journal_bytes_total` | none |
 //! | `treeline_journal_fsync_seconds` (histogram) | none |
 //! | `treeline_message_handle_seconds` (histogram, opt-in: [`System::time_handlers`]) | `kind` |
+//! | `treeline_message_queue_seconds` (histogram, time in the mailbox, opt-in likewise) | `kind` |
 //!
 //! Set from a [`SystemSnapshot`] by [`record`] (at scrape time, or by
 //! [`spawn_sampler`]): nothing is updated per message for them.
@@ -45,8 +46,12 @@
 //! Cost: with the feature off, nothing is compiled in. With it on, each
 //! event above costs a read lock and a lookup of its kind's handles, then
 //! the recorder's own work (callgrind, no recorder: +16% instructions per
-//! spawn and stop); a message costs one relaxed load (is timing on?), and
-//! with handler timing on, two clock reads and a histogram record.
+//! spawn and stop); a message costs one relaxed load (is timing on?) and 16
+//! bytes more in its envelope (room for the time it was queued), and with
+//! timing on, three clock reads and two histogram records. Time in the
+//! mailbox is measured for messages queued through the mailbox (calls,
+//! casts, infos and events sent to the actor), not for the runtime's own
+//! (`Down`, `Exit`, continues) nor durable deliveries.
 //!
 //! ```
 //! # use treeline::{Actor, Context, InitError, System};
@@ -133,6 +138,7 @@ struct KindMetrics {
     dead_letters: [Counter; 2],
     call_timeouts: Counter,
     handle_seconds: Histogram,
+    queue_seconds: Histogram,
 }
 
 const EXIT_CLASSES: [&str; 6] = ["normal", "shutdown", "killed", "panic", "noproc", "error"];
@@ -159,6 +165,7 @@ impl KindMetrics {
                 .map(|reason| counter!("treeline_dead_letters_total", "kind" => label(), "reason" => reason)),
             call_timeouts: counter!("treeline_call_timeouts_total", "kind" => label()),
             handle_seconds: histogram!("treeline_message_handle_seconds", "kind" => label()),
+            queue_seconds: histogram!("treeline_message_queue_seconds", "kind" => label()),
         }
     }
 }
@@ -199,6 +206,10 @@ impl MetricsState {
 
     pub(crate) fn call_timeout(&self, kind: &str) {
         self.with_kind(kind, |metrics| metrics.call_timeouts.increment(1));
+    }
+
+    pub(crate) fn queued_for(&self, kind: &str, waited: Duration) {
+        self.with_kind(kind, |metrics| metrics.queue_seconds.record(waited.as_secs_f64()));
     }
 
     pub(crate) fn handled_in(&self, kind: &str, took: Duration) {

@@ -657,9 +657,10 @@ impl System {
     }
 
     /// Times every handler of this System into the
-    /// `treeline_message_handle_seconds` histogram (feature `metrics`; off
-    /// by default: it costs two clock reads and a histogram record per
-    /// message).
+    /// `treeline_message_handle_seconds` histogram, and each message's time
+    /// in the mailbox into `treeline_message_queue_seconds` (feature
+    /// `metrics`; off by default: it costs three clock reads and two
+    /// histogram records per message).
     ///
     /// ```
     /// let system = treeline::System::new();

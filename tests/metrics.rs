@@ -173,6 +173,8 @@ async fn a_scrape_shows_what_the_system_did_with_bounded_labels() {
     assert!(value(&text, "treeline_journal_appends_total").is_some_and(|n| n >= 1.0), "{text}");
     assert!(value(&text, "treeline_journal_bytes_total").is_some_and(|n| n > 0.0), "{text}");
     assert!(text.contains(r#"treeline_message_handle_seconds{kind="billing",quantile="0.5"}"#), "{text}");
+    // Time in the mailbox: the casts and the call billing's incarnations took.
+    assert_eq!(value(&text, r#"treeline_message_queue_seconds_count{kind="billing"}"#), Some(2.0), "{text}");
     // No label is an actor id.
     assert!(!text.contains("<0."), "{text}");
 

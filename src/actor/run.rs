@@ -375,7 +375,13 @@ async fn run<A: Actor>(guarded: Guarded<A>, mut life: Lifeline<A>) {
         let meta = envelope.meta();
         cell.current.set(meta);
         #[cfg(feature = "metrics")]
-        let timed = cell.system.metrics_state().timing().then(std::time::Instant::now);
+        let timed = cell.system.metrics_state().timing().then(|| {
+            let now = std::time::Instant::now();
+            if let Some(queued) = envelope.queued() {
+                cell.system.metrics_state().queued_for(cell.kind_name(), now.saturating_duration_since(queued));
+            }
+            now
+        });
         let driven = if tracing::level_enabled!(tracing::Level::TRACE) {
             let span =
                 tracing::trace_span!("message", kind = envelope.kind().as_str(), message = envelope.message_type());
@@ -841,6 +847,8 @@ mod sizes {
         // links and monitors readable from outside, and counters by kind).
         assert!(std::mem::size_of::<ActorCell<Idle>>() <= 352, "cell: {}", std::mem::size_of::<ActorCell<Idle>>());
         assert!(std::mem::size_of::<Context<Idle>>() <= 32);
-        assert_eq!(std::mem::size_of::<Envelope<Idle>>(), 32);
+        // 16 bytes more with the `metrics` feature (the time it was queued).
+        let envelope = if cfg!(feature = "metrics") { 48 } else { 32 };
+        assert_eq!(std::mem::size_of::<Envelope<Idle>>(), envelope);
     }
 }

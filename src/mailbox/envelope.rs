@@ -203,6 +203,11 @@ pub(crate) const fn fits<D>() -> bool {
 pub(crate) struct Envelope<A: Actor> {
     table: &'static Table<A>,
     payload: Payload,
+    /// When it was queued, if its System times handlers (feature `metrics`:
+    /// `treeline_message_queue_seconds`). 16 bytes more per message, only
+    /// with the feature compiled in.
+    #[cfg(feature = "metrics")]
+    queued: Option<std::time::Instant>,
 }
 
 // SAFETY: by invariant 3 the payload is a `D: Send` (or a uniquely owned
@@ -226,7 +231,24 @@ impl<A: Actor> Envelope<A> {
             // `usize` wide and pointer aligned).
             unsafe { ptr::write(slot.cast::<*mut D>(), boxed) };
         }
-        Envelope { table: &TableFor::<A, D, COUNTED>::TABLE, payload }
+        Envelope {
+            table: &TableFor::<A, D, COUNTED>::TABLE,
+            payload,
+            #[cfg(feature = "metrics")]
+            queued: None,
+        }
+    }
+
+    /// Notes when it was queued.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn note_queued(&mut self, at: Option<std::time::Instant>) {
+        self.queued = at;
+    }
+
+    /// When it was queued, if that was noted.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn queued(&self) -> Option<std::time::Instant> {
+        self.queued
     }
 
     pub(crate) fn kind(&self) -> MessageKind {

@@ -253,6 +253,29 @@ impl<A: Actor> Mailbox<A> {
         message: D,
         admission: Admission,
     ) -> Result<Option<Envelope<A>>, Refused<D>> {
+        self.push_noted(message, admission, false)
+    }
+
+    /// [`Mailbox::push`], noting when the message was queued (its System
+    /// times handlers; feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn push_stamped<D: Dispatch<A>>(
+        &self,
+        message: D,
+        admission: Admission,
+    ) -> Result<Option<Envelope<A>>, Refused<D>> {
+        self.push_noted(message, admission, true)
+    }
+
+    #[inline(always)]
+    fn push_noted<D: Dispatch<A>>(
+        &self,
+        message: D,
+        admission: Admission,
+        #[cfg_attr(not(feature = "metrics"), allow(unused_variables))] stamp: bool,
+    ) -> Result<Option<Envelope<A>>, Refused<D>> {
+        #[cfg(feature = "metrics")]
+        let queued = stamp.then(std::time::Instant::now);
         let mut evicted = None;
         let wake = {
             let mut lanes = self.lanes.lock();
@@ -268,7 +291,11 @@ impl<A: Actor> Mailbox<A> {
                     None => return Err(Refused::Full(message)),
                 }
             }
-            lanes.user.push_back(Envelope::new::<D, true>(message));
+            #[allow(unused_mut)] // noted only with the `metrics` feature
+            let mut envelope = Envelope::new::<D, true>(message);
+            #[cfg(feature = "metrics")]
+            envelope.note_queued(queued);
+            lanes.user.push_back(envelope);
             lanes.counted += 1;
             lanes.wake(WAKE_MSG)
         };
