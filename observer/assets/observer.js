@@ -373,7 +373,7 @@ function renderDetail(snap) {
     ["durable queues", a.queues.join(", ") || "–"],
   ];
   if (a.child) rows.push(["child spec", `${a.child.id || "(dynamic)"}: ${a.child.restart}, shutdown ${a.child.shutdown}${a.child.significant ? ", significant" : ""}, restarts ${a.child.restarts}`]);
-  if (a.supervisor) rows.push(["supervisor", `${a.supervisor.strategy}, intensity ${a.supervisor.intensity} in ${a.supervisor.period_ms} ms, ${a.supervisor.restarts} restarts, ${a.supervisor.children.length} children`]);
+  if (a.supervisor) rows.push(["supervisor", `${a.supervisor.strategy}, intensity ${a.supervisor.intensity} in ${a.supervisor.period_ms} ms (${a.supervisor.restarts_in_period} in the window now), ${a.supervisor.restarts} restarts in all, ${a.supervisor.children.length} children`]);
   for (const [k, v] of rows) dl.append(el("dt", {}, k), el("dd", {}, v));
   box.append(dl);
 }

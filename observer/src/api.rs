@@ -124,6 +124,7 @@ struct Supervisor {
     intensity: u32,
     period_ms: u64,
     restarts: u64,
+    restarts_in_period: usize,
     children: Vec<ChildRow>,
 }
 
@@ -192,6 +193,7 @@ fn supervisor(snapshot: &SupervisorSnapshot) -> Supervisor {
         intensity: snapshot.intensity,
         period_ms: ms(snapshot.period),
         restarts: snapshot.restarts,
+        restarts_in_period: snapshot.restarts_in_period,
         children: snapshot
             .children
             .iter()

@@ -34,6 +34,12 @@ impl Intensity {
         self.restarts.len() <= self.max as usize
     }
 
+    /// Restarts within the window ending `now`: what the intensity counts
+    /// if a restart happens now (minus that one).
+    pub(crate) fn within(&self, now: Instant) -> usize {
+        self.restarts.iter().filter(|at| now.saturating_duration_since(**at) <= self.period).count()
+    }
+
     /// Restarts recorded within the window as of the last [`Intensity::record`].
     pub(crate) fn recent(&self) -> usize {
         self.restarts.len()

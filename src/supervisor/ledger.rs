@@ -117,6 +117,7 @@ impl Ledger {
             intensity: self.intensity.max(),
             period: self.intensity.period(),
             restarts: self.restarts,
+            restarts_in_period: self.intensity.within(Instant::now()),
             children,
         }
     }

@@ -56,6 +56,10 @@ pub struct SupervisorSnapshot {
     pub period: Duration,
     /// Restarts performed so far.
     pub restarts: u64,
+    /// Restarts within the last `period`: how close the supervisor is to
+    /// its intensity (one more than `intensity` within the period and it
+    /// gives up).
+    pub restarts_in_period: usize,
     /// Children in start order.
     pub children: Vec<ChildSnapshot>,
 }

@@ -53,6 +53,14 @@ struct Ping;
 struct CallPeer(ActorRef<Worker>);
 /// Monitors the given actor.
 struct Watch(Pid);
+/// Ends the actor abnormally.
+struct Crash;
+
+impl HandleCast<Crash> for Worker {
+    async fn handle_cast(&mut self, _: Crash, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(ExitReason::custom("crash"))
+    }
+}
 
 impl HandleCast<Block> for Worker {
     async fn handle_cast(&mut self, _: Block, _: &mut Context<Self>) -> Result<(), ExitReason> {
@@ -269,6 +277,25 @@ on_both_runtimes! {
         assert_eq!(info.queues, ["jobs"]);
         assert_eq!(info.handled.durable, 1);
     }
+}
+
+// Waits out a restart window of a minute: on the paused clock.
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_shows_the_restarts_in_its_window() {
+    let system = System::new();
+    let (report, _probe) = probe();
+    let spec = ChildSpec::<Worker>::worker("w", Args { report, gate: Arc::new(Notify::new()) });
+    let worker = spec.child_ref();
+    let root = system.start(Supervisor::one_for_one().intensity(5, Duration::from_secs(60)).child(spec)).await.unwrap();
+    let first = worker.id().unwrap();
+    worker.cast(Crash).await.unwrap();
+    worker.restarted(first).await;
+    let supervisor = |snapshot: SystemSnapshot| snapshot.actor(root.id()).unwrap().supervisor.clone().unwrap();
+    let now = supervisor(system.snapshot().await);
+    assert_eq!((now.restarts, now.restarts_in_period, now.intensity), (1, 1, 5));
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let later = supervisor(system.snapshot().await);
+    assert_eq!((later.restarts, later.restarts_in_period), (1, 0), "the restart left the window");
 }
 
 struct Consumer;
