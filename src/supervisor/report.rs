@@ -26,21 +26,38 @@ impl<'a> Reporter<'a> {
     }
 }
 
+/// One event about a child's exit and the intensity window: the restart
+/// and the give-up share their fields, and differ in level and sentence.
+macro_rules! window_event {
+    ($level:expr, $by:expr, $child:expr, $reason:expr, $window:expr, $($sentence:tt)+) => {{
+        let Window { recent, max, period } = $window;
+        tracing::event!(
+            target: "treeline::supervisor",
+            $level,
+            supervisor = %$by.id,
+            supervisor_kind = $by.kind,
+            child = $child,
+            reason = %$reason,
+            restarts_in_period = recent,
+            intensity = max,
+            period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+            $($sentence)+
+        );
+    }};
+}
+
 /// A child is restarted (after `delay`, zero for at once).
 pub(crate) fn restarting(by: Reporter<'_>, child: &str, reason: &dyn Display, window: Window, delay: Duration) {
     #[cfg(feature = "metrics")]
     crate::metrics::restarted(by.kind, child);
-    let Window { recent, max, period } = window;
     let after = if delay.is_zero() { String::new() } else { format!(" in {delay:?}") };
-    tracing::info!(
-        target: "treeline::supervisor",
-        supervisor = %by.id,
-        supervisor_kind = by.kind,
+    let Window { recent, max, period } = window;
+    window_event!(
+        tracing::Level::INFO,
+        by,
         child,
-        reason = %reason,
-        restarts_in_period = recent,
-        intensity = max,
-        period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+        reason,
+        window,
         "supervisor {} {} restarting child {child}{after} (exited: {reason}; restart {recent} of {max} allowed within {period:?})",
         by.kind,
         by.id,
@@ -52,15 +69,12 @@ pub(crate) fn gave_up(by: Reporter<'_>, child: &str, reason: &dyn Display, windo
     #[cfg(feature = "metrics")]
     crate::metrics::escalated(by.kind);
     let Window { recent, max, period } = window;
-    tracing::error!(
-        target: "treeline::supervisor",
-        supervisor = %by.id,
-        supervisor_kind = by.kind,
+    window_event!(
+        tracing::Level::ERROR,
+        by,
         child,
-        reason = %reason,
-        restarts_in_period = recent,
-        intensity = max,
-        period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+        reason,
+        window,
         "supervisor {} {} gave up: child {child} exited ({reason}) and {recent} restarts within {period:?} exceed its intensity of {max}; shutting down",
         by.kind,
         by.id,
