@@ -140,8 +140,12 @@ async fn metrics_are_served_in_prometheus_text() {
     let answer = get(observer.local_addr(), "/metrics").await;
     assert_eq!(answer.status, 200);
     assert!(answer.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
-    assert!(answer.body.contains(r#"treeline_actor_spawns_total{kind="billing"} 1"#), "{}", answer.body);
-    assert!(answer.body.contains(r#"treeline_actors{kind="shop",status="idle"} 1"#), "{}", answer.body);
+    // (The recorder is the process's: the other tests of this binary spawn
+    // billings too, and the shop supervisor may still be answering the
+    // snapshot's request, so neither a count nor a status is exact here;
+    // tests/metrics.rs checks the values.)
+    assert!(answer.body.contains(r#"treeline_actor_spawns_total{kind="billing"} "#), "{}", answer.body);
+    assert!(answer.body.contains(r#"treeline_actors{kind="shop",status="#), "{}", answer.body);
     assert!(answer.body.contains("treeline_mailbox_depth_max{kind=\"billing\"}"), "{}", answer.body);
     gate.notify_waiters();
 }
